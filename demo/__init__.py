@@ -1,0 +1,1 @@
+"""The Gradio demo: the simplified and the corrected Mamba-GINR side by side."""

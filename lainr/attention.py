@@ -1,0 +1,46 @@
+"""Cross-attention from coordinate queries to the LP latents (both decoders)."""
+import torch
+import torch.nn as nn
+from einops import rearrange
+
+
+class SingleHeadCrossAttention(nn.Module):
+    """The simplified decoder's attention: one head, Q/K/V with biases, no spatial bias."""
+
+    def __init__(self, query_dim, latent_dim):
+        super().__init__()
+        self.to_q = nn.Linear(query_dim, latent_dim)
+        self.to_k = nn.Linear(latent_dim, latent_dim)
+        self.to_v = nn.Linear(latent_dim, latent_dim)
+        self.scale = latent_dim ** -0.5
+
+    def forward(self, queries, latents):
+        """queries (B, Q, q), latents (B, m, d) → out (B, Q, d), weights (B, 1, Q, m)."""
+        q, k, v = self.to_q(queries), self.to_k(latents), self.to_v(latents)
+        attn = (torch.einsum("bqd,bmd->bqm", q, k) * self.scale).softmax(dim=-1)  # (B, Q, m)
+        return attn @ v, attn[:, None]
+
+
+class SharedTokenCrossAttention(nn.Module):
+    """LAINR's multi-head cross-attention with an additive bias on the logits (before softmax)."""
+
+    def __init__(self, dim, heads, head_dim, latent_dim=None):
+        super().__init__()
+        inner = heads * head_dim
+        latent_dim = dim if latent_dim is None else latent_dim
+        self.heads = heads
+        self.scale = head_dim ** -0.5
+        self.to_q = nn.Linear(dim, inner, bias=False)
+        self.to_kv = nn.Linear(latent_dim, 2 * inner, bias=False)
+        self.to_out = nn.Linear(inner, dim)
+
+    def forward(self, queries, latents, bias=None):
+        """queries (B, Q, dim), latents (B, m, latent_dim), bias (B, Q, m) → out (B, Q, dim), weights (B, h, Q, m)."""
+        q = rearrange(self.to_q(queries), "b q (h e) -> b h q e", h=self.heads)
+        k, v = (rearrange(t, "b m (h e) -> b h m e", h=self.heads) for t in self.to_kv(latents).chunk(2, dim=-1))
+        logits = (q @ k.transpose(-1, -2)) * self.scale  # (B, h, Q, m)
+        if bias is not None:
+            logits = logits + bias[:, None]
+        attn = logits.softmax(dim=-1)
+        out = rearrange(attn @ v, "b h q e -> b q (h e)")
+        return self.to_out(out), attn

@@ -1,0 +1,27 @@
+"""Fourier features of coordinates: the random Gaussian kind and LAINR's log-spaced bands."""
+import math
+
+import torch
+
+
+def gaussian_fourier_features(coords, matrix):
+    """[sin(2π·c·Mᵀ), cos(2π·c·Mᵀ)] for coords (..., 2) and a fixed matrix M (F, 2) → (..., 2F)."""
+    proj = 2 * math.pi * coords @ matrix.t()  # (..., F)
+    return torch.cat([torch.sin(proj), torch.cos(proj)], dim=-1)
+
+
+def log_frequencies(sigma, n):
+    """LAINR's frequencies: logspace(1, log10 σ, n), i.e. 10 … σ."""
+    return torch.logspace(1.0, math.log10(sigma), n, dtype=torch.float64).float()
+
+
+def band_features(coords, omegas):
+    """γ(c; ω): per axis a in (y, x): [sin(π·c_a·ω), cos(π·c_a·ω)]; axes concatenated.
+
+    coords (..., 2), omegas (n,) → (..., 4n) laid out [sin y, cos y, sin x, cos x].
+    """
+    parts = []
+    for axis in range(coords.shape[-1]):
+        phase = math.pi * coords[..., axis:axis + 1] * omegas  # (..., n)
+        parts += [torch.sin(phase), torch.cos(phase)]
+    return torch.cat(parts, dim=-1)

@@ -1,0 +1,21 @@
+"""Selective scan (S6) implementations.
+
+All variants share one signature and one set of shapes (mamba-ssm's `selective_scan_ref`
+without z / delta_bias / softplus, which the mixer applies itself):
+
+    u:     (B, D, L)  input
+    delta: (B, D, L)  step sizes Δ (already softplus-ed, > 0)
+    A:     (D, N)     state matrix diagonal (negative)
+    B:     (B, N, L)  input projection
+    C:     (B, N, L)  output projection
+    D:     (D,)       skip
+    returns y: (B, D, L)
+
+    h_t = exp(Δ_t A) h_{t-1} + Δ_t B_t u_t;   y_t = C_t · h_t + D u_t
+
+`selective_scan` picks the fastest exact variant available for the tensors' device.
+"""
+from .reference import selective_scan_ref
+from .dispatch import selective_scan, available_variants
+
+__all__ = ["selective_scan", "selective_scan_ref", "available_variants"]

@@ -1,0 +1,45 @@
+"""Choose a selective-scan variant for the tensors at hand.
+
+Measured at the corrected model's size (batch 16, d_inner 512, d_state 16, L 512, fp32, 2 CPU
+cores; see `bench/scan_bench.py`): fused_numba is the fastest on CPU by far; among the pure-torch
+variants `chunked` is the fastest, so it is the fallback on CPU without numba and the choice for
+CUDA tensors (the mixer uses mamba-ssm's CUDA kernel itself when it is installed).
+"""
+from .blelloch import selective_scan_blelloch
+from .chunked import selective_scan_chunked, selective_scan_chunked_segsum
+from .fused_numba import AVAILABLE as _NUMBA
+from .fused_numba import selective_scan_fused_numba
+from .reference import selective_scan_ref
+
+_VARIANTS = {
+    "reference": selective_scan_ref,
+    "chunked": selective_scan_chunked,
+    "chunked_segsum": selective_scan_chunked_segsum,
+    "blelloch": selective_scan_blelloch,
+}
+if _NUMBA:
+    _VARIANTS["fused_numba"] = selective_scan_fused_numba
+
+_BEST_TORCH = "chunked"
+
+
+def available_variants():
+    """Names of the scan variants usable on this machine."""
+    return list(_VARIANTS)
+
+
+def default_variant(device):
+    """The variant `selective_scan` uses for tensors on `device`."""
+    if getattr(device, "type", device) == "cpu" and _NUMBA:
+        return "fused_numba"
+    return _BEST_TORCH
+
+
+def selective_scan(u, delta, A, B, C, D, variant=None):
+    """Exact selective scan; `variant=None` picks the fastest available. Shapes: see `lainr.scan`."""
+    name = variant or default_variant(u.device)
+    if name not in _VARIANTS:
+        raise ValueError(f"unknown scan variant {name!r}; available: {available_variants()}")
+    if name == "fused_numba" and u.device.type != "cpu":
+        raise ValueError("the 'fused_numba' scan variant runs on CPU tensors only")
+    return _VARIANTS[name](u, delta, A, B, C, D)
