@@ -1,12 +1,45 @@
-"""Placeholder page until the full demo lands (issue: the app)."""
-import gradio as gr
+"""`python app.py [--simplified SRC] [--corrected SRC] [--port N]`: the side-by-side demo.
+
+SRC is a local directory (config.json + model.safetensors) or a Hugging Face Hub repo id; the
+defaults come from $GINR_SIMPLIFIED / $GINR_CORRECTED, else the bundled weights/<name>.
+"""
+import argparse
+import logging
+import os
+
+from .engine import Engine
+from .ui import build, launch_kwargs, queue
+from .weights import load_models
 
 
-def build():
-    with gr.Blocks(title="Mamba-GINR on CIFAR-10") as blocks:
-        gr.Markdown("# Mamba-GINR on CIFAR-10\nThe side-by-side demo is being built.")
-    return blocks
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--simplified", help="weights of the simplified model: directory or Hub repo id "
+                                             "(default: $GINR_SIMPLIFIED, else weights/simplified)")
+    parser.add_argument("--corrected", help="weights of the corrected model: directory or Hub repo id "
+                                            "(default: $GINR_CORRECTED, else weights/corrected)")
+    parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME"), help="bind address")
+    parser.add_argument("--port", type=int, default=None, help="port (default: Gradio's, 7860)")
+    parser.add_argument("--concurrency", type=int, default=2, help="requests computed at once")
+    parser.add_argument("--share", action="store_true", help="create a public gradio.live link")
+    return parser.parse_args(argv)
 
 
-def main():
-    build().queue().launch()
+def create(simplified=None, corrected=None, env=None):
+    """Load the weights once and build the page → (blocks, engine)."""
+    engine = Engine(load_models(simplified, corrected, env))
+    for lm in engine.models.values():
+        logging.getLogger("demo").info(lm.summary())
+    return build(engine), engine
+
+
+def main(argv=None):
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    args = parse_args(argv)
+    demo, _ = create(args.simplified, args.corrected)
+    queue(demo, concurrency=args.concurrency).launch(server_name=args.host, server_port=args.port,
+                                                     share=args.share, **launch_kwargs())
+
+
+if __name__ == "__main__":
+    main()

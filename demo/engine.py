@@ -1,0 +1,145 @@
+"""Runs both models for the page: cached latents, chunked renders, attention read-outs.
+
+Only the public lainr API is used (encode, render-style chunked decode, decode_with_attention,
+query_grid). Latents are cached per input (content hash), renders per (input, size, σ, seed):
+changing the resolution or σ never re-encodes, and re-clicking Run is free.
+"""
+import threading
+from collections import OrderedDict
+
+import numpy as np
+import torch
+from einops import rearrange
+
+from lainr import pixel_centres
+
+from .images import MODEL_SIZE, to_array, to_tensor
+
+SIZES = (32, 64, 128, 256, 512)
+MAX_SIZE = 512
+MAX_SIGMA = 0.05
+CHUNK = 8192  # queries decoded at once: bounds memory (and keeps the progress bar moving)
+
+
+class LRU:
+    """A small thread-safe least-recently-used cache."""
+
+    def __init__(self, capacity):
+        self.capacity, self._data, self._lock = capacity, OrderedDict(), threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            if key in self._data:
+                self._data.move_to_end(key)
+                return self._data[key]
+        return None
+
+    def put(self, key, value):
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self.capacity:
+                self._data.popitem(last=False)
+        return value
+
+
+class Engine:
+    """Both models plus caches. `models` maps name → LoadedModel (see demo.weights)."""
+
+    def __init__(self, models, *, chunk=CHUNK):
+        self.models = models
+        self.chunk = chunk
+        self._latents = LRU(64)
+        self._renders = LRU(24)
+
+    def model(self, name):
+        return self.models[name].model
+
+    def num_lp(self, name):
+        return self.model(name).config.num_lp
+
+    # ---- encode / render ---------------------------------------------------------------------
+    def latents(self, name, prepared):
+        key = (name, prepared.key)
+        cached = self._latents.get(key)
+        if cached is None:
+            with torch.inference_mode():
+                cached = self._latents.put(key, self.model(name).encode(to_tensor(prepared.model_input)))
+        return cached
+
+    def render(self, name, prepared, size, sigma=0.0, seed=0, progress=None):
+        """→ (size, size, 3) float32 in [0, 1]. σ > 0 jitters every query (same jitter for both models)."""
+        key = (name, prepared.key, size, float(sigma), int(seed) if sigma > 0 else 0)
+        cached = self._renders.get(key)
+        if cached is not None:
+            return cached
+        model = self.model(name)
+        latents = self.latents(name, prepared)
+        generator = torch.Generator().manual_seed(int(seed))
+        coords = model.query_grid(1, size, sigma=float(sigma), generator=generator)
+        parts = coords.split(self.chunk, dim=1)
+        out = []
+        with torch.inference_mode():
+            for i, part in enumerate(parts):
+                out.append(model.decode(latents, part))
+                if progress is not None:
+                    progress((i + 1) / len(parts))
+        rgb = torch.cat(out, dim=1).clamp(0, 1)
+        image = rearrange(rgb[0], "(h w) c -> h w c", h=size, w=size).numpy()
+        return self._renders.put(key, image)
+
+    def psnr_vs_sigma(self, name, prepared, sigmas, seed=0):
+        """PSNR (dB) of the 32×32 reconstruction against the model input, per σ."""
+        target = prepared.model_input
+        values = []
+        for sigma in sigmas:
+            pred = self.render(name, prepared, MODEL_SIZE, sigma, seed)
+            mse = float(np.mean((pred - target) ** 2))
+            values.append(-10.0 * np.log10(max(mse, 1e-10)))
+        return values
+
+    # ---- attention ----------------------------------------------------------------------------
+    def attention_at(self, name, prepared, coords):
+        """coords (Q, 2) in (y, x) → dict(weights (heads, Q, m), bias (Q, m) or None,
+        content (heads, Q, m): the attention the same queries would have without the bias)."""
+        model = self.model(name)
+        latents = self.latents(name, prepared)
+        with torch.inference_mode():
+            _, weights, bias = model.decode_with_attention(latents, coords[None].float())
+        weights = weights[0]  # (h, Q, m)
+        result = {"weights": weights.numpy(), "bias": None, "content": weights.numpy()}
+        if bias is not None:
+            bias = bias[0]  # (Q, m)
+            # softmax(content + bias) = weights ⇒ content logits = log(weights) − bias (+ const per row)
+            content = (weights.clamp_min(1e-30).log() - bias[None]).softmax(dim=-1)
+            result["bias"], result["content"] = bias.numpy(), content.numpy()
+        return result
+
+    def bias_matrix(self, name, grid=MODEL_SIZE):
+        """The corrected decoder's spatial bias for a grid×grid raster of queries → (grid², m), or None."""
+        decoder = self.model(name).decoder
+        if not hasattr(decoder, "bias"):
+            return None
+        bias = decoder.bias(pixel_centres(grid)[None])
+        return None if bias is None else bias[0].numpy()
+
+    def token_map(self, name, prepared, token, grid):
+        """Attention every query of a grid×grid raster pays to LP token `token` → (heads, grid, grid)."""
+        coords = pixel_centres(grid)
+        weights = []
+        for part in coords.split(self.chunk):
+            weights.append(self.attention_at(name, prepared, part)["weights"][:, :, token])
+        return np.concatenate(weights, axis=1).reshape(-1, grid, grid)
+
+
+def bicubic(prepared, size):
+    """Bicubic up-sampling of the 32×32 input (align_corners=False, as the pixel-centre grid)."""
+    t = torch.nn.functional.interpolate(to_tensor(prepared.model_input), size=(size, size), mode="bicubic",
+                                        align_corners=False)
+    return to_array(t.clamp(0, 1))
+
+
+def nearest(prepared, size):
+    """The 32×32 input enlarged by nearest neighbour (what the models see, shown big)."""
+    t = torch.nn.functional.interpolate(to_tensor(prepared.model_input), size=(size, size), mode="nearest")
+    return to_array(t)

@@ -1,0 +1,138 @@
+"""What each page event does, independent of the layout: validate, run the engine, format."""
+import logging
+import math
+import random
+
+import numpy as np
+
+from . import attention_view, metrics_view
+from .engine import MAX_SIGMA, MAX_SIZE, bicubic, nearest
+from .images import MODEL_SIZE, InputError, cifar_examples, prepare, to_uint8
+
+log = logging.getLogger("demo")
+
+SIGMA_SWEEP = (0.0, 0.005, 0.01, 0.02, 0.05)
+TOKEN_GRID = 64  # token maps are drawn on at most a 64×64 query grid (cheap at any output size)
+MAX_SEED = 2**31 - 1
+
+
+class UserError(ValueError):
+    """A request the demo refuses, with a message for the user (turned into gr.Error by the UI)."""
+
+
+# ---- validation -------------------------------------------------------------------------------
+def _number(value, what):
+    if isinstance(value, bool) or value is None:
+        raise UserError(f"{what} is missing.")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise UserError(f"{what} must be a number, got {value!r}.") from None
+    if not math.isfinite(number):
+        raise UserError(f"{what} must be a finite number, got {value!r}.")
+    return number
+
+
+def check_resolution(value):
+    size = _number(value, "Resolution")
+    if size != int(size) or not MODEL_SIZE <= size <= MAX_SIZE:
+        raise UserError(f"Resolution must be a whole number of pixels from {MODEL_SIZE} to {MAX_SIZE} "
+                        f"(the page offers 32, 64, 128, 256, 512); got {value!r}.")
+    return int(size)
+
+
+def check_sigma(value):
+    sigma = 0.0 if value is None else _number(value, "σ (jitter)")
+    if not 0.0 <= sigma <= MAX_SIGMA:
+        raise UserError(f"σ (jitter) must be between 0 and {MAX_SIGMA}; got {value!r}.")
+    return sigma
+
+
+def check_seed(value):
+    seed = 0 if value in (None, "") else _number(value, "Seed")
+    return int(abs(seed)) % (MAX_SEED + 1)
+
+
+def load_input(image):
+    try:
+        return prepare(image)
+    except InputError as err:
+        raise UserError(str(err)) from None
+
+
+# ---- events -----------------------------------------------------------------------------------
+class Service:
+    def __init__(self, engine):
+        self.engine = engine
+
+    def _renders(self, prepared, size, sigma, seed, progress):
+        out = {}
+        for i, name in enumerate(("simplified", "corrected")):
+            def step(frac, i=i, name=name):
+                progress(0.1 + 0.35 * (i + frac), f"rendering {name} at {size}×{size}")
+            out[name] = self.engine.render(name, prepared, size, sigma, seed, progress=step)
+        return out
+
+    def reconstruct(self, image, resolution, sigma, seed=0, progress=None):
+        """The API: → (simplified uint8 image, corrected uint8 image, metrics dict)."""
+        progress = progress or (lambda *a, **k: None)
+        size, sigma, seed = check_resolution(resolution), check_sigma(sigma), check_seed(seed)
+        prepared = load_input(image)
+        progress(0.05, "encoding")
+        renders = self._renders(prepared, size, sigma, seed, progress)
+        images = {"nearest": nearest(prepared, size), "bicubic": bicubic(prepared, size), **renders}
+        metrics = metrics_view.compute(prepared, size, images)
+        metrics.update(sigma=sigma, seed=seed, input_notes=list(prepared.notes),
+                       models={name: lm.as_dict() for name, lm in self.engine.models.items()})
+        return prepared, images, metrics
+
+    def sigma_curve(self, prepared, seed):
+        curves = {name: self.engine.psnr_vs_sigma(name, prepared, SIGMA_SWEEP, seed)
+                  for name in ("simplified", "corrected")}
+        return curves, attention_view.psnr_sigma_plot(list(SIGMA_SWEEP), curves)
+
+    def bias_plot(self, marker_query=None):
+        bias = self.engine.bias_matrix("corrected", MODEL_SIZE)
+        return None if bias is None else attention_view.bias_heatmap(bias, marker_query)
+
+    def pixel(self, state, x, y):
+        """Attention of the clicked pixel (x, y) of the last render, both models → (plot, text, bias plot)."""
+        if not state:
+            raise UserError("Run a reconstruction first, then click a pixel of a render.")
+        prepared, size = state["prepared"], state["size"]
+        x, y = int(np.clip(x, 0, size - 1)), int(np.clip(y, 0, size - 1))
+        coord = np.array([[(y + 0.5) / size, (x + 0.5) / size]], dtype=np.float32)
+        import torch
+        coords = torch.from_numpy(coord)
+        simplified = self.engine.attention_at("simplified", prepared, coords)
+        corrected = self.engine.attention_at("corrected", prepared, coords)
+        plot = attention_view.pixel_attention_plot((x, y), size, simplified, corrected)
+        q32 = (y * MODEL_SIZE // size) * MODEL_SIZE + x * MODEL_SIZE // size
+        top = int(np.argmax(corrected["weights"][:, 0].mean(axis=0)))
+        text = (f"Pixel (x={x}, y={y}) of the {size}×{size} render = coordinate (y, x) = "
+                f"({coord[0, 0]:.4f}, {coord[0, 1]:.4f}), unjittered. Corrected: most-attended LP token "
+                f"{top}; simplified: token {int(np.argmax(simplified['weights'][:, 0].mean(axis=0)))}.")
+        return plot, text, self.bias_plot(q32), top
+
+    def token(self, state, model, token):
+        if not state:
+            raise UserError("Run a reconstruction first, then choose an LP token.")
+        if model not in self.engine.models:
+            raise UserError(f"Unknown model {model!r}.")
+        num_lp = self.engine.num_lp(model)
+        token = int(np.clip(int(_number(token, "LP token")), 0, num_lp - 1))
+        grid = min(state["size"], TOKEN_GRID)
+        maps = self.engine.token_map(model, state["prepared"], token, grid)
+        centre = None
+        config = self.engine.model(model).config
+        if model == "corrected" and getattr(config, "bias_alpha", 0):
+            centre = attention_view.token_bias_centre(token, num_lp, config.image_size // config.patch_size)
+        return attention_view.token_map_plot(maps, model, token, num_lp, grid, centre)
+
+    @staticmethod
+    def random_example(rng=random):
+        return rng.choice(cifar_examples())
+
+
+def to_display(array):
+    return to_uint8(array)
