@@ -39,23 +39,26 @@ never trained for (they only saw 32×32 CIFAR-10 images).
 """
 
 
-class SafeImage(gr.Image):
-    """gr.Image whose upload decoding errors (non-images, decompression bombs) become clear gr.Errors."""
+def safe_image(**kwargs):
+    """A gr.Image (type="filepath", any mode) whose upload-decoding errors (non-images, decompression
+    bombs) become clear gr.Errors. Wraps the instance's preprocess (a subclass would make Gradio
+    write a .pyi stub next to this file)."""
+    component = gr.Image(type="filepath", image_mode=None, **kwargs)
+    original = component.preprocess
 
-    def get_block_name(self):
-        return "image"  # same front-end component as gr.Image
-
-    def preprocess(self, payload):
+    def preprocess(payload):
         try:
-            return super().preprocess(payload)
+            return original(payload)
         except gr.Error:
             raise
         except Exception as err:  # noqa: BLE001 - anything PIL raises on a bad upload
             log.info("rejected upload: %s: %s", type(err).__name__, err)
-            name = type(err).__name__
-            if "DecompressionBomb" in name:
+            if "DecompressionBomb" in type(err).__name__:
                 raise gr.Error("The image is too large (decompression-bomb limit); use a smaller image.") from None
             raise gr.Error("This file is not an image the demo can read (PNG, JPEG, WebP, BMP, GIF, TIFF).") from None
+
+    component.preprocess = preprocess
+    return component
 
 
 def _guard(fn):
@@ -98,7 +101,7 @@ def build(engine):
 
         with gr.Row():
             with gr.Column(scale=1, min_width=280):
-                image = SafeImage(value=default_example, type="filepath", image_mode=None, label="Input image",
+                image = safe_image(value=default_example, label="Input image",
                                   sources=["upload", "clipboard"], height=240, elem_id="input-image",
                                   elem_classes=["pixelated"])
                 resolution = gr.Radio(choices=list(SIZES), value=128, label="Output resolution",
@@ -147,7 +150,7 @@ def build(engine):
 
         # API-only components (the `reconstruct` endpoint); hidden from the page
         with gr.Column(visible=False):
-            api_image = SafeImage(type="filepath", image_mode=None, label="image")
+            api_image = safe_image(label="image")
             api_resolution = gr.Number(value=128, label="resolution")
             api_sigma = gr.Number(value=0.0, label="sigma")
             api_simplified = gr.Image(format="png", label="simplified render")
