@@ -1,0 +1,108 @@
+"""Timing, FLOP counting and machine description helpers shared by the benchmarks.
+
+Every time is the **median** of `repeats` runs after one warm-up run. The machine is shared
+(other jobs run on the same 2 cores), so single runs are noisy; the load average at the start
+and the end of a run is recorded beside the numbers.
+"""
+import os
+import platform
+import statistics
+import subprocess
+import time
+from contextlib import contextmanager
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+
+# ---- timing --------------------------------------------------------------------------------------
+def time_fn(fn, repeats=3, warmup=1):
+    """Run `fn` warmup + repeats times → dict(median_s, min_s, max_s, runs_s)."""
+    for _ in range(warmup):
+        fn()
+    runs = []
+    for _ in range(max(1, repeats)):
+        t0 = time.perf_counter()
+        fn()
+        runs.append(time.perf_counter() - t0)
+    return dict(median_s=statistics.median(runs), min_s=min(runs), max_s=max(runs), runs_s=runs)
+
+
+# ---- FLOPs ---------------------------------------------------------------------------------------
+def count_flops(fn):
+    """FLOPs of the matrix products (mm, addmm, bmm, baddbmm, conv, SDPA) `fn` runs.
+
+    torch.utils.flop_counter counts a multiply-add as 2 FLOPs and ignores element-wise ops,
+    softmax and custom kernels (the numba selective scan): see `scan_flops` for the latter.
+    """
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return int(counter.get_total_flops())
+
+
+def scan_flops(batch, d_inner, d_state, length, backward=False):
+    """Analytic FLOPs of one selective scan (the part FlopCounterMode cannot see).
+
+    Per (b, d, t, n): Δ·A (1), exp (counted 1), a·h + (Δu)·B (3), C·h accumulate (2) = 7;
+    per (b, d, t): Δ·u (1), D·u + y (2). The backward pass recomputes the forward states and runs
+    the adjoint recurrence (≈ 2.5× the forward).
+    """
+    fwd = batch * d_inner * length * (7 * d_state + 3)
+    return int(fwd * 3.5) if backward else fwd
+
+
+# ---- the machine ---------------------------------------------------------------------------------
+def gemm_ceiling(n=2048, repeats=5, dtype=torch.float32):
+    """fp32 GFLOP/s of one n×n @ n×n matmul: the machine's practical compute ceiling."""
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(n, n, generator=g, dtype=dtype)
+    b = torch.randn(n, n, generator=g, dtype=dtype)
+    out = torch.empty(n, n, dtype=dtype)
+    t = time_fn(lambda: torch.mm(a, b, out=out), repeats=repeats, warmup=2)
+    flops = 2 * n ** 3
+    return dict(n=n, flops=flops, median_s=t["median_s"], gflops=flops / t["median_s"] / 1e9,
+                best_gflops=flops / t["min_s"] / 1e9)
+
+
+def load_average():
+    try:
+        return list(os.getloadavg())
+    except OSError:  # pragma: no cover - not on Linux
+        return None
+
+
+def cpu_model():
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
+        for line in out.splitlines():
+            if line.startswith("Model name:"):
+                return line.split(":", 1)[1].strip()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return platform.processor() or "unknown"
+
+
+def machine_info():
+    """CPU model, core count, torch version and thread settings."""
+    info = dict(cpu=cpu_model(), logical_cpus=os.cpu_count(), torch=torch.__version__,
+                torch_threads=torch.get_num_threads(), torch_interop_threads=torch.get_num_interop_threads(),
+                python=platform.python_version(), mkldnn=torch.backends.mkldnn.is_available())
+    try:
+        import numba
+        info["numba"] = numba.__version__
+        info["numba_threads"] = numba.get_num_threads()
+    except ImportError:
+        info["numba"] = None
+    return info
+
+
+@contextmanager
+def num_threads(n):
+    """Temporarily set torch's intra-op thread count (None: leave it)."""
+    old = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
