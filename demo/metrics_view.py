@@ -70,14 +70,14 @@ def markdown(metrics, sigma=0.0):
 
 
 def caption(metrics, row):
-    """Short label under one image, e.g. 'corrected — 27.31 dB · SSIM 0.912 (↓32)'."""
+    """Short label over one image, e.g. 'corrected: 27.31 dB (↓32)'."""
     entry = metrics["metrics"].get(row)
     if entry is None:
         return LABELS[row]
     if entry.get("is_reference"):
-        return f"{LABELS[row]} — reference"
-    tag = {"input": "", "sr": " vs photo", "downsampled": " (↓32 vs input)"}[metrics["mode"]]
-    return f"{LABELS[row]} — {entry['psnr']:.2f} dB · SSIM {entry['ssim']:.3f}{tag}"
+        return f"{LABELS[row]} (reference)"
+    tag = {"input": "", "sr": " vs photo", "downsampled": " ↓32"}[metrics["mode"]]
+    return f"{LABELS[row]}: {entry['psnr']:.2f} dB{tag}"
 
 
 def finite(x):

@@ -13,6 +13,8 @@ log = logging.getLogger("demo")
 TITLE = "Mamba-GINR on CIFAR-10: simplified vs corrected"
 CSS = """
 .pixelated img, .pixelated canvas { image-rendering: pixelated; }
+#input-image img { width: 100%; height: 100%; object-fit: contain; }
+.outputs img { width: 100%; height: 100%; object-fit: contain; }
 #banner { border-left: 4px solid #d97706; padding-left: 8px; }
 """
 EXPLAINER = """
@@ -119,7 +121,7 @@ def build(engine):
                     for row in metrics_view.ROWS:
                         out[row] = gr.Image(label=metrics_view.LABELS[row], format="png", interactive=False,
                                             type="numpy", height=256, elem_id=f"out-{row}",
-                                            elem_classes=["pixelated"], buttons=["download", "fullscreen"])
+                                            elem_classes=["pixelated", "outputs"], buttons=["download", "fullscreen"])
                 metrics_md = gr.Markdown("Pick an example (or upload an image) and press **Reconstruct**.",
                                          elem_id="metrics")
         gr.Examples(examples=[[p] for p in cifar_examples()], inputs=[image], label="CIFAR-10 test images",
@@ -130,21 +132,21 @@ def build(engine):
 
         with gr.Row():
             sigma_plot = gr.Image(label="PSNR vs σ (this image)", format="png", interactive=False,
-                                  elem_id="sigma-plot")
+                                  show_label=False, elem_id="sigma-plot")
             bias_plot = gr.Image(label="Corrected: spatial bias (queries × LP tokens)", format="png",
-                                 interactive=False, elem_id="bias-plot", value=service.bias_plot())
+                                 interactive=False, show_label=False, elem_id="bias-plot", value=service.bias_plot())
         gr.Markdown("**Click a pixel** of the simplified or corrected render to see its attention.")
         pixel_text = gr.Markdown("", elem_id="pixel-text")
         with gr.Row():
             pixel_plot = gr.Image(label="Attention of the clicked pixel over LP tokens", format="png",
-                                  interactive=False, elem_id="pixel-plot")
+                                  interactive=False, show_label=False, elem_id="pixel-plot")
             with gr.Column():
                 token_model = gr.Radio(choices=["corrected", "simplified"], value="corrected", label="Model",
                                        elem_id="token-model")
                 token = gr.Slider(0, max(engine.num_lp("corrected"), engine.num_lp("simplified")) - 1, value=0,
                                   step=1, label="LP token", elem_id="token")
                 token_plot = gr.Image(label="Where this LP token is attended", format="png", interactive=False,
-                                      elem_id="token-plot")
+                                      show_label=False, elem_id="token-plot")
         with gr.Accordion("What am I looking at?", open=False):
             gr.Markdown(EXPLAINER)
 

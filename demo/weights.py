@@ -76,7 +76,8 @@ def _find(patterns, text, cast=str):
         m = re.search(pattern, text, flags=re.IGNORECASE)
         if m:
             try:
-                return cast(m.group(1).replace(",", ""))
+                value = m.group(1).strip()
+                return value if cast is str else cast(value.replace(",", ""))
             except ValueError:
                 continue
     return None
@@ -92,7 +93,7 @@ def read_card(directory):
         info["test_psnr"] = _find([r"test[ _-]*psnr[^0-9\n|]*(?:\|\s*)?" + _NUM,
                                    r"psnr[^0-9\n]*\(test[^)]*\)[^0-9\n]*" + _NUM,
                                    r"value:\s*" + _NUM + r"[^\n]*\n[^\n]*psnr"], text, float)
-        info["protocol"] = _find([r"(protocol schedule compressed to [^\n.|]*(?:\([^)]*\))?)",
+        info["protocol"] = _find([r"(protocol schedule compressed to [^\n|]*?steps(?:\s*\([^)]*\))?)",
                                   r"(protocol,\s*\d+\s*epochs)"], text)
         info["steps"] = _find([r"([0-9][0-9,]*)\s+(?:optimi[sz]er\s+|training\s+)?steps",
                                r"steps[^0-9\n]*([0-9][0-9,]*)"], text, int)

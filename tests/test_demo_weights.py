@@ -1,0 +1,83 @@
+"""Weights loading for the demo: source order, strict loading, quick clear fall-backs."""
+import shutil
+import time
+
+import pytest
+
+from demo import weights
+from demo.weights import load_models, load_one, read_card, resolve_source
+
+
+@pytest.fixture()
+def demo_bundled(tmp_path, monkeypatch):
+    """Point the 'bundled' weights at an empty tmp folder."""
+    monkeypatch.setattr(weights, "BUNDLED", tmp_path / "weights")
+    return tmp_path / "weights"
+
+
+def test_source_order(demo_bundled):
+    env = {"GINR_SIMPLIFIED": "org/simplified", "GINR_CORRECTED": "/somewhere"}
+    assert resolve_source("simplified", "cli/repo", env) == ("cli/repo", "--simplified")
+    assert resolve_source("simplified", None, env) == ("org/simplified", "GINR_SIMPLIFIED")
+    assert resolve_source("corrected", None, {}) == (str(demo_bundled / "corrected"), "bundled")
+
+
+def test_local_dirs_load_and_card_is_read(demo_weight_dirs, demo_bundled):
+    models = load_models(str(demo_weight_dirs["simplified"]), str(demo_weight_dirs["corrected"]), env={})
+    assert all(m.trained and m.kind == "local" and not m.messages for m in models.values())
+    assert models["corrected"].model.config.num_lp == 16
+    info = models["corrected"].info
+    assert info["test_psnr"] == pytest.approx(21.5) and info["steps"] == 1200
+    assert "compressed to 1,200 steps" in info["protocol"]
+    assert "21.50 dB" in models["corrected"].summary()
+
+
+def test_missing_bundled_weights_start_untrained_and_say_so(demo_bundled):
+    models = load_models(env={})
+    for name, lm in models.items():
+        assert not lm.trained and lm.kind == "untrained"
+        assert "no bundled weights" in lm.messages[0]
+        assert "UNTRAINED" in lm.summary()
+
+
+def test_env_var_is_used(demo_weight_dirs, demo_bundled):
+    env = {"GINR_CORRECTED": str(demo_weight_dirs["corrected"])}
+    models = load_models(env=env)
+    assert models["corrected"].trained and models["corrected"].source == str(demo_weight_dirs["corrected"])
+    assert not models["simplified"].trained
+
+
+def test_unreachable_hub_falls_back_to_bundled_quickly(demo_weight_dirs, demo_bundled, monkeypatch, tmp_path):
+    shutil.copytree(demo_weight_dirs["simplified"], demo_bundled / "simplified")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))  # an empty cache
+    start = time.monotonic()
+    lm = load_one("simplified", "nobody/no-such-model", "--simplified")
+    assert time.monotonic() - start < 10
+    assert lm.trained and lm.kind == "local" and lm.source == str(demo_bundled / "simplified")
+    assert "nobody/no-such-model" in lm.messages[0]
+
+
+def test_unreachable_hub_without_offline_flag(demo_bundled, monkeypatch):
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens on the discard port
+    start = time.monotonic()
+    lm = load_one("corrected", "nobody/no-such-model", "GINR_CORRECTED")
+    assert time.monotonic() - start < 10
+    assert not lm.trained and len(lm.messages) == 2  # hub failed, bundled missing
+
+
+def test_mismatched_weights_are_refused(demo_weight_dirs, demo_bundled):
+    lm = load_one("corrected", str(demo_weight_dirs["simplified"]), "--corrected")
+    assert not lm.trained
+    assert "could not load" in lm.messages[0]
+
+
+def test_card_parsing(tmp_path):
+    (tmp_path / "README.md").write_text(
+        "---\nlicense: mit\n---\n# corrected\n\n| metric | value |\n|---|---|\n| test PSNR | 28.73 dB |\n\n"
+        "Schedule: protocol, 40 epochs (125,000 steps). Data: lossless CIFAR-10 (torchvision).\n")
+    info = read_card(tmp_path)
+    assert info["test_psnr"] == pytest.approx(28.73) and info["protocol"] == "protocol, 40 epochs"
+    assert info["steps"] == 125000 and info["data"].startswith("lossless")
+    assert read_card(tmp_path / "nothing") == {}
