@@ -1,0 +1,164 @@
+"""Trainer: schedules, bad input, NaN stop, export round trip (tiny models, tiny ImageFolder data)."""
+import json
+import math
+
+import pytest
+import torch
+
+from tests.test_train_helpers import TINY, make_image_folder, run_module, train_args
+from train.checkpoint import RunDirError
+from train.config import TrainConfig, parse_duration
+from train.data import DataError
+from train.schedule import compressed_lr, lr_for_step, protocol_lr
+
+
+# ---- schedules ---------------------------------------------------------------------------------
+def test_protocol_schedules_match_spec():
+    # simplified: CosineAnnealingLR(T_max=50) stepped per epoch, 20 epochs
+    opt = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=1e-4)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=50)
+    for e in range(20):
+        assert protocol_lr("simplified", 1e-4, e, 20) == pytest.approx(opt.param_groups[0]["lr"], rel=1e-9)
+        opt.step()
+        sched.step()
+    assert protocol_lr("simplified", 1e-4, 19, 20) / 1e-4 == pytest.approx(0.5 * (1 + math.cos(math.pi * 19 / 50)))
+    # corrected: warm-up (e+1)/5 then cosine to 1e-8 over 35 epochs
+    for e in range(5):
+        assert protocol_lr("corrected", 5e-4, e, 40) == pytest.approx(5e-4 * (e + 1) / 5)
+    for e in range(5, 40):
+        want = 1e-8 + 0.5 * (5e-4 - 1e-8) * (1 + math.cos(math.pi * (e - 5) / 35))
+        assert protocol_lr("corrected", 5e-4, e, 40) == pytest.approx(want)
+
+
+def test_compressed_schedule_keeps_the_shape():
+    steps = 800
+    cfg = TrainConfig(model="corrected", max_steps=steps).resolved()
+    lrs = [lr_for_step(cfg, s, 0, 0.0) for s in range(steps)]
+    peak = max(range(steps), key=lambda s: lrs[s])
+    assert peak == steps // 8 - 1  # warm-up is the first 5/40 of the run
+    assert lrs[0] == pytest.approx(5e-4 / 100)  # linear warm-up from lr / (steps / 8)
+    assert all(a <= b for a, b in zip(lrs[:peak], lrs[1:peak + 1]))
+    assert all(a >= b for a, b in zip(lrs[peak:], lrs[peak + 1:]))
+    assert lrs[-1] == pytest.approx(1e-8)  # the cosine ends at the last step
+    cfg = TrainConfig(model="simplified", max_steps=steps).resolved()
+    lrs = [lr_for_step(cfg, s, 0, 0.0) for s in range(steps)]
+    assert lrs[0] == pytest.approx(1e-4, rel=1e-4)
+    assert lrs[-1] / 1e-4 == pytest.approx(0.5 * (1 + math.cos(math.pi / 2.5)))  # T_max = 50/20 of the run
+    # time budgets: the position is the fraction of the budget spent
+    cfg = TrainConfig(model="corrected", time_budget=100.0).resolved()
+    assert lr_for_step(cfg, 0, 0, 12.5) == pytest.approx(5e-4)
+    assert lr_for_step(cfg, 0, 0, 100.0) == pytest.approx(1e-8)
+    assert compressed_lr("corrected", 5e-4, 0.5) < 5e-4
+
+
+def test_protocol_defaults_and_durations():
+    s, c = TrainConfig(model="simplified").resolved(), TrainConfig(model="corrected").resolved()
+    assert (s.lr, s.epochs, s.batch_size, s.pixels, s.train_sigma) == (1e-4, 20, 32, 512, 0.0)
+    assert (c.lr, c.epochs, c.batch_size, c.pixels, c.train_sigma) == (5e-4, 40, 16, 1024, 0.01)
+    assert s.weight_decay == c.weight_decay == 1e-5 and s.grad_clip == c.grad_clip == 1.0
+    assert not s.budgeted and TrainConfig(model="simplified", time_budget=60).resolved().budgeted
+    assert parse_duration("2h") == 7200 and parse_duration("90m") == 5400 and parse_duration("1h30m") == 5400
+    with pytest.raises(ValueError):
+        parse_duration("2 hours")
+
+
+def test_queries_follow_the_protocols():
+    from train.batches import queries, step_generator
+    x = torch.rand(3, 3, 32, 32)
+    coords, targets = queries(x, 512, 0.0, step_generator(0, 0, 0, "cpu"))
+    assert coords.shape == (3, 512, 2) and targets.shape == (3, 512, 3)
+    # each target is the pixel at its (unjittered) centre
+    iy, ix = (coords[..., 0] * 32 - 0.5).round().long(), (coords[..., 1] * 32 - 0.5).round().long()
+    assert torch.equal(targets, x.permute(0, 2, 3, 1)[torch.arange(3)[:, None], iy, ix])
+    coords, targets = queries(x, 1024, 0.01, step_generator(0, 1, 0, "cpu"))
+    assert coords.shape == (3, 1024, 2) and not torch.equal(coords[0], coords[1])  # jitter per sample
+    assert torch.equal(targets, x.flatten(2).transpose(1, 2))
+
+
+# ---- bad input ---------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    return make_image_folder(tmp_path_factory.mktemp("data") / "tiny")
+
+
+def _run_inproc(tmp_path, model, data, out, *extra):
+    from train.cli import main
+    return main(train_args(model, data, out, tmp_path / "cache", *extra))
+
+
+def test_bad_data_is_reported_before_training(tmp_path, capsys):
+    no_test = make_image_folder(tmp_path / "no_test")
+    import shutil
+    shutil.rmtree(no_test / "test")
+    assert _run_inproc(tmp_path, "simplified", no_test, tmp_path / "o1", "--max-steps", "1") == 2
+    assert "test/" in capsys.readouterr().err
+    assert not (tmp_path / "o1").exists()
+
+    empty = make_image_folder(tmp_path / "empty")
+    (empty / "train" / "bird").mkdir()
+    assert _run_inproc(tmp_path, "simplified", empty, tmp_path / "o2", "--max-steps", "1") == 2
+    assert "bird" in capsys.readouterr().err
+
+    broken = make_image_folder(tmp_path / "broken")
+    (broken / "train" / "cat" / "9999.png").write_bytes(b"not a png")
+    assert _run_inproc(tmp_path, "simplified", broken, tmp_path / "o3", "--max-steps", "1") == 2
+    assert "9999.png" in capsys.readouterr().err
+    assert not (tmp_path / "o3" / "checkpoint.pt").exists()
+
+    assert _run_inproc(tmp_path, "simplified", tmp_path / "nowhere", tmp_path / "o4", "--max-steps", "1") == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_out_dir_holding_another_run_is_refused(tmp_path, tiny_data, capsys):
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep me")
+    assert _run_inproc(tmp_path, "simplified", tiny_data, foreign, "--max-steps", "1") == 2
+    assert "not empty" in capsys.readouterr().err and (foreign / "notes.txt").read_text() == "keep me"
+
+    out = tmp_path / "run"
+    assert _run_inproc(tmp_path, "simplified", tiny_data, out, "--max-steps", "2", "--no-export") == 0
+    before = (out / "checkpoint.pt").read_bytes()
+    assert _run_inproc(tmp_path, "simplified", tiny_data, out, "--max-steps", "2", "--lr", "3e-4") == 2
+    err = capsys.readouterr().err
+    assert "different run" in err and "lr" in err
+    assert _run_inproc(tmp_path, "corrected", tiny_data, out, "--max-steps", "2") == 2
+    assert (out / "checkpoint.pt").read_bytes() == before
+    with pytest.raises(RunDirError):
+        from train.checkpoint import inspect_run_dir
+        inspect_run_dir(tmp_path / "fresh", TrainConfig(model="simplified").resolved(), resume=True)
+
+
+def test_nan_stops_and_keeps_the_last_good_checkpoint(tmp_path, tiny_data):
+    out = tmp_path / "nan"
+    # 12 training images, batch 4 → 3 steps per epoch; the epoch-end checkpoint is at step 3
+    r = run_module("train", train_args("simplified", tiny_data, out, tmp_path / "cache", "--max-steps", "6",
+                                       "--ckpt-minutes", "100"), env={"LAINR_TRAIN_NAN_AT_STEP": "4"})
+    assert r.returncode == 3, r.stderr
+    assert "diverged" in r.stderr and "step 4" in r.stderr and "last good checkpoint" in r.stderr
+    ckpt = torch.load(out / "checkpoint.pt", weights_only=False)
+    assert ckpt["step"] == 3 and all(torch.isfinite(v).all() for v in ckpt["model"].values())
+    assert not (out / "hf").exists()
+
+
+# ---- export ------------------------------------------------------------------------------------
+def test_export_round_trip_and_card(tmp_path, tiny_data):
+    from lainr import CorrectedGINR
+    from train.export import main as export_main
+    out = tmp_path / "run"
+    assert _run_inproc(tmp_path, "corrected", tiny_data, out, "--max-steps", "4") == 0
+    card = (out / "hf" / "README.md").read_text()
+    assert card.startswith("---\nlibrary_name: lainr") and "datasets:\n- cifar10" in card
+    assert "protocol schedule compressed to 4 steps" in card and "license: mit" in card
+    metrics = json.loads((out / "hf" / "training_info.json").read_text())
+    model = CorrectedGINR.from_pretrained(str(out / "hf"))
+    ckpt = torch.load(out / "checkpoint.pt", weights_only=False)
+    for k, v in model.state_dict().items():  # float16 or float32 storage, within fp16 rounding
+        assert torch.allclose(v, ckpt["model"][k], rtol=1e-3, atol=1e-4), k
+    assert metrics["dtype"] in ("float16", "float32") and metrics["test"]["n"] == 6
+    assert export_main([str(out), str(tmp_path / "again"), "--dtype", "float32", "--eval-limit", "0"]) == 0
+    again = CorrectedGINR.from_pretrained(str(tmp_path / "again"))
+    for k, v in again.state_dict().items():
+        assert torch.equal(v, ckpt["model"][k]), k
+    assert export_main([str(tmp_path / "nothing"), str(tmp_path / "x")]) == 2
+    assert (out / "curves.png").is_file()

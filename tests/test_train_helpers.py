@@ -1,0 +1,41 @@
+"""Shared fixtures for the training tests: tiny ImageFolder data and tiny model configs."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = {
+    "simplified": {"depth": 1, "dim": 32, "ff_dim": 64, "num_lp": 4, "hidden": 16},
+    "corrected": {"depth": 1, "dim": 32, "ff_dim": 64, "num_lp": 16, "hidden": 32, "pos_freqs": 8},
+}
+
+
+def make_image_folder(root, n_train=6, n_test=3, classes=("cat", "dog"), seed=0):
+    """root/train/<class>/i.png and root/test/<class>/i.png, random 32×32 RGB (smooth-ish)."""
+    from PIL import Image
+    rng = np.random.default_rng(seed)
+    for split, n in (("train", n_train), ("test", n_test)):
+        for c in classes:
+            d = Path(root) / split / c
+            d.mkdir(parents=True, exist_ok=True)
+            for i in range(n):
+                small = rng.integers(0, 255, (4, 4, 3), dtype=np.uint8)
+                Image.fromarray(small).resize((32, 32), Image.BILINEAR).save(d / f"{i:04d}.png")
+    return Path(root)
+
+
+def train_args(model, data, out, cache, *extra):
+    return ["--model", model, "--data", str(data), "--out", str(out), "--cache-dir", str(cache),
+            "--config-json", json.dumps(TINY[model]), "--batch-size", "4", "--threads", "1",
+            "--val-limit", "0", "--no-progress", *extra]
+
+
+def run_module(module, args, env=None, **kw):
+    """python -m module args, from the repo root; returns CompletedProcess (text)."""
+    full_env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", **(env or {}))
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, env=full_env, capture_output=True,
+                          text=True, **kw)

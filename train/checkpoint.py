@@ -1,0 +1,121 @@
+"""Run directory bookkeeping and atomic checkpoints (write to a temp file, fsync, os.replace)."""
+import json
+import os
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .config import TrainConfig
+
+CKPT = "checkpoint.pt"
+RUN_JSON = "run.json"
+METRICS = "metrics.jsonl"
+
+
+class RunDirError(ValueError):
+    """--out points at a directory that holds something other than this run."""
+
+
+def atomic_write_bytes(path, data):
+    path = Path(path)
+    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def atomic_write_json(path, obj):
+    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
+
+
+def save_checkpoint(path, state):
+    path = Path(path)
+    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        torch.save(state, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)  # a crash leaves either the old or the new checkpoint, never half of one
+
+
+def load_checkpoint(path):
+    return torch.load(path, map_location="cpu", weights_only=False)  # our own file, written by save_checkpoint
+
+
+def rng_state():
+    state = {"torch": torch.get_rng_state(), "python": random.getstate(), "numpy": np.random.get_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state):
+    torch.set_rng_state(state["torch"])
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _differences(a, b):
+    return [f"{k}: this run {b.get(k)!r} vs directory {a.get(k)!r}" for k in sorted(set(a) | set(b))
+            if a.get(k) != b.get(k)]
+
+
+def inspect_run_dir(out, cfg: TrainConfig, resume=False):
+    """Decide what --out holds. Returns the checkpoint path to resume from, or None for a new run.
+
+    Raises RunDirError (before anything is written) when the directory holds a different run or
+    unrelated files, or when --resume is asked for but there is no checkpoint.
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise RunDirError(f"--out {out} is a file, not a directory")
+    run_json, ckpt = out / RUN_JSON, out / CKPT
+    if out.is_dir() and run_json.is_file():
+        saved = TrainConfig.from_dict(json.loads(run_json.read_text())["config"])
+        diffs = _differences(saved.identity(), cfg.identity())
+        if diffs:
+            raise RunDirError(f"--out {out} holds a different run; refusing to overwrite it. Differences:\n  "
+                              + "\n  ".join(diffs) + "\nChoose another --out directory.")
+        if ckpt.is_file():
+            return ckpt
+        if resume:
+            raise RunDirError(f"--resume: {out} has no {CKPT} yet")
+        return None
+    if resume:
+        raise RunDirError(f"--resume: {out} holds no run ({RUN_JSON} missing)")
+    if out.is_dir() and any(out.iterdir()):
+        raise RunDirError(f"--out {out} is not empty and holds no training run ({RUN_JSON}); "
+                          f"refusing to write into it. Choose an empty or new directory.")
+    return None
+
+
+def write_run_json(out, cfg, extra):
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / RUN_JSON
+    record = json.loads(path.read_text()) if path.is_file() else {"history": []}
+    record["config"] = json.loads(cfg.to_json())
+    record["history"].append(extra)
+    atomic_write_json(path, record)
+
+
+def truncate_metrics(out, step):
+    """Drop metrics records written after the checkpoint's step (they will be redone on resume)."""
+    path = Path(out) / METRICS
+    if not path.is_file():
+        return
+    keep = []
+    for line in path.read_text().splitlines():
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut by the kill
+        if rec.get("step", 0) <= step:
+            keep.append(line)
+    atomic_write_bytes(path, ("\n".join(keep) + "\n" if keep else "").encode())

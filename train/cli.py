@@ -1,0 +1,72 @@
+"""python -m train --model {simplified,corrected} --data {cifar10|PATH} --out DIR [overrides]
+
+Defaults are the SPEC §5 protocol. --max-steps / --time-budget make a budgeted run whose schedule
+keeps the protocol's shape over the budget. Re-running with the same --out resumes it.
+"""
+import argparse
+import json
+import sys
+
+from .checkpoint import RunDirError
+from .config import TrainConfig, parse_duration
+from .data import DataError
+
+
+def parser():
+    p = argparse.ArgumentParser(prog="python -m train", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", required=True, choices=["simplified", "corrected"])
+    p.add_argument("--data", default="cifar10", help="'cifar10' (torchvision download), an ImageFolder root "
+                                                     "with train/ and test/, or a .npz pack from train.pack")
+    p.add_argument("--out", required=True, help="run directory (checkpoints, metrics.jsonl, hf/ export)")
+    p.add_argument("--data-root", default="data", help="download folder for --data cifar10")
+    p.add_argument("--cache-dir", default="", help="decoded-image cache (default ~/.cache/lainr-train)")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--max-steps", type=int, default=0)
+    p.add_argument("--time-budget", default="", help="training wall time, e.g. 2h, 90m, 1h30m")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="", help="cpu, cuda, cuda:1 (default: cuda if available)")
+    p.add_argument("--workers", type=int, default=0, help="processes decoding images into the cache")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
+    p.add_argument("--bf16", action="store_true", help="CUDA autocast in bfloat16")
+    p.add_argument("--val-limit", type=int, default=1000, help="test images per validation (0 = all)")
+    p.add_argument("--val-minutes", type=float, default=0.0, help="also validate every N minutes")
+    p.add_argument("--ckpt-minutes", type=float, default=10.0)
+    p.add_argument("--log-every", type=int, default=1)
+    p.add_argument("--resume", action="store_true", help="require an existing checkpoint in --out")
+    p.add_argument("--no-export", action="store_true", help="skip the Hub-format export at the end")
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--config-json", default="", help=argparse.SUPPRESS)  # model-config overrides (tests)
+    p.add_argument("--pixels", type=int, help=argparse.SUPPRESS)
+    return p
+
+
+def config_from_args(a):
+    return TrainConfig(model=a.model, data=a.data, out=a.out, data_root=a.data_root, cache_dir=a.cache_dir,
+                       model_config=json.loads(a.config_json) if a.config_json else {}, lr=a.lr,
+                       epochs=a.epochs, batch_size=a.batch_size, pixels=a.pixels, max_steps=a.max_steps,
+                       time_budget=parse_duration(a.time_budget) if a.time_budget else 0.0, seed=a.seed,
+                       device=a.device, workers=a.workers, threads=a.threads, bf16=a.bf16,
+                       val_limit=a.val_limit, val_minutes=a.val_minutes, ckpt_minutes=a.ckpt_minutes,
+                       log_every=a.log_every)
+
+
+def main(argv=None):
+    a = parser().parse_args(argv)
+    from .loop import TrainingDiverged, train
+    try:
+        cfg = config_from_args(a)
+        summary = train(cfg, resume=a.resume, export=not a.no_export, progress=not a.no_progress)
+    except TrainingDiverged as err:
+        print(f"error: training diverged: {err}", file=sys.stderr)
+        return 3
+    except (DataError, RunDirError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if summary:
+        vp = summary["val_psnr"]
+        print(f"done: {summary['schedule']}; {summary['elapsed'] / 60:.1f} min; "
+              f"val PSNR {vp if vp is None else round(vp, 2)} dB on {summary['val_n']} test images")
+    return 0

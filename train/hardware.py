@@ -1,0 +1,13 @@
+"""A one-line description of the machine, for run.json and the model card."""
+import os
+import platform
+
+import torch
+
+
+def describe(device):
+    if str(device).startswith("cuda") and torch.cuda.is_available():
+        return f"{torch.cuda.get_device_name(torch.device(device))} (CUDA), torch {torch.__version__}"
+    cpu = platform.processor() or platform.machine()
+    return (f"CPU only: {os.cpu_count()} cores ({cpu}), {torch.get_num_threads()} torch thread(s), "
+            f"torch {torch.__version__}")
