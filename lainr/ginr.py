@@ -46,17 +46,22 @@ class GINR(nn.Module):
 
     def decode(self, latents, coords, mod_coords=None):
         """latents (B, m, d), coords (B, Q, 2) → RGB (B, Q, 3) (unclamped)."""
-        return self.decode_with_attention(latents, coords, mod_coords)[0]
+        self._check_decode_inputs(latents, coords, mod_coords)
+        # need_weights=False: the decoder's fast path (fused attention; weights never formed)
+        return self.decoder(latents, coords, mod_coords, need_weights=False)[0]
 
     def decode_with_attention(self, latents, coords, mod_coords=None):
         """→ rgb (B, Q, 3), attention weights (B, heads, Q, m), spatial bias (B, Q, m) or None."""
+        self._check_decode_inputs(latents, coords, mod_coords)
+        return self.decoder(latents, coords, mod_coords, need_weights=True)
+
+    def _check_decode_inputs(self, latents, coords, mod_coords):
         self._check_latents(latents)
         self._check_coords(coords, latents.shape[0])
         if mod_coords is not None:
             self._check_coords(mod_coords, latents.shape[0], "mod_coords")
             if mod_coords.shape != coords.shape:
                 raise ValueError(f"mod_coords {tuple(mod_coords.shape)} must match coords {tuple(coords.shape)}")
-        return self.decoder(latents, coords, mod_coords)
 
     def forward(self, images, coords):
         """images (B, 3, 32, 32), coords (B, Q, 2) → RGB (B, Q, 3)."""

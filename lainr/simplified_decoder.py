@@ -21,7 +21,7 @@ class SimplifiedDecoder(nn.Module):
             layers += [nn.Linear(hidden, hidden), nn.ReLU()]
         self.hyponet = nn.Sequential(*layers, nn.Linear(hidden, 3), nn.Sigmoid())
 
-    def forward(self, latents, coords, mod_coords=None):
+    def forward(self, latents, coords, mod_coords=None, *, need_weights=True):
         """Returns rgb (B, Q, 3), attention (B, 1, Q, m), bias None.
 
         `mod_coords` (B, Q, 2) feeds the modulation network instead of `coords` (decoupled queries).
