@@ -61,6 +61,39 @@ class Mamba(nn.Module):
 
     def forward(self, hidden):
         """hidden (B, L, d_model) → (B, L, d_model)."""
+        if _cuda_selective_scan is not None and hidden.is_cuda:
+            return self._forward_cuda(hidden)
+        # Channels-first (B, ·, L) throughout, which is the layout the scan wants: each projection
+        # is one GEMM that writes that layout directly (W·hᵀ, as fast as h·Wᵀ here), so no
+        # element-wise op runs on a strided view and nothing is transposed by a copy. (The first
+        # version built (B, D, L) views of (B, L, D) memory: the conv, the gate and the scan's
+        # inputs each paid for a transposing copy.)
+        xz = torch.matmul(self.in_proj.weight, hidden.transpose(1, 2))  # (B, 2·d_inner, L)
+        x, z = xz.split(self.d_inner, dim=1)  # (B, d_inner, L) each
+        x = F.silu(self._causal_conv(x))  # (B, d_inner, L), contiguous
+        x_dbl = torch.matmul(self.x_proj.weight, x)  # (B, dt_rank + 2N, L)
+        dt, B, C = torch.split(x_dbl, [self.dt_rank, self.d_state, self.d_state], dim=1)  # (B, ·, L)
+        A = -torch.exp(self.A_log.float())  # (d_inner, N)
+        delta = F.softplus(torch.matmul(self.dt_proj.weight, dt) + self.dt_proj.bias[:, None])  # (B, d_inner, L)
+        y = selective_scan(x, delta, A, B, C, self.D, variant=self.scan_variant)  # (B, d_inner, L)
+        y = y * F.silu(z)
+        return torch.matmul(y.transpose(1, 2), self.out_proj.weight.t())  # (B, L, d_model)
+
+    def _causal_conv(self, x):
+        """Depthwise causal conv1d (kernel k, left zero-padding k−1) along L of (B, D, L) → (B, D, L).
+
+        Same function as conv1d(padding=k−1)[..., :L]: out_t = b + Σ_j w_j·x_{t−(k−1)+j}, as k
+        multiply-adds over shifted slices (faster here than mkldnn's depthwise kernel + slice).
+        """
+        w = self.conv1d.weight[:, 0, :, None]  # (D, k, 1)
+        k = w.shape[1]
+        out = torch.addcmul(self.conv1d.bias[:, None], x, w[:, k - 1])  # j = k−1: the current step
+        for shift in range(1, min(k, x.shape[-1])):
+            out[..., shift:].addcmul_(x[..., :-shift], w[:, k - 1 - shift])  # in place: autograd-safe
+        return out
+
+    def _forward_cuda(self, hidden):
+        """mamba-ssm's fused CUDA selective scan (gate, Δ bias and softplus inside the kernel)."""
         length = hidden.shape[1]
         xz = rearrange(self.in_proj(hidden), "b l d -> b d l")  # (B, 2·d_inner, L)
         x, z = xz.chunk(2, dim=1)  # (B, d_inner, L) each
@@ -70,15 +103,9 @@ class Mamba(nn.Module):
         B = rearrange(B, "b l n -> b n l").contiguous()  # (B, N, L)
         C = rearrange(C, "b l n -> b n l").contiguous()  # (B, N, L)
         A = -torch.exp(self.A_log.float())  # (d_inner, N)
-
-        if _cuda_selective_scan is not None and hidden.is_cuda:
-            dt = rearrange(dt @ self.dt_proj.weight.t(), "b l d -> b d l")  # bias goes in the kernel
-            y = _cuda_selective_scan(x.contiguous(), dt.contiguous(), A, B, C, self.D.float(), z=z.contiguous(),
-                                     delta_bias=self.dt_proj.bias.float(), delta_softplus=True)
-        else:
-            delta = rearrange(F.softplus(self.dt_proj(dt)), "b l d -> b d l")  # (B, d_inner, L)
-            y = selective_scan(x, delta, A, B, C, self.D, variant=self.scan_variant)
-            y = y * F.silu(z)
+        dt = rearrange(dt @ self.dt_proj.weight.t(), "b l d -> b d l")  # bias goes in the kernel
+        y = _cuda_selective_scan(x.contiguous(), dt.contiguous(), A, B, C, self.D.float(), z=z.contiguous(),
+                                 delta_bias=self.dt_proj.bias.float(), delta_softplus=True)
         return self.out_proj(rearrange(y, "b d l -> b l d"))
 
 

@@ -89,7 +89,10 @@ def test_gradients_match_reference(name):
     assert rel_err(loss, loss_ref) < TOL
     assert ref.keys() == fast.keys()
     for n in ref:
-        assert rel_err(fast[n], ref[n]) < TOL, (n, rel_err(fast[n], ref[n]))
+        if ref[n].abs().max() < 1e-9:  # mathematically zero (e.g. to_k.bias: softmax is shift-invariant)
+            assert fast[n].abs().max() < 1e-9, n
+        else:
+            assert rel_err(fast[n], ref[n]) < TOL, (n, rel_err(fast[n], ref[n]))
 
 
 @pytest.mark.parametrize("cls", [SimplifiedGINR, CorrectedGINR])
