@@ -1,0 +1,272 @@
+"""Evaluate one or more weight sets (SPEC §6) → figures + metrics.json + a side-by-side table.
+
+    python -m train.evaluate --weights DIR_OR_REPO [--weights ...] --data cifar10|PATH --out DIR [--limit N]
+
+metrics.json maps each --weights to
+  {"test_psnr", "test_ssim", "n_test", "jitter_psnr": {σ: dB}, "jitter_ssim": {σ: ·},
+   "sr_psnr": {size: {"model": dB, "bicubic": dB}}, "decoupled_psnr" (simplified only)}
+Figures: reconstructions.png, sr.png, jitter.png, embedding.png, decoupled.png (simplified models).
+SR PSNR is true super-resolution: high-resolution photos (skimage.data astronaut, chelsea, coffee)
+are centre-cropped square, area-downsampled to 32, rendered at 64/128/256 and compared with the
+photo area-resized to that size; bicubic up-sampling of the same 32×32 input beside it.
+"""
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from lainr import psnr_per_image
+
+from .data import DataError, load_split, to_float
+from .validate import evaluate_split, val_indices
+
+SIGMAS = (0.0, 0.005, 0.01, 0.02, 0.05)
+SR_SIZES = (64, 128, 256)
+PHOTOS = ("astronaut", "chelsea", "coffee")
+EMBED_N = 500
+
+
+def load_weights(source):
+    """A local folder or a Hub repo id holding config.json + model.safetensors → model (eval, cpu)."""
+    from lainr import model_class
+    path = Path(source)
+    if path.is_dir():
+        config = json.loads((path / "config.json").read_text())
+    else:
+        from huggingface_hub import hf_hub_download
+        config = json.loads(Path(hf_hub_download(source, "config.json")).read_text())
+    arch = config.get("architecture") or config.get("config", {}).get("architecture")
+    return model_class(arch).from_pretrained(str(source)).eval()
+
+
+def photos(size=256):
+    """The high-resolution test photos, centre-cropped square and area-resized → (3 photos, 3, size, size)."""
+    from skimage import data as skdata
+    out = []
+    for name in PHOTOS:
+        img = torch.from_numpy(getattr(skdata, name)().copy()).permute(2, 0, 1).float() / 255  # (3, H, W)
+        h, w = img.shape[1:]
+        s = min(h, w)
+        img = img[:, (h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s]
+        out.append(F.interpolate(img[None], size=(size, size), mode="area")[0] if s % size == 0 else
+                   F.interpolate(img[None], size=(size, size), mode="bilinear", antialias=True,
+                                 align_corners=False)[0])
+    return torch.stack(out).clamp(0, 1)
+
+
+def area(x, size):
+    return F.interpolate(x, size=(size, size), mode="area")
+
+
+@torch.no_grad()
+def sr_experiment(model, hi):
+    """hi (P, 3, 256, 256) → {size: {"model", "bicubic"}} PSNR, and the images for the figure."""
+    lo = area(hi, 32)  # (P, 3, 32, 32)
+    res, imgs = {}, {"input": lo}
+    for s in SR_SIZES:
+        ref = area(hi, s)
+        pred = model.render(lo, s)
+        bic = F.interpolate(lo, size=(s, s), mode="bicubic", align_corners=False).clamp(0, 1)
+        res[str(s)] = {"model": psnr_per_image(pred, ref).mean().item(),
+                       "bicubic": psnr_per_image(bic, ref).mean().item()}
+        imgs[s] = (pred, bic, ref)
+    return res, imgs
+
+
+@torch.no_grad()
+def embedding(model, images_u8, labels, n=EMBED_N):
+    """Mean-pooled LP latents of n test images (fixed seeded subset) → 2-D PCA coordinates, labels."""
+    idx = val_indices(len(labels), n, seed=1)
+    feats = torch.cat([model.encode(to_float(images_u8[part])).mean(1) for part in idx.split(100)])  # (n, d)
+    feats = feats - feats.mean(0)
+    _, _, v = torch.linalg.svd(feats, full_matrices=False)
+    return (feats @ v[:2].T).numpy(), labels[idx].numpy()
+
+
+@torch.no_grad()
+def decoupled_experiment(model, images_u8, idx, sigmas=(0.0, 0.01, 0.05)):
+    """Simplified model: jitter modulation and hyponet coordinates independently → {σ_mod: {σ_hypo: dB}}."""
+    g = torch.Generator().manual_seed(0)
+    out = {}
+    for sm in sigmas:
+        out[str(sm)] = {}
+        for sh in sigmas:
+            tot = 0.0
+            for part in idx.split(100):
+                x = to_float(images_u8[part])
+                lat = model.encode(x)
+                grid = model.query_grid(len(part), 32)
+                from lainr import jitter
+                rgb = model.decode(lat, jitter(grid, sh, g), jitter(grid, sm, g)).clamp(0, 1)
+                rec = rgb.transpose(1, 2).reshape(len(part), 3, 32, 32)
+                tot += psnr_per_image(rec, x).sum().item()
+            out[str(sm)][str(sh)] = tot / len(idx)
+    return out
+
+
+def evaluate_weights(model, test, limit):
+    idx = val_indices(len(test), limit)
+    res = {"n_test": len(idx)}
+    jit = {str(s): evaluate_split(model, test.images, idx, sigma=s, seed=0) for s in SIGMAS}
+    res["test_psnr"], res["test_ssim"] = jit["0.0"]["psnr"], jit["0.0"]["ssim"]
+    res["jitter_psnr"] = {s: m["psnr"] for s, m in jit.items()}
+    res["jitter_ssim"] = {s: m["ssim"] for s, m in jit.items()}
+    return res, idx
+
+
+def _label(source):
+    return Path(source).name if Path(source).is_dir() else source
+
+
+def figures(out, results, extras, test):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    names = list(results)
+    # jitter
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    for name in names:
+        j = results[name]["jitter_psnr"]
+        ax.plot([float(s) for s in j], list(j.values()), "o-", label=_label(name))
+    ax.set_xlabel("query jitter σ")
+    ax.set_ylabel("PSNR (dB)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out / "jitter.png", dpi=100)
+    plt.close(fig)
+    # super-resolution: rows = photo × (model per weights, bicubic, reference), columns = sizes
+    first = extras[names[0]]["sr_images"]
+    n_photos = first["input"].shape[0]
+    rows = n_photos * (len(names) + 2)
+    fig, ax = plt.subplots(rows, len(SR_SIZES) + 1, figsize=(2.2 * (len(SR_SIZES) + 1), 2.2 * rows))
+    for p in range(n_photos):
+        base = p * (len(names) + 2)
+        row_labels = [_label(n) for n in names] + ["bicubic", "photo (area)"]
+        for r, lab in enumerate(row_labels):
+            a = ax[base + r, 0]
+            a.imshow(first["input"][p].permute(1, 2, 0).numpy()) if r == 0 else a.axis("off")
+            a.set_ylabel(lab, fontsize=7)
+            a.set_title("32×32 input" if r == 0 and p == 0 else "", fontsize=8)
+            for c, s in enumerate(SR_SIZES):
+                if r < len(names):
+                    img = extras[names[r]]["sr_images"][s][0][p]
+                else:
+                    img = first[s][1 + r - len(names)][p]
+                ax[base + r, c + 1].imshow(img.permute(1, 2, 0).clamp(0, 1).numpy())
+                ax[base + r, c + 1].set_title(f"{lab} {s}" if p == 0 or r == 0 else "", fontsize=7)
+        for a in ax[base:base + len(names) + 2].flat:
+            a.set_xticks([])
+            a.set_yticks([])
+    fig.tight_layout()
+    fig.savefig(out / "sr.png", dpi=80)
+    plt.close(fig)
+    # embedding
+    fig, axs = plt.subplots(1, len(names), figsize=(5 * len(names), 4.5), squeeze=False)
+    for a, name in zip(axs[0], names):
+        xy, lab = extras[name]["embedding"]
+        sc = a.scatter(xy[:, 0], xy[:, 1], c=lab, cmap="tab10", s=8, vmin=-0.5, vmax=len(test.classes) - 0.5)
+        a.set_title(f"{_label(name)}: PCA of mean-pooled LP latents ({len(lab)} test images)", fontsize=8)
+    cb = fig.colorbar(sc, ax=axs[0].tolist(), ticks=range(len(test.classes)))
+    cb.ax.set_yticklabels(test.classes, fontsize=7)
+    fig.savefig(out / "embedding.png", dpi=90)
+    plt.close(fig)
+    # reconstructions
+    k = min(8, len(test))
+    fig, ax = plt.subplots(len(names) + 1, k, figsize=(1.5 * k, 1.6 * (len(names) + 1)), squeeze=False)
+    x = to_float(test.images[val_indices(len(test), k, seed=2)])  # (k, 3, 32, 32)
+    for c in range(k):
+        ax[0, c].imshow(x[c].permute(1, 2, 0).numpy())
+        for r, name in enumerate(names):
+            ax[r + 1, c].imshow(extras[name]["model"].render(x, 32)[c].permute(1, 2, 0).numpy())
+    for r, lab in enumerate(["test image"] + [_label(n) for n in names]):
+        ax[r, 0].set_ylabel(lab, fontsize=7)
+    for a in ax.flat:
+        a.set_xticks([])
+        a.set_yticks([])
+    fig.tight_layout()
+    fig.savefig(out / "reconstructions.png", dpi=90)
+    plt.close(fig)
+    # decoupled queries (simplified models)
+    for name in names:
+        d = results[name].get("decoupled_psnr")
+        if not d:
+            continue
+        sig = list(d)
+        fig, a = plt.subplots(figsize=(4, 3.5))
+        grid = [[d[sm][sh] for sh in sig] for sm in sig]
+        im = a.imshow(grid, cmap="viridis")
+        for i in range(len(sig)):
+            for j in range(len(sig)):
+                a.text(j, i, f"{grid[i][j]:.1f}", ha="center", va="center", color="w", fontsize=8)
+        a.set_xticks(range(len(sig)), sig)
+        a.set_yticks(range(len(sig)), sig)
+        a.set_xlabel("hyponet σ")
+        a.set_ylabel("modulation σ")
+        a.set_title(f"decoupled queries, PSNR (dB): {_label(name)}", fontsize=8)
+        fig.colorbar(im)
+        fig.tight_layout()
+        fig.savefig(out / ("decoupled.png" if len(names) == 1 else f"decoupled_{_label(name)}.png"), dpi=100)
+        plt.close(fig)
+
+
+def table(results):
+    lines = ["| weights | test PSNR | test SSIM | " + " | ".join(f"σ={s}" for s in SIGMAS) + " | "
+             + " | ".join(f"SR {s} model / bicubic" for s in SR_SIZES) + " |",
+             "|---" * (3 + len(SIGMAS) + len(SR_SIZES)) + "|"]
+    for name, r in results.items():
+        lines.append(f"| {_label(name)} | {r['test_psnr']:.2f} | {r['test_ssim']:.4f} | "
+                     + " | ".join(f"{r['jitter_psnr'][str(s)]:.2f}" for s in SIGMAS) + " | "
+                     + " | ".join(f"{r['sr_psnr'][str(s)]['model']:.2f} / {r['sr_psnr'][str(s)]['bicubic']:.2f}"
+                                  for s in SR_SIZES) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def run(weights, data, out, limit=0, data_root="data", cache_dir=None, embed_n=EMBED_N):
+    out = Path(out)
+    test = load_split(data, "test", data_root=data_root, cache_dir=cache_dir)
+    hi = photos()
+    results, extras = {}, {}
+    for source in weights:
+        model = load_weights(source)
+        res, idx = evaluate_weights(model, test, limit)
+        res["sr_psnr"], sr_imgs = sr_experiment(model, hi)
+        if model.config.architecture == "simplified":
+            res["decoupled_psnr"] = decoupled_experiment(model, test.images, idx[: min(len(idx), 500)])
+        results[source] = res
+        extras[source] = {"model": model, "sr_images": sr_imgs,
+                          "embedding": embedding(model, test.images, test.labels, embed_n)}
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "metrics.json").write_text(json.dumps(results, indent=2) + "\n")
+    (out / "metrics.md").write_text(table(results))
+    figures(out, results, extras, test)
+    return results
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m train.evaluate", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--weights", action="append", required=True, help="weights folder or Hub repo id (repeatable)")
+    p.add_argument("--data", default="cifar10")
+    p.add_argument("--data-root", default="data")
+    p.add_argument("--cache-dir", default="")
+    p.add_argument("--out", required=True)
+    p.add_argument("--limit", type=int, default=0, help="test images for PSNR/SSIM/jitter (0 = all 10,000)")
+    p.add_argument("--embed-n", type=int, default=EMBED_N)
+    p.add_argument("--threads", type=int, default=0)
+    a = p.parse_args(argv)
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    try:
+        results = run(a.weights, a.data, a.out, a.limit, a.data_root, a.cache_dir or None, a.embed_n)
+    except (DataError, ValueError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(table(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
