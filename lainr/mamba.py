@@ -23,6 +23,18 @@ def mamba_ssm_available():
     return _cuda_selective_scan is not None
 
 
+def _wxt(weight, x, bias=None):
+    """W·x for each batch element: weight (O, I), x (B, I, L) (any strides) → (B, O, L), contiguous.
+
+    One batched GEMM writing the channels-first layout directly (torch.matmul would compute
+    (xᵀ·Wᵀ) and then copy it transposed).
+    """
+    w = weight.expand(x.shape[0], -1, -1)  # (B, O, I), a view
+    if bias is None:
+        return torch.bmm(w, x)
+    return torch.baddbmm(bias[:, None].expand(x.shape[0], -1, x.shape[-1]), w, x)
+
+
 class Mamba(nn.Module):
     """Selective state-space mixer: (B, L, d_model) → (B, L, d_model).
 
@@ -68,16 +80,16 @@ class Mamba(nn.Module):
         # element-wise op runs on a strided view and nothing is transposed by a copy. (The first
         # version built (B, D, L) views of (B, L, D) memory: the conv, the gate and the scan's
         # inputs each paid for a transposing copy.)
-        xz = torch.matmul(self.in_proj.weight, hidden.transpose(1, 2))  # (B, 2·d_inner, L)
+        xz = _wxt(self.in_proj.weight, hidden.transpose(1, 2))  # (B, 2·d_inner, L)
         x, z = xz.split(self.d_inner, dim=1)  # (B, d_inner, L) each
         x = F.silu(self._causal_conv(x))  # (B, d_inner, L), contiguous
-        x_dbl = torch.matmul(self.x_proj.weight, x)  # (B, dt_rank + 2N, L)
+        x_dbl = _wxt(self.x_proj.weight, x)  # (B, dt_rank + 2N, L)
         dt, B, C = torch.split(x_dbl, [self.dt_rank, self.d_state, self.d_state], dim=1)  # (B, ·, L)
         A = -torch.exp(self.A_log.float())  # (d_inner, N)
-        delta = F.softplus(torch.matmul(self.dt_proj.weight, dt) + self.dt_proj.bias[:, None])  # (B, d_inner, L)
+        delta = F.softplus(_wxt(self.dt_proj.weight, dt, self.dt_proj.bias))  # (B, d_inner, L)
         y = selective_scan(x, delta, A, B, C, self.D, variant=self.scan_variant)  # (B, d_inner, L)
         y = y * F.silu(z)
-        return torch.matmul(y.transpose(1, 2), self.out_proj.weight.t())  # (B, L, d_model)
+        return torch.bmm(y.transpose(1, 2), self.out_proj.weight.t().expand(y.shape[0], -1, -1))  # (B, L, d_model)
 
     def _causal_conv(self, x):
         """Depthwise causal conv1d (kernel k, left zero-padding k−1) along L of (B, D, L) → (B, D, L).
