@@ -13,7 +13,16 @@ without z / delta_bias / softplus, which the mixer applies itself):
 
     h_t = exp(Δ_t A) h_{t-1} + Δ_t B_t u_t;   y_t = C_t · h_t + D u_t
 
-`selective_scan` picks the fastest exact variant available for the tensors' device.
+`selective_scan` picks the fastest exact variant available for the tensors' device
+(`variant=` forces one of `available_variants()`):
+
+    reference    plain sequential loop, the ground truth (reference.py)
+    chunked      chunked scan, T-step loops within √L-long chunks + carry across chunks (chunked.py)
+    blelloch     work-efficient parallel associative scan, O(log L) steps (blelloch.py)
+    fused_numba  numba kernels, hand-written backward; CPU only, only if numba imports (fused_numba.py)
+
+All pure-torch variants only ever multiply by decays exp(Δ A) ≤ 1 (never divide by them), so they
+stay finite for any Δ ≥ 0, A ≤ 0.  Timings: `python -m bench.scan_bench`; choice: dispatch.py.
 """
 from .reference import selective_scan_ref
 from .dispatch import selective_scan, available_variants

@@ -1,12 +1,22 @@
 """Choose a selective-scan variant for the tensors at hand.
 
-Measured at the corrected model's size (batch 16, d_inner 512, d_state 16, L 512, fp32, 2 CPU
-cores; see `bench/scan_bench.py`): fused_numba is the fastest on CPU by far; among the pure-torch
-variants `chunked` is the fastest, so it is the fallback on CPU without numba and the choice for
-CUDA tensors (the mixer uses mamba-ssm's CUDA kernel itself when it is installed).
+Measured with `python -m bench.scan_bench` at the corrected model's size (batch 16, d_inner 512,
+d_state 16, L 512, fp32, 2 CPU cores shared with other jobs, load ≈ 8, so absolute times are
+inflated ~3-4x; best of 3):
+
+    variant       fwd ms   fwd+bwd ms   max rel err (vs float64 reference)
+    reference       6509        15898   1.4e-06
+    chunked         2197         5975   9.1e-07
+    blelloch        1133         5385   1.3e-06
+    fused_numba      158          475   1.3e-06
+
+fused_numba is the fastest on CPU by far (~40x the reference forward, ~33x forward+backward);
+among the pure-torch variants blelloch is the fastest (also at batch 4), so it is the fallback on
+CPU without numba and the choice for CUDA tensors (O(log L) launches; the mixer uses mamba-ssm's
+CUDA kernel itself when that is installed).
 """
 from .blelloch import selective_scan_blelloch
-from .chunked import selective_scan_chunked, selective_scan_chunked_segsum
+from .chunked import selective_scan_chunked
 from .fused_numba import AVAILABLE as _NUMBA
 from .fused_numba import selective_scan_fused_numba
 from .reference import selective_scan_ref
@@ -14,13 +24,12 @@ from .reference import selective_scan_ref
 _VARIANTS = {
     "reference": selective_scan_ref,
     "chunked": selective_scan_chunked,
-    "chunked_segsum": selective_scan_chunked_segsum,
     "blelloch": selective_scan_blelloch,
 }
 if _NUMBA:
     _VARIANTS["fused_numba"] = selective_scan_fused_numba
 
-_BEST_TORCH = "chunked"
+_BEST_TORCH = "blelloch"
 
 
 def available_variants():
