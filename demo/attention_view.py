@@ -109,8 +109,8 @@ def token_map_plot(maps, model, token, num_lp, grid, bias_centre=None):
         if bias_centre is not None:
             ax.plot(bias_centre[1], bias_centre[0], marker="x", color="red", ms=8, mew=2)
         fig.colorbar(im, ax=ax, fraction=0.046)
-    fig.suptitle(f"{model}: where LP token {token}/{num_lp - 1} is attended ({grid}×{grid} query grid)"
-                 + ("; × = its bias centre" if bias_centre is not None else ""), fontsize=9)
+    fig.suptitle(f"{model}: attention to LP token {token} (of 0…{num_lp - 1}) over a {grid}×{grid} grid"
+                 + ("\n× = the token's spatial-bias centre" if bias_centre is not None else ""), fontsize=9)
     return _to_array(fig)
 
 

@@ -1,7 +1,9 @@
 """The page: layout and wiring. Behaviour lives in demo.service; models in demo.engine."""
+import functools
 import logging
 
 import gradio as gr
+import numpy as np
 
 from . import metrics_view
 from .engine import MAX_SIGMA, SIZES
@@ -9,12 +11,17 @@ from .images import MAX_FILE_BYTES, cifar_examples, photo_examples
 from .service import Service, UserError, to_display
 
 log = logging.getLogger("demo")
+DISPLAY_SIDE = 256  # renders smaller than this are shown enlarged by an integer factor
+
+
+def enlarge(image, k):
+    """(H, W, 3) → (k·H, k·W, 3) by pixel repetition."""
+    return image if k == 1 else np.repeat(np.repeat(image, k, axis=0), k, axis=1)
 
 TITLE = "Mamba-GINR on CIFAR-10: simplified vs corrected"
 CSS = """
 .pixelated img, .pixelated canvas { image-rendering: pixelated; }
 #input-image img { width: 100%; height: 100%; object-fit: contain; }
-.outputs img { width: 100%; height: 100%; object-fit: contain; }
 #banner { border-left: 4px solid #d97706; padding-left: 8px; }
 """
 EXPLAINER = """
@@ -65,6 +72,7 @@ def safe_image(**kwargs):
 
 def _guard(fn):
     """Turn UserError into gr.Error; log anything unexpected and show a short message (server keeps going)."""
+    @functools.wraps(fn)  # keeps the signature: Gradio reads gr.SelectData / gr.Progress parameters from it
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
@@ -77,8 +85,6 @@ def _guard(fn):
         except Exception as err:  # noqa: BLE001
             log.exception("request failed")
             raise gr.Error(f"Something went wrong: {type(err).__name__}: {err}") from None
-    wrapper.__name__ = fn.__name__
-    wrapper.__doc__ = fn.__doc__
     return wrapper
 
 
@@ -120,15 +126,15 @@ def build(engine):
                     out = {}
                     for row in metrics_view.ROWS:
                         out[row] = gr.Image(label=metrics_view.LABELS[row], format="png", interactive=False,
-                                            type="numpy", height=256, elem_id=f"out-{row}",
+                                            type="numpy", elem_id=f"out-{row}",
                                             elem_classes=["pixelated", "outputs"], buttons=["download", "fullscreen"])
                 metrics_md = gr.Markdown("Pick an example (or upload an image) and press **Reconstruct**.",
                                          elem_id="metrics")
         gr.Examples(examples=[[p] for p in cifar_examples()], inputs=[image], label="CIFAR-10 test images",
-                    examples_per_page=20, cache_examples=False)
+                    examples_per_page=20, cache_examples=False, elem_id="cifar-examples")
         gr.Examples(examples=[[p] for p in photo_examples()], inputs=[image],
                     label="High-resolution photos (downsampled to 32×32 for the models; the photo is the reference)",
-                    cache_examples=False)
+                    cache_examples=False, elem_id="photo-examples")
 
         with gr.Row():
             sigma_plot = gr.Image(label="PSNR vs σ (this image)", format="png", interactive=False,
@@ -170,10 +176,17 @@ def build(engine):
             new_state = {"prepared": prepared, "size": size, "sigma": sig, "seed": metrics["seed"]}
             progress(0.95, desc="token map")
             token_img = service.token(new_state, current_model, current_token)
-            shown = [gr.Image(value=to_display(images[row]), label=metrics_view.caption(metrics, row))
+            # small renders are sent enlarged by an integer factor (nearest): the browser never upscales
+            # images itself, and click coordinates map back exactly (x // k)
+            k = max(1, DISPLAY_SIDE // size)
+            new_state["display_scale"] = k
+            shown = [gr.Image(value=enlarge(to_display(images[row]), k), label=metrics_view.caption(metrics, row))
                      for row in metrics_view.ROWS]
             note = ("Input: " + "; ".join(prepared.notes)) if prepared.notes else ""
-            return (*shown, metrics_view.markdown(metrics, sig), curve, new_state, note, None, "",
+            table = metrics_view.markdown(metrics, sig)
+            if k > 1:
+                table += f"\n\nImages are shown enlarged ×{k} (nearest neighbour); downloads are the same enlarged pixels."
+            return (*shown, table, curve, new_state, note, None, "",
                     token_img)
 
         run_outputs = [*out.values(), metrics_md, sigma_plot, state, notes, pixel_plot, pixel_text, token_plot]
@@ -186,7 +199,8 @@ def build(engine):
 
         @_guard
         def on_select(st, evt: gr.SelectData):
-            x, y = evt.index[0], evt.index[1]
+            k = (st or {}).get("display_scale", 1)
+            x, y = evt.index[0] // k, evt.index[1] // k
             plot, text, bias_img, _ = service.pixel(st, x, y)
             return plot, text, bias_img
 
@@ -199,8 +213,8 @@ def build(engine):
                 return None
             return service.token(st, model, tok)
 
-        token.release(on_token, [state, token_model, token], token_plot, api_visibility="undocumented")
-        token_model.change(on_token, [state, token_model, token], token_plot, api_visibility="undocumented")
+        gr.on([token.release, token_model.change], on_token, [state, token_model, token], token_plot,
+              api_visibility="undocumented")
 
         @_guard
         def reconstruct(image, resolution, sigma):

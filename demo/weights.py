@@ -54,6 +54,8 @@ class LoadedModel:
             value = self.info.get(key)
             if value in (None, ""):
                 continue
+            if key in ("steps", "epochs") and str(value) in str(self.info.get("protocol", "")).replace(",", ""):
+                continue  # already said by the protocol line
             if key == "test_psnr":
                 bits.append(f"test PSNR {float(value):.2f} dB")
             elif label:
