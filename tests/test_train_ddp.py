@@ -1,0 +1,35 @@
+"""DDP through torchrun: 2 CPU processes with the gloo backend on tiny data."""
+import json
+import socket
+
+import torch
+
+from tests.test_train_helpers import make_image_folder, run_module, train_args
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_torchrun_two_processes_gloo(tmp_path):
+    data = make_image_folder(tmp_path / "data")
+    out = tmp_path / "ddp"
+    r = run_module("torch.distributed.run",
+                   ["--nproc_per_node", "2", "--master_port", str(_free_port()), "-m", "train",
+                    *train_args("simplified", data, out, tmp_path / "cache", "--max-steps", "4")])
+    assert r.returncode == 0, r.stderr[-3000:]
+    recs = [json.loads(l) for l in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [x["step"] for x in recs if x["kind"] == "step"] == [1, 2, 3, 4]  # rank 0 logs once per step
+    run = json.loads((out / "run.json").read_text())
+    assert run["history"][-1]["world_size"] == 2
+    ckpt = torch.load(out / "checkpoint.pt", weights_only=False)
+    assert ckpt["step"] == 4 and ckpt["steps_per_epoch"] == 3  # 12 images: 6 per rank, 2 per rank per step
+    assert (out / "hf" / "model.safetensors").is_file()
+    # an odd global batch cannot be split over 2 processes
+    r = run_module("torch.distributed.run",
+                   ["--nproc_per_node", "2", "--master_port", str(_free_port()), "-m", "train",
+                    *train_args("simplified", data, tmp_path / "odd", tmp_path / "cache", "--max-steps", "1",
+                                "--batch-size", "3")])
+    assert r.returncode != 0 and "divisible" in r.stderr
