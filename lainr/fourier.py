@@ -7,7 +7,12 @@ import torch
 def gaussian_fourier_features(coords, matrix):
     """[sin(2π·c·Mᵀ), cos(2π·c·Mᵀ)] for coords (..., 2) and a fixed matrix M (F, 2) → (..., 2F)."""
     proj = 2 * math.pi * coords @ matrix.t()  # (..., F)
-    return torch.cat([torch.sin(proj), torch.cos(proj)], dim=-1)
+    if torch.is_grad_enabled() and proj.requires_grad:  # out= is not differentiable
+        return torch.cat([torch.sin(proj), torch.cos(proj)], dim=-1)
+    out = proj.new_empty(*proj.shape[:-1], 2 * proj.shape[-1])
+    torch.sin(proj, out=out[..., :proj.shape[-1]])  # written in place: no concatenating copy
+    torch.cos(proj, out=out[..., proj.shape[-1]:])
+    return out
 
 
 def log_frequencies(sigma, n):
