@@ -162,3 +162,18 @@ def test_export_round_trip_and_card(tmp_path, tiny_data):
         assert torch.equal(v, ckpt["model"][k]), k
     assert export_main([str(tmp_path / "nothing"), str(tmp_path / "x")]) == 2
     assert (out / "curves.png").is_file()
+
+
+def test_pack_of_a_jpeg_folder_loads_like_the_folder(tmp_path):
+    from PIL import Image
+    from train.data import load_split
+    from train.pack import pack
+    src = make_image_folder(tmp_path / "png", n_train=2, n_test=1)
+    for p in list(src.rglob("*.png")):  # a JPEG copy, like the shared CIFAR-10 folder
+        Image.open(p).convert("RGB").save(p.with_suffix(".jpg"), quality=75)
+        p.unlink()
+    packed = pack(src, tmp_path / "p.npz")
+    for split in ("train", "test"):
+        a = load_split(str(src), split, cache_dir=tmp_path / "cache")
+        b = load_split(str(packed), split)
+        assert torch.equal(a.images, b.images) and torch.equal(a.labels, b.labels) and a.classes == b.classes

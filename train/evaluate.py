@@ -29,7 +29,7 @@ PHOTOS = ("astronaut", "chelsea", "coffee")
 EMBED_N = 500
 
 
-def load_weights(source):
+def load_weights(source, device="cpu"):
     """A local folder or a Hub repo id holding config.json + model.safetensors → model (eval, cpu)."""
     from lainr import model_class
     path = Path(source)
@@ -39,12 +39,17 @@ def load_weights(source):
         from huggingface_hub import hf_hub_download
         config = json.loads(Path(hf_hub_download(source, "config.json")).read_text())
     arch = config.get("architecture") or config.get("config", {}).get("architecture")
-    return model_class(arch).from_pretrained(str(source)).eval()
+    return model_class(arch).from_pretrained(str(source)).to(device).eval()
 
 
 def photos(size=256):
-    """The high-resolution test photos, centre-cropped square and area-resized → (3 photos, 3, size, size)."""
-    from skimage import data as skdata
+    """The high-resolution test photos, centre-cropped square and area-resized → (3 photos, 3, size, size).
+
+    None when scikit-image (which ships the photos) is not installed."""
+    try:
+        from skimage import data as skdata
+    except ImportError:
+        return None
     out = []
     for name in PHOTOS:
         img = torch.from_numpy(getattr(skdata, name)().copy()).permute(2, 0, 1).float() / 255  # (3, H, W)
@@ -64,6 +69,7 @@ def area(x, size):
 @torch.no_grad()
 def sr_experiment(model, hi):
     """hi (P, 3, 256, 256) → {size: {"model", "bicubic"}} PSNR, and the images for the figure."""
+    hi = hi.to(next(model.parameters()).device)
     lo = area(hi, 32)  # (P, 3, 32, 32)
     res, imgs = {}, {"input": lo}
     for s in SR_SIZES:
@@ -72,7 +78,8 @@ def sr_experiment(model, hi):
         bic = F.interpolate(lo, size=(s, s), mode="bicubic", align_corners=False).clamp(0, 1)
         res[str(s)] = {"model": psnr_per_image(pred, ref).mean().item(),
                        "bicubic": psnr_per_image(bic, ref).mean().item()}
-        imgs[s] = (pred, bic, ref)
+        imgs[s] = (pred.cpu(), bic.cpu(), ref.cpu())
+    imgs["input"] = lo.cpu()
     return res, imgs
 
 
@@ -80,7 +87,8 @@ def sr_experiment(model, hi):
 def embedding(model, images_u8, labels, n=EMBED_N):
     """Mean-pooled LP latents of n test images (fixed seeded subset) → 2-D PCA coordinates, labels."""
     idx = val_indices(len(labels), n, seed=1)
-    feats = torch.cat([model.encode(to_float(images_u8[part])).mean(1) for part in idx.split(100)])  # (n, d)
+    dev = next(model.parameters()).device
+    feats = torch.cat([model.encode(to_float(images_u8[part], dev)).mean(1).cpu() for part in idx.split(100)])  # (n, d)
     feats = feats - feats.mean(0)
     _, _, v = torch.linalg.svd(feats, full_matrices=False)
     return (feats @ v[:2].T).numpy(), labels[idx].numpy()
@@ -89,14 +97,15 @@ def embedding(model, images_u8, labels, n=EMBED_N):
 @torch.no_grad()
 def decoupled_experiment(model, images_u8, idx, sigmas=(0.0, 0.01, 0.05)):
     """Simplified model: jitter modulation and hyponet coordinates independently → {σ_mod: {σ_hypo: dB}}."""
-    g = torch.Generator().manual_seed(0)
+    dev = next(model.parameters()).device
+    g = torch.Generator(device=dev).manual_seed(0)
     out = {}
     for sm in sigmas:
         out[str(sm)] = {}
         for sh in sigmas:
             tot = 0.0
             for part in idx.split(100):
-                x = to_float(images_u8[part])
+                x = to_float(images_u8[part], dev)
                 lat = model.encode(x)
                 grid = model.query_grid(len(part), 32)
                 from lainr import jitter
@@ -110,7 +119,8 @@ def decoupled_experiment(model, images_u8, idx, sigmas=(0.0, 0.01, 0.05)):
 def evaluate_weights(model, test, limit):
     idx = val_indices(len(test), limit)
     res = {"n_test": len(idx)}
-    jit = {str(s): evaluate_split(model, test.images, idx, sigma=s, seed=0) for s in SIGMAS}
+    dev = next(model.parameters()).device
+    jit = {str(s): evaluate_split(model, test.images, idx, sigma=s, seed=0, device=dev) for s in SIGMAS}
     res["test_psnr"], res["test_ssim"] = jit["0.0"]["psnr"], jit["0.0"]["ssim"]
     res["jitter_psnr"] = {s: m["psnr"] for s, m in jit.items()}
     res["jitter_ssim"] = {s: m["ssim"] for s, m in jit.items()}
@@ -138,7 +148,16 @@ def figures(out, results, extras, test):
     fig.savefig(out / "jitter.png", dpi=100)
     plt.close(fig)
     # super-resolution: rows = photo × (model per weights, bicubic, reference), columns = sizes
-    first = extras[names[0]]["sr_images"]
+    if extras[names[0]]["sr_images"] is None:
+        first = None
+    else:
+        first = extras[names[0]]["sr_images"]
+    if first is not None:
+        _sr_figure(out, names, extras, first, plt)
+    _other_figures(out, names, results, extras, test, plt)
+
+
+def _sr_figure(out, names, extras, first, plt):
     n_photos = first["input"].shape[0]
     rows = n_photos * (len(names) + 2)
     fig, ax = plt.subplots(rows, len(SR_SIZES) + 1, figsize=(2.2 * (len(SR_SIZES) + 1), 2.2 * rows))
@@ -163,6 +182,9 @@ def figures(out, results, extras, test):
     fig.tight_layout()
     fig.savefig(out / "sr.png", dpi=80)
     plt.close(fig)
+
+
+def _other_figures(out, names, results, extras, test, plt):
     # embedding
     fig, axs = plt.subplots(1, len(names), figsize=(5 * len(names), 4.5), squeeze=False)
     for a, name in zip(axs[0], names):
@@ -177,10 +199,12 @@ def figures(out, results, extras, test):
     k = min(8, len(test))
     fig, ax = plt.subplots(len(names) + 1, k, figsize=(1.5 * k, 1.6 * (len(names) + 1)), squeeze=False)
     x = to_float(test.images[val_indices(len(test), k, seed=2)])  # (k, 3, 32, 32)
+    recs = [extras[n]["model"].render(x.to(next(extras[n]["model"].parameters()).device), 32).float().cpu()
+            for n in names]
     for c in range(k):
         ax[0, c].imshow(x[c].permute(1, 2, 0).numpy())
-        for r, name in enumerate(names):
-            ax[r + 1, c].imshow(extras[name]["model"].render(x, 32)[c].permute(1, 2, 0).numpy())
+        for r, rec in enumerate(recs):
+            ax[r + 1, c].imshow(rec[c].permute(1, 2, 0).numpy())
     for r, lab in enumerate(["test image"] + [_label(n) for n in names]):
         ax[r, 0].set_ylabel(lab, fontsize=7)
     for a in ax.flat:
@@ -220,19 +244,19 @@ def table(results):
         lines.append(f"| {_label(name)} | {r['test_psnr']:.2f} | {r['test_ssim']:.4f} | "
                      + " | ".join(f"{r['jitter_psnr'][str(s)]:.2f}" for s in SIGMAS) + " | "
                      + " | ".join(f"{r['sr_psnr'][str(s)]['model']:.2f} / {r['sr_psnr'][str(s)]['bicubic']:.2f}"
-                                  for s in SR_SIZES) + " |")
+                                  if str(s) in r["sr_psnr"] else "n/a" for s in SR_SIZES) + " |")
     return "\n".join(lines) + "\n"
 
 
-def run(weights, data, out, limit=0, data_root="data", cache_dir=None, embed_n=EMBED_N):
+def run(weights, data, out, limit=0, data_root="data", cache_dir=None, embed_n=EMBED_N, device="cpu"):
     out = Path(out)
     test = load_split(data, "test", data_root=data_root, cache_dir=cache_dir)
     hi = photos()
     results, extras = {}, {}
     for source in weights:
-        model = load_weights(source)
+        model = load_weights(source, device)
         res, idx = evaluate_weights(model, test, limit)
-        res["sr_psnr"], sr_imgs = sr_experiment(model, hi)
+        res["sr_psnr"], sr_imgs = sr_experiment(model, hi) if hi is not None else ({}, None)
         if model.config.architecture == "simplified":
             res["decoupled_psnr"] = decoupled_experiment(model, test.images, idx[: min(len(idx), 500)])
         results[source] = res
@@ -256,11 +280,12 @@ def main(argv=None):
     p.add_argument("--limit", type=int, default=0, help="test images for PSNR/SSIM/jitter (0 = all 10,000)")
     p.add_argument("--embed-n", type=int, default=EMBED_N)
     p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--device", default="cpu")
     a = p.parse_args(argv)
     if a.threads:
         torch.set_num_threads(a.threads)
     try:
-        results = run(a.weights, a.data, a.out, a.limit, a.data_root, a.cache_dir or None, a.embed_n)
+        results = run(a.weights, a.data, a.out, a.limit, a.data_root, a.cache_dir or None, a.embed_n, a.device)
     except (DataError, ValueError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
