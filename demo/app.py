@@ -6,8 +6,9 @@ defaults come from $GINR_SIMPLIFIED / $GINR_CORRECTED, else the bundled weights/
 import argparse
 import logging
 import os
+import threading
 
-from .engine import Engine
+from .engine import Engine, warm_up
 from .ui import build, launch_kwargs, queue
 from .weights import load_models
 
@@ -22,6 +23,7 @@ def parse_args(argv=None):
     parser.add_argument("--port", type=int, default=None, help="port (default: Gradio's, 7860)")
     parser.add_argument("--concurrency", type=int, default=2, help="requests computed at once")
     parser.add_argument("--share", action="store_true", help="create a public gradio.live link")
+    parser.add_argument("--no-warm-up", action="store_true", help="skip the background warm-up render")
     return parser.parse_args(argv)
 
 
@@ -36,7 +38,9 @@ def create(simplified=None, corrected=None, env=None):
 def main(argv=None):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     args = parse_args(argv)
-    demo, _ = create(args.simplified, args.corrected)
+    demo, engine = create(args.simplified, args.corrected)
+    if not args.no_warm_up:  # the first decode pays seconds of set-up; pay it while the page loads
+        threading.Thread(target=warm_up, args=(engine,), daemon=True, name="warm-up").start()
     queue(demo, concurrency=args.concurrency).launch(server_name=args.host, server_port=args.port,
                                                      share=args.share, **launch_kwargs())
 

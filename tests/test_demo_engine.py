@@ -91,3 +91,12 @@ def test_service_and_plots(demo_engine):
         service.pixel(None, 0, 0)
     assert 0 <= attention_view.bias_share(np.array([[0.5, 0.5]]), np.array([[1.0, 0.0]])) == 0.5
     assert attention_view.token_bias_centre(0, 256, 16) == (1 / 32, 1 / 32)
+
+
+def test_sigma_sweep_matches_renders(demo_engine):
+    prepared = prepare(cifar_examples()[4])
+    sweep = demo_engine.psnr_vs_sigma("corrected", prepared, (0.0, 0.02), seed=7)
+    for sigma, value in zip((0.0, 0.02), sweep):
+        render = demo_engine.render("corrected", prepared, 32, sigma, seed=7)
+        mse = float(np.mean((render - prepared.model_input) ** 2))
+        assert value == pytest.approx(-10 * np.log10(mse), abs=1e-3)

@@ -1,0 +1,113 @@
+"""Latency of the demo's renders on this machine (not a test): `python -m demo.bench_latency`.
+
+For each output size, after a warm-up:
+- new image: encode + render, both models (what the first click on a new image costs);
+- same image: render only, both models (latents cached: changing resolution / σ);
+- page total: everything the Reconstruct button computes for a new image (renders, bicubic,
+  scores, the 32×32 jitter sweep, the token map).
+Medians over --repeats runs, in seconds. The weights only matter for the architecture: with no
+bundled weights it times the full-size untrained models.
+"""
+import argparse
+import json
+import statistics
+import time
+
+import numpy as np
+import torch
+
+from .engine import Engine, warm_up
+from .images import MODEL_SIZE, Prepared
+from .service import Service
+from .weights import load_models
+
+NAMES = ("simplified", "corrected")
+
+
+def _image(i):
+    rng = np.random.default_rng(1000 + i)
+    return Prepared(model_input=rng.random((MODEL_SIZE, MODEL_SIZE, 3), dtype=np.float32))
+
+
+def _median_time(fn, repeats):
+    times = []
+    for i in range(repeats):
+        start = time.perf_counter()
+        fn(i)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def bench(engine, sizes, repeats):
+    service = Service(engine)
+    counter = iter(range(10**6))
+    rows = []
+    for size in sizes:
+        row = {"size": size}
+        for name in NAMES:
+            def new_image(_, name=name):
+                engine.clear()
+                engine.render(name, _image(next(counter)), size)
+            row[f"{name}_new"] = _median_time(new_image, repeats)
+
+        def both_new(_):
+            engine.clear()
+            image = _image(next(counter))
+            for name in NAMES:
+                engine.render(name, image, size)
+        row["both_new"] = _median_time(both_new, repeats)
+
+        cached = _image(-1)
+        for name in NAMES:
+            engine.latents(name, cached)
+
+        def both_cached(i):
+            engine._renders = type(engine._renders)(engine._renders.capacity)  # keep latents, drop renders
+            for name in NAMES:
+                engine.render(name, cached, size)
+        row["both_cached_latents"] = _median_time(both_cached, repeats)
+
+        def page(_):
+            engine.clear()
+            prepared, _, _ = service.reconstruct(_image(next(counter)).model_input, size, 0.0, 0)
+            service.sigma_curve(prepared, 0)
+            service.token({"prepared": prepared, "size": size}, "corrected", 0)
+        row["page_total_new"] = _median_time(page, repeats)
+        rows.append(row)
+        print(_fmt_row(row), flush=True)
+    return rows
+
+
+def _fmt_row(row):
+    return (f"{row['size']:>4}²  simplified {row['simplified_new']:6.2f}  corrected {row['corrected_new']:6.2f}  "
+            f"both(new image) {row['both_new']:6.2f}  both(cached latents) {row['both_cached_latents']:6.2f}  "
+            f"page total {row['page_total_new']:6.2f}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--simplified")
+    parser.add_argument("--corrected")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[32, 64, 128, 256, 512])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
+    parser.add_argument("--json", help="also write the rows to this file")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    engine = Engine(load_models(args.simplified, args.corrected))
+    for lm in engine.models.values():
+        print(lm.summary())
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; chunk {engine.chunk} queries; "
+          f"median of {args.repeats}; seconds")
+    start = time.perf_counter()
+    warm_up(engine, 256)
+    print(f"warm-up: {time.perf_counter() - start:.2f} s")
+    rows = bench(engine, args.sizes, args.repeats)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
