@@ -31,14 +31,3 @@ def band_features(coords, omegas):
         parts += [torch.sin(phase), torch.cos(phase)]
     return torch.cat(parts, dim=-1)
 
-
-def band_features_stacked(coords, omegas):
-    """`band_features` for S frequency sets at once: coords (..., 2), omegas (S, n) → (..., S, 4n).
-
-    Entry [..., s, :] equals band_features(coords, omegas[s]) bit for bit (same products in the
-    same order: (π·c)·ω), but it takes one multiply, one sin, one cos and one stack for all sets
-    instead of ~11 small ops per set.
-    """
-    phase = (math.pi * coords)[..., None, :, None] * omegas[:, None, :]  # (..., S, axes, n)
-    feats = torch.stack([torch.sin(phase), torch.cos(phase)], dim=-2)  # (..., S, axes, 2, n)
-    return feats.flatten(-3)  # (..., S, axes·2·n) = [sin y, cos y, sin x, cos x]

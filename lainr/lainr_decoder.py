@@ -4,7 +4,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .attention import SharedTokenCrossAttention
-from .fourier import band_features, band_features_stacked, log_frequencies
+from .fourier import band_features, log_frequencies
 from .spatial_bias import spatial_bias
 
 
@@ -83,18 +83,13 @@ class LAINRDecoder(nn.Module):
     def _forward_fast(self, latents, coords, mod_coords):
         """The same function as `forward` (to ~1e-6 relative), without the attention weights.
 
-        Differences, none of which changes the maths: the Fourier features of all frequency sets
-        in one pass; the bias read from a table; one fused attention kernel; to_out folded into
-        the modulation Linears; each modulation added by the GEMM itself (addmm into h_k); ReLUs
-        in place on fresh GEMM outputs (autograd-safe: addmm does not save its output).
+        Differences, none of which changes the maths: the bias read from a table; one fused
+        attention kernel; to_out folded into the modulation Linears; each modulation added by the
+        GEMM itself (addmm into h_k); ReLUs in place on fresh GEMM outputs (autograd-safe: addmm
+        does not save its output).
         """
         bands = len(self.bandwidth_lins)
-        if mod_coords is coords:  # one pass for the query set and every band
-            feats = band_features_stacked(coords, torch.cat([self.omega_q[None], self.omega_bands]))
-            g_q, g_bands = feats[..., 0, :], feats[..., 1:, :]  # (B, Q, 4n), (B, Q, K, 4n)
-        else:  # decoupled queries
-            g_q = band_features(mod_coords, self.omega_q)
-            g_bands = band_features_stacked(coords, self.omega_bands)
+        g_q = band_features(mod_coords, self.omega_q)  # (B, Q, 4n)
         x_q = self.query_lin(g_q).relu_()  # (B, Q, hidden)
         attended = self.attention.attend(x_q, latents, self._bias_by_table(mod_coords))  # (B, Q, h·e)
         weight, bias = self._folded_modulation()  # (K·hidden, h·e), (K·hidden,)
@@ -103,7 +98,7 @@ class LAINRDecoder(nn.Module):
         hv, rgb = None, None
         for k in range(bands):
             lin = self.bandwidth_lins[k]
-            h_k = F.linear(g_bands[..., k, :], lin.weight, lin.bias).relu_()  # (B, Q, hidden)
+            h_k = F.linear(band_features(coords, self.omega_bands[k]), lin.weight, lin.bias).relu_()  # (B, Q, hidden)
             w_k = weight[k * lin.out_features:(k + 1) * lin.out_features]
             b_k = bias[k * lin.out_features:(k + 1) * lin.out_features]
             # m_k = ReLU(h_k + W'_k·a + b'_k): the GEMM accumulates onto h_k (beta = 1)
