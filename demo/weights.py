@@ -57,7 +57,8 @@ class LoadedModel:
             if key in ("steps", "epochs") and str(value) in str(self.info.get("protocol", "")).replace(",", ""):
                 continue  # already said by the protocol line
             if key == "test_psnr":
-                bits.append(f"test PSNR {float(value):.2f} dB")
+                n = self.info.get("test_images")
+                bits.append(f"test PSNR {float(value):.2f} dB" + (f" ({n:,} test images)" if n else ""))
             elif label:
                 bits.append(f"{label} {value}")
             else:
@@ -85,35 +86,49 @@ def _find(patterns, text, cast=str):
     return None
 
 
+def _front_matter_psnr(text):
+    """test PSNR from the card's YAML model-index (metrics: - type: psnr, value: …), if any."""
+    if not text.startswith("---"):
+        return None
+    try:
+        import yaml
+
+        meta = yaml.safe_load(text.split("---", 2)[1]) or {}
+        for entry in meta.get("model-index") or []:
+            for result in entry.get("results") or []:
+                for metric in result.get("metrics") or []:
+                    if str(metric.get("type", "")).lower() == "psnr":
+                        return float(metric["value"])
+    except Exception:  # noqa: BLE001 - a malformed card is not fatal
+        return None
+    return None
+
+
 def read_card(directory):
-    """What a model card (README.md) and config say about training: a dict, possibly empty."""
+    """What a model card (README.md) says about training: a dict, possibly empty.
+
+    Understands the project's cards (train/card.py: YAML model-index + "Schedule: **…**",
+    "Steps: N optimiser steps (E epochs …)", "Training data: …") and plain-text variants.
+    """
     directory = Path(directory)
     info = {}
     card = directory / "README.md"
     if card.is_file():
         text = card.read_text(encoding="utf-8", errors="replace")
-        info["test_psnr"] = _find([r"test[ _-]*psnr[^0-9\n|]*(?:\|\s*)?" + _NUM,
-                                   r"psnr[^0-9\n]*\(test[^)]*\)[^0-9\n]*" + _NUM,
-                                   r"value:\s*" + _NUM + r"[^\n]*\n[^\n]*psnr"], text, float)
-        info["protocol"] = _find([r"(protocol schedule compressed to [^\n|]*?steps(?:\s*\([^)]*\))?)",
+        info["test_psnr"] = _front_matter_psnr(text)
+        if info["test_psnr"] is None:
+            info["test_psnr"] = _find([r"test[ _-]*psnr[^0-9\n|]*(?:\|\s*)?" + _NUM,
+                                       r"psnr[^0-9\n]*\(test[^)]*\)[^0-9\n]*" + _NUM], text, float)
+        info["protocol"] = _find([r"Schedule:\s*\*\*(.+?)\*\*",
+                                  r"(protocol schedule compressed to [^\n|]*?steps(?:\s*\([^)]*\))?)",
                                   r"(protocol,\s*\d+\s*epochs)"], text)
         info["steps"] = _find([r"([0-9][0-9,]*)\s+(?:optimi[sz]er\s+|training\s+)?steps",
                                r"steps[^0-9\n]*([0-9][0-9,]*)"], text, int)
         info["epochs"] = _find([r"([0-9]+(?:\.[0-9]+)?)\s+epochs"], text)
-        data = _find([r"(lossless[^\n.|]*)", r"(JPEG copy[^\n.|]*)"], text)
+        info["test_images"] = _find([r"on \*\*([0-9][0-9,]*) test images"], text, int)
+        data = _find([r"Training data:\s*([^\n]+)", r"(lossless[^\n.|]*)", r"(JPEG copy[^\n.|]*)"], text)
         if data:
-            info["data"] = data.strip()
-    for extra in ("metrics.json", "training.json", "train_state.json", "results.json"):
-        path = directory / extra
-        if path.is_file():
-            try:
-                blob = json.loads(path.read_text())
-            except (OSError, ValueError):
-                continue
-            if isinstance(blob, dict):
-                for key in ("test_psnr", "steps", "protocol", "epochs"):
-                    if info.get(key) is None and isinstance(blob.get(key), (int, float, str)):
-                        info[key] = blob[key]
+            info["data"] = data.strip().rstrip(".")
     return {k: v for k, v in info.items() if v is not None}
 
 

@@ -81,3 +81,19 @@ def test_card_parsing(tmp_path):
     assert info["test_psnr"] == pytest.approx(28.73) and info["protocol"] == "protocol, 40 epochs"
     assert info["steps"] == 125000 and info["data"].startswith("lossless")
     assert read_card(tmp_path / "nothing") == {}
+
+
+def test_project_card_format(tmp_path):
+    """The card train/card.py writes: YAML model-index + Schedule / Steps / Training data lines."""
+    (tmp_path / "README.md").write_text(
+        "---\nlibrary_name: lainr\nmodel-index:\n- name: mamba-ginr-corrected\n  results:\n  - task:\n"
+        "      type: image-to-image\n    metrics:\n    - type: psnr\n      value: 24.123\n"
+        "    - type: ssim\n      value: 0.8100\n---\n\n# Mamba-GINR (corrected)\n\n"
+        "- Schedule: **protocol schedule compressed to 3,000 steps (0.96 epochs)**.\n"
+        "- Steps: 3000 optimiser steps of batch 16 (0.960 epochs of 50,000 training images).\n"
+        "- Training data: CIFAR-10 JPEG copy (quality ≈75).\n\nSSIM per image then averaged, on "
+        "**1000 test images** (a fixed seeded subset of 10,000):\n")
+    info = read_card(tmp_path)
+    assert info["test_psnr"] == pytest.approx(24.123) and info["steps"] == 3000 and info["test_images"] == 1000
+    assert info["protocol"] == "protocol schedule compressed to 3,000 steps (0.96 epochs)"
+    assert info["data"].startswith("CIFAR-10 JPEG copy")
