@@ -86,24 +86,26 @@ def bimamba_forward_reference(bi, hidden):
 
 @contextmanager
 def reference_model(model):
-    """Temporarily run `model` (either GINR) through the reference forward passes."""
+    """Temporarily run `model` (either GINR) through the reference forward passes (nestable)."""
     from lainr.lainr_decoder import LAINRDecoder
     from lainr.mamba import BiMamba
 
-    patched = []
     dec = model.decoder
     fn = lainr_forward_reference if isinstance(dec, LAINRDecoder) else simplified_forward_reference
-    patched.append(dec)
-    dec.forward = types.MethodType(lambda self, lat, c, mc=None, **_: fn(self, lat, c, mc), dec)
-    for mod in model.modules():
-        if isinstance(mod, BiMamba):
-            mod.forward = types.MethodType(bimamba_forward_reference, mod)
-            patched.append(mod)
+    patches = [(dec, types.MethodType(lambda self, lat, c, mc=None, **_: fn(self, lat, c, mc), dec))]
+    patches += [(mod, types.MethodType(bimamba_forward_reference, mod))
+                for mod in model.modules() if isinstance(mod, BiMamba)]
+    saved = [(mod, mod.__dict__.get("forward")) for mod, _ in patches]
+    for mod, forward in patches:
+        mod.forward = forward
     try:
         yield model
     finally:
-        for mod in patched:
-            del mod.forward  # back to the class's method
+        for mod, old in saved:
+            if old is None:
+                del mod.forward  # back to the class's method
+            else:
+                mod.forward = old
 
 
 def rel_err(a, b):

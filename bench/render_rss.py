@@ -7,6 +7,7 @@ encoding the image, and after the render; their difference is what the render it
 A subprocess is used so that the peak is the render's, not that of earlier benchmarks.
 """
 import argparse
+import contextlib
 import json
 import resource
 import sys
@@ -20,8 +21,9 @@ def _peak_mib():
     return kib / 1024 if sys.platform != "darwin" else kib / 2 ** 20
 
 
-def measure(model_name, size, chunk=None, quick=False, threads=None):
+def measure(model_name, size, chunk=None, quick=False, threads=None, reference=False):
     from bench.configs import build_model
+    from bench.reference import reference_model
 
     if threads:
         torch.set_num_threads(threads)
@@ -32,12 +34,13 @@ def measure(model_name, size, chunk=None, quick=False, threads=None):
         model.encode(images)  # warm-up: numba compilation, allocator pools
     before = _peak_mib()
     kwargs = {} if chunk is None else {"chunk": chunk}
-    t0 = time.perf_counter()
-    out = model.render(images, size, **kwargs)
-    seconds = time.perf_counter() - t0
+    with reference_model(model) if reference else contextlib.nullcontext():
+        t0 = time.perf_counter()
+        out = model.render(images, size, **kwargs)
+        seconds = time.perf_counter() - t0
     after = _peak_mib()
     assert out.shape == (1, 3, size, size)
-    return dict(model=model_name, size=size, chunk=chunk, peak_rss_mib=after, peak_rss_before_render_mib=before,
+    return dict(model=model_name, size=size, chunk=chunk, reference=reference, peak_rss_mib=after, peak_rss_before_render_mib=before,
                 render_added_mib=after - before, render_s=seconds, threads=torch.get_num_threads())
 
 
@@ -48,8 +51,9 @@ def main(argv=None):
     p.add_argument("--chunk", type=int, default=None)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--reference", action="store_true", help="the reference (pre-optimisation) forward passes")
     a = p.parse_args(argv)
-    print(json.dumps(measure(a.model, a.size, a.chunk, a.quick, a.threads)))
+    print(json.dumps(measure(a.model, a.size, a.chunk, a.quick, a.threads, a.reference)))
 
 
 if __name__ == "__main__":

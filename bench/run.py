@@ -13,6 +13,7 @@ FLOPs on the fast paths actually run. `mfu` = model FLOPs / time / ceiling; `hfu
 executed FLOPs. `--quick` runs tiny models on tiny inputs (a smoke test, seconds).
 """
 import argparse
+import contextlib
 import json
 import subprocess
 import sys
@@ -151,9 +152,10 @@ def bench_train(name, model, quick, repeats, ceiling, log):
     return row
 
 
-def bench_render_rss(name, size, quick, log):
+def bench_render_rss(name, size, quick, log, reference=False):
     cmd = [sys.executable, "-m", "bench.render_rss", "--model", name, "--size", str(size),
-           "--threads", str(torch.get_num_threads())] + (["--quick"] if quick else [])
+           "--threads", str(torch.get_num_threads())] + (["--quick"] if quick else []) + \
+          (["--reference"] if reference else [])
     out = subprocess.run(cmd, capture_output=True, text=True, check=True)
     row = json.loads(out.stdout.strip().splitlines()[-1])
     log(f"  render  {size}² peak RSS {row['peak_rss_mib']:.0f} MiB (+{row['render_added_mib']:.0f} MiB "
@@ -171,7 +173,7 @@ def bench_scans(sizes, repeats, log):
     return dict(shape=sizes, timing="best of repeats (bench_scan)", variants=rows)
 
 
-def run(quick=False, repeats=None, chunk=None, models=MODELS, log=print):
+def run(quick=False, repeats=None, chunk=None, models=MODELS, reference=False, scan=True, log=print):
     plan = QUICK if quick else FULL
     repeats = repeats or (1 if quick else 3)
     chunk = chunk or DEFAULT_CHUNK
@@ -179,7 +181,8 @@ def run(quick=False, repeats=None, chunk=None, models=MODELS, log=print):
     result = dict(meta=dict(command=" ".join(["python -m bench"] + sys.argv[1:]), quick=quick, repeats=repeats,
                             timing="median of repeats after one warm-up", started=time.strftime(
                                 "%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
-                            load_average_start=load_average(), machine=machine_info(), render_chunk=chunk))
+                            load_average_start=load_average(), machine=machine_info(), render_chunk=chunk,
+                            forward_passes="reference (before optimisation)" if reference else "fast paths"))
     log(f"machine: {result['meta']['machine']}  load {result['meta']['load_average_start']}")
     ceil0 = gemm_ceiling(plan["gemm_n"], repeats=max(3, repeats))
     ceiling = ceil0["gflops"]
@@ -189,14 +192,16 @@ def run(quick=False, repeats=None, chunk=None, models=MODELS, log=print):
         log(f"{name}:")
         model = build_model(name, quick).eval()
         entry = dict(parameters=model.num_parameters())
-        entry["encode"] = bench_encode(model, plan["encode_batches"], repeats, ceiling, log)
-        entry["decode"] = bench_decode(model, plan["sizes"], repeats, ceiling, chunk, log)
-        entry["train"] = bench_train(name, model, quick, repeats, ceiling, log)
-        entry["render_rss"] = bench_render_rss(name, plan["rss_size"], quick, log)
+        with reference_model(model) if reference else contextlib.nullcontext():
+            entry["encode"] = bench_encode(model, plan["encode_batches"], repeats, ceiling, log)
+            entry["decode"] = bench_decode(model, plan["sizes"], repeats, ceiling, chunk, log)
+            entry["train"] = bench_train(name, model, quick, repeats, ceiling, log)
+        entry["render_rss"] = bench_render_rss(name, plan["rss_size"], quick, log, reference)
         result["models"][name] = entry
         del model
-    log("selective scan variants:")
-    result["scan"] = bench_scans(plan["scan"], repeats, log)
+    if scan:
+        log("selective scan variants:")
+        result["scan"] = bench_scans(plan["scan"], repeats, log)
     ceil1 = gemm_ceiling(plan["gemm_n"], repeats=max(3, repeats))
     log(f"GEMM again: {ceil1['gflops']:.1f} GFLOP/s")
     result["ceiling"] = dict(start=ceil0, end=ceil1, gflops=ceiling,
@@ -227,7 +232,9 @@ def format_table(result):
         r = e["render_rss"]
         lines.append(f"| {name} | render {r['size']}², peak RSS | {r['peak_rss_mib']:.0f} MiB "
                      f"(+{r['render_added_mib']:.0f} MiB) | | | | | |")
-    s = result["scan"]
+    s = result.get("scan")
+    if s is None:
+        return "\n".join(lines)
     lines += ["", f"Selective scan, batch {s['shape']['batch']}, d_inner {s['shape']['d_inner']}, "
               f"d_state {s['shape']['d_state']}, L {s['shape']['length']} ({s['timing']}):", "",
               "| variant | forward ms | forward+backward ms | max rel err |", "|---|---:|---:|---:|"]
@@ -244,6 +251,9 @@ def main(argv=None):
     p.add_argument("--chunk", type=int, default=None, help=f"decode chunk (default render's, {DEFAULT_CHUNK})")
     p.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     p.add_argument("--models", nargs="*", default=list(MODELS), choices=list(MODELS))
+    p.add_argument("--reference", action="store_true",
+                   help="run the reference forward passes (bench/reference.py): the 'before' figures")
+    p.add_argument("--skip-scan", action="store_true", help="leave out the selective-scan variants")
     a = p.parse_args(argv)
     threads = a.threads or (1 if a.quick else None)  # quick: 1 thread, robust on a loaded machine
     if threads:
@@ -253,7 +263,8 @@ def main(argv=None):
             numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
         except ImportError:
             pass
-    result = run(quick=a.quick, repeats=a.repeats, chunk=a.chunk, models=a.models)
+    result = run(quick=a.quick, repeats=a.repeats, chunk=a.chunk, models=a.models, reference=a.reference,
+                 scan=not a.skip_scan)
     print()
     print(format_table(result))
     if a.json:
