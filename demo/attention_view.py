@@ -99,7 +99,7 @@ def bias_share(weights, content):
 def token_map_plot(maps, model, token, num_lp, grid, bias_centre=None):
     """maps (heads, grid, grid): attention paid to LP token `token` by every query → image."""
     heads = maps.shape[0]
-    fig = _figure(2.6 * heads + 0.8, 3.0)
+    fig = _figure(max(4.5, 2.6 * heads + 0.8), 3.2)
     axes = np.atleast_1d(fig.subplots(1, heads))
     for h, ax in enumerate(axes):
         im = ax.imshow(maps[h], cmap="viridis", interpolation="nearest", extent=(0, 1, 1, 0))
@@ -109,8 +109,9 @@ def token_map_plot(maps, model, token, num_lp, grid, bias_centre=None):
         if bias_centre is not None:
             ax.plot(bias_centre[1], bias_centre[0], marker="x", color="red", ms=8, mew=2)
         fig.colorbar(im, ax=ax, fraction=0.046)
-    fig.suptitle(f"{model}: attention to LP token {token} (of 0…{num_lp - 1}) over a {grid}×{grid} grid"
-                 + ("\n× = the token's spatial-bias centre" if bias_centre is not None else ""), fontsize=9)
+    fig.suptitle(f"{model}: attention paid to LP token {token} (of 0…{num_lp - 1})\n"
+                 f"by every query of a {grid}×{grid} grid" + ("; × = its bias centre" if bias_centre is not None else ""),
+                 fontsize=9)
     return _to_array(fig)
 
 

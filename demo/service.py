@@ -4,6 +4,7 @@ import math
 import random
 
 import numpy as np
+import torch
 
 from . import attention_view, metrics_view
 from .engine import MAX_SIGMA, MAX_SIZE, bicubic, nearest
@@ -102,7 +103,6 @@ class Service:
         prepared, size = state["prepared"], state["size"]
         x, y = int(np.clip(x, 0, size - 1)), int(np.clip(y, 0, size - 1))
         coord = np.array([[(y + 0.5) / size, (x + 0.5) / size]], dtype=np.float32)
-        import torch
         coords = torch.from_numpy(coord)
         simplified = self.engine.attention_at("simplified", prepared, coords)
         corrected = self.engine.attention_at("corrected", prepared, coords)

@@ -149,8 +149,8 @@ def build(engine):
             with gr.Column():
                 token_model = gr.Radio(choices=["corrected", "simplified"], value="corrected", label="Model",
                                        elem_id="token-model")
-                token = gr.Slider(0, max(engine.num_lp("corrected"), engine.num_lp("simplified")) - 1, value=0,
-                                  step=1, label="LP token", elem_id="token")
+                token = gr.Slider(0, engine.num_lp("corrected") - 1, value=0, step=1, label="LP token",
+                                  elem_id="token")
                 token_plot = gr.Image(label="Where this LP token is attended", format="png", interactive=False,
                                       show_label=False, elem_id="token-plot")
         with gr.Accordion("What am I looking at?", open=False):
@@ -213,8 +213,17 @@ def build(engine):
                 return None
             return service.token(st, model, tok)
 
-        gr.on([token.release, token_model.change], on_token, [state, token_model, token], token_plot,
-              api_visibility="undocumented")
+        token.release(on_token, [state, token_model, token], token_plot, api_visibility="undocumented")
+
+        @_guard
+        def on_token_model(st, model, tok):
+            """Switching model: the slider's range becomes that model's LP tokens."""
+            last = engine.num_lp(model) - 1
+            tok = min(int(tok or 0), last)
+            return gr.Slider(maximum=last, value=tok), (service.token(st, model, tok) if st else None)
+
+        token_model.change(on_token_model, [state, token_model, token], [token, token_plot],
+                           api_visibility="undocumented")
 
         @_guard
         def reconstruct(image, resolution, sigma):
