@@ -51,3 +51,18 @@ def test_bench_quick_writes_complete_json(tmp_path):
     assert "reference" in variants
     for v in r["scan"]["variants"]:
         assert _positive(v["fwd_ms"]) and _positive(v["fwd_bwd_ms"])
+
+
+def test_gpu_bench_cpu_smoke(tmp_path):
+    """bench/gpu_bench.py runs end to end on CPU with --quick (the device run needs a GPU)."""
+    out = tmp_path / "gpu.json"
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run([sys.executable, "-m", "bench.gpu_bench", "--device", "cpu", "--quick", "--max-batch", "4",
+                           "--json", str(out)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    r = json.loads(out.read_text())
+    assert r["info"]["device"] == "cpu" and r["largest_batch"] == 4
+    assert [t["batch"] for t in r["train"]] == [2, 4]
+    assert all(_positive(t["img_per_s"]) and _positive(t["model_tflop_per_step"]) for t in r["train"])
+    assert {x["dtype"] for x in r["render"]} == {"fp32", "bf16-autocast"}
+    assert all(_positive(x["ms"]) for x in r["render"])
