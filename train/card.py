@@ -63,7 +63,7 @@ big = model.render(images, 128)   # images (B, 3, 32, 32) in [0, 1] → (B, 3, 1
 - Wall time of training: {hours:.2f} h.
 - Training data: {info['data_source']}.
 - Weights: {info['params']:,} parameters stored as {info['dtype']}
-  (measured cost against float32: {_fmt(info.get('dtype_delta_db'), 3)} dB PSNR); the fixed random Fourier
+  (measured cost against float32: {_fmt(info.get('dtype_delta_db'), 3)} dB PSNR on {info.get('dtype_check_n', 'n/a')} test images); the fixed random Fourier
   matrices (buffers) are float32.
 
 ## Measured results

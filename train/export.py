@@ -34,7 +34,7 @@ def _half_roundtrip(model):
 
 
 def export_run(run_dir, out_dir, *, dtype="auto", eval_limit=1000, device="cpu", jitter=False, notes="",
-               test_split=None):
+               test_split=None, dtype_check_limit=200):
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     if not (run_dir / CKPT).is_file():
         raise FileNotFoundError(f"{run_dir} has no {CKPT}: nothing to export")
@@ -46,26 +46,29 @@ def export_run(run_dir, out_dir, *, dtype="auto", eval_limit=1000, device="cpu",
     test = test_split or load_split(cfg.data, "test", data_root=cfg.data_root, cache_dir=cfg.cache_dir,
                                     workers=cfg.workers)
     idx = val_indices(len(test), eval_limit)
-    m32 = evaluate_split(model, test.images, idx, device=device)
+    check = val_indices(len(test), min(dtype_check_limit, len(idx)) if dtype_check_limit else eval_limit)
     delta, chosen = None, dtype
-    if dtype in ("auto", "float16"):
-        m16 = evaluate_split(_half_roundtrip(model), test.images, idx, device=device)
+    if dtype in ("auto", "float16"):  # float16 parameters vs float32, on the same images
+        m32 = evaluate_split(model, test.images, check, device=device)
+        m16 = evaluate_split(_half_roundtrip(model), test.images, check, device=device)
         delta = m32["psnr"] - m16["psnr"]
         if dtype == "auto":
             chosen = "float16" if delta < FP16_MAX_COST_DB else "float32"
-    result = dict(m16 if chosen == "float16" else m32, of=len(test))
     if chosen == "float16":
         model = _half_roundtrip(model)
     jit = None
     if jitter:
         jit = {str(s): evaluate_split(model, test.images, idx, device=device, sigma=s, seed=0) for s in JITTER_SIGMAS}
+        result = dict(jit["0.0"], of=len(test))
+    else:
+        result = dict(evaluate_split(model, test.images, idx, device=device), of=len(test))
     out_dir.mkdir(parents=True, exist_ok=True)
     model.cpu().save_pretrained(out_dir, weights_dtype=torch.float16 if chosen == "float16" else None)
     epochs = ckpt["step"] / ckpt["steps_per_epoch"]
     info = {"model": cfg.model, "schedule": schedule_description(cfg, ckpt["step"], epochs), "step": ckpt["step"],
             "epochs": epochs, "elapsed": ckpt["elapsed"], "hardware": ckpt["hardware"],
             "data_source": ckpt["data_source"], "config": ckpt["config"], "test": result, "dtype": chosen,
-            "dtype_delta_db": delta, "params": model.num_parameters(), "jitter": jit,
+            "dtype_delta_db": delta, "dtype_check_n": len(check), "params": model.num_parameters(), "jitter": jit,
             "n_train": ckpt.get("n_train", 50000),
             "notes": notes + ("" if ckpt.get("finished") else
                               "\n**Note:** exported from an unfinished run's latest checkpoint; its schedule had "
@@ -84,6 +87,7 @@ def main(argv=None):
     p.add_argument("--dtype", choices=["auto", "float16", "float32"], default="auto")
     p.add_argument("--eval-limit", type=int, default=1000, help="test images to measure (0 = all 10,000)")
     p.add_argument("--jitter", action="store_true", help="also measure the jitter table for the card")
+    p.add_argument("--dtype-check-limit", type=int, default=200, help="test images for the float16 check")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--notes", default="", help="extra markdown for the model card")
@@ -92,7 +96,8 @@ def main(argv=None):
         torch.set_num_threads(a.threads)
     try:
         info = export_run(a.run_dir, a.out_dir, dtype=a.dtype, eval_limit=a.eval_limit, device=a.device,
-                          jitter=a.jitter, notes=a.notes)
+                          jitter=a.jitter, notes=a.notes,
+                          dtype_check_limit=a.dtype_check_limit)
     except (FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

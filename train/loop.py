@@ -206,6 +206,7 @@ def train(cfg: TrainConfig, *, resume=False, export=True, progress=True):
                     log.write("val", step=state["step"], epoch=state["epoch"], val_loss=m["loss"],
                               val_psnr=m["psnr"], val_ssim=m["ssim"], n=m["n"], elapsed=clock())
                 last_val = time.time()
+                _plot(out, is_main)
             if time.time() - last_ckpt >= cfg.ckpt_minutes * 60 and not end_of_epoch:
                 checkpoint()
                 last_ckpt = time.time()
