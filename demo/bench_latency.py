@@ -5,9 +5,12 @@ For each output size, after a warm-up:
 - same image: render only, both models (latents cached: changing resolution / σ);
 - page total: everything the Reconstruct button computes for a new image (renders, bicubic,
   scores, the 32×32 jitter sweep, the token map).
-Medians over --repeats runs, in seconds. The weights only matter for the architecture: with no
-bundled weights it times the full-size untrained models.
+Medians over --repeats runs: wall seconds, and in brackets the process CPU seconds (all threads).
+On a shared machine wall time depends on the load; CPU seconds / threads is what an idle machine
+of the same kind would take at best. The load average is printed before and after. The weights
+only matter for the architecture: with no bundled weights it times the full-size untrained models.
 """
+import os
 import argparse
 import json
 import statistics
@@ -30,12 +33,14 @@ def _image(i):
 
 
 def _median_time(fn, repeats):
-    times = []
+    """→ (median wall s, median CPU s)."""
+    walls, cpus = [], []
     for i in range(repeats):
-        start = time.perf_counter()
+        wall, cpu = time.perf_counter(), time.process_time()
         fn(i)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        walls.append(time.perf_counter() - wall)
+        cpus.append(time.process_time() - cpu)
+    return round(statistics.median(walls), 3), round(statistics.median(cpus), 3)
 
 
 def bench(engine, sizes, repeats):
@@ -78,10 +83,22 @@ def bench(engine, sizes, repeats):
     return rows
 
 
+COLUMNS = [("simplified_new", "simplified (new image)"), ("corrected_new", "corrected (new image)"),
+           ("both_new", "both (new image)"), ("both_cached_latents", "both (latents cached)"),
+           ("page_total_new", "whole Reconstruct click (new image)")]
+
+
+def _cell(value):
+    return f"{value[0]:.2f} ({value[1]:.2f})"
+
+
 def _fmt_row(row):
-    return (f"{row['size']:>4}²  simplified {row['simplified_new']:6.2f}  corrected {row['corrected_new']:6.2f}  "
-            f"both(new image) {row['both_new']:6.2f}  both(cached latents) {row['both_cached_latents']:6.2f}  "
-            f"page total {row['page_total_new']:6.2f}")
+    return f"| {row['size']}² | " + " | ".join(_cell(row[key]) for key, _ in COLUMNS) + " |"
+
+
+def _header():
+    return ("| output | " + " | ".join(label for _, label in COLUMNS) + " |\n|---|"
+            + "---|" * len(COLUMNS))
 
 
 def main(argv=None):
@@ -101,9 +118,13 @@ def main(argv=None):
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; chunk {engine.chunk} queries; "
           f"median of {args.repeats}; seconds")
     start = time.perf_counter()
-    warm_up(engine, 256)
+    warm_up(engine)
     print(f"warm-up: {time.perf_counter() - start:.2f} s")
+    print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    print("wall s (CPU s, all threads)")
+    print(_header())
     rows = bench(engine, args.sizes, args.repeats)
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)

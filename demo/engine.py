@@ -154,11 +154,12 @@ def nearest(prepared, size):
     return to_array(t)
 
 
-def warm_up(engine, size=256):
-    """One throw-away render per model: the first decode at a new size pays allocator set-up (seconds)."""
+def warm_up(engine, sizes=(32, 256)):
+    """Throw-away renders per model: the first decode at a new size pays allocator set-up (seconds)."""
     from .images import Prepared
 
     blank = Prepared(model_input=np.full((MODEL_SIZE, MODEL_SIZE, 3), 0.5, dtype=np.float32))
-    for name in engine.models:
-        engine.render(name, blank, size)
-    engine.clear()
+    for size in sizes:
+        for name in engine.models:
+            engine.render(name, blank, size)
+        engine.clear()

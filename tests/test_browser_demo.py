@@ -105,6 +105,12 @@ def test_page_in_real_browser(demo_server, tmp_path):
             slider.dispatch_event("change")
             _wait_src_change(page, "#token-plot img", token_plot)
             _shot(page, tmp_path, "demo_token_map")
+
+            # "Random test image" loads a shipped image and reconstructs it (the run clears the pixel text)
+            page.locator("#random").click()
+            page.wait_for_function("() => document.querySelector('#pixel-text').innerText.trim() === ''")
+            page.wait_for_function(
+                "() => document.querySelector('#metrics').innerText.includes('64×64')")
             assert not errors, errors
         except Exception:
             _shot(page, tmp_path, "demo_failure")
