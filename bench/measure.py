@@ -16,15 +16,36 @@ from torch.utils.flop_counter import FlopCounterMode
 
 
 # ---- timing --------------------------------------------------------------------------------------
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+_clock = {"name": "wall"}
+
+
+def set_clock(name):
+    """'wall' (perf_counter, the default) or 'cpu' (process CPU time: all threads of this process).
+
+    On a shared machine the wall clock also counts the time this process waits for a core; CPU
+    time does not, so with one thread it measures the work itself. (With several threads it also
+    counts OpenMP spin-waiting, so use it with --threads 1.)
+    """
+    if name not in CLOCKS:
+        raise ValueError(f"clock must be one of {sorted(CLOCKS)}")
+    _clock["name"] = name
+
+
+def clock_name():
+    return _clock["name"]
+
+
 def time_fn(fn, repeats=3, warmup=1):
-    """Run `fn` warmup + repeats times → dict(median_s, min_s, max_s, runs_s)."""
+    """Run `fn` warmup + repeats times → dict(median_s, min_s, max_s, runs_s) on the current clock."""
+    clock = CLOCKS[_clock["name"]]
     for _ in range(warmup):
         fn()
     runs = []
     for _ in range(max(1, repeats)):
-        t0 = time.perf_counter()
+        t0 = clock()
         fn()
-        runs.append(time.perf_counter() - t0)
+        runs.append(clock() - t0)
     return dict(median_s=statistics.median(runs), min_s=min(runs), max_s=max(runs), runs_s=runs)
 
 

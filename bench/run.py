@@ -22,7 +22,8 @@ import time
 import torch
 
 from bench.configs import build_model, protocol
-from bench.measure import count_flops, gemm_ceiling, load_average, machine_info, scan_flops, time_fn
+from bench.measure import (clock_name, count_flops, gemm_ceiling, load_average, machine_info, scan_flops,
+                           set_clock, time_fn)
 from bench.reference import reference_model
 from bench.train_step import TrainStep
 from lainr.ginr import DEFAULT_CHUNK
@@ -179,7 +180,7 @@ def run(quick=False, repeats=None, chunk=None, models=MODELS, reference=False, s
     chunk = chunk or DEFAULT_CHUNK
     started = time.time()
     result = dict(meta=dict(command=" ".join(["python -m bench"] + sys.argv[1:]), quick=quick, repeats=repeats,
-                            timing="median of repeats after one warm-up", started=time.strftime(
+                            timing="median of repeats after one warm-up", clock=clock_name(), started=time.strftime(
                                 "%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
                             load_average_start=load_average(), machine=machine_info(), render_chunk=chunk,
                             forward_passes="reference (before optimisation)" if reference else "fast paths"))
@@ -254,7 +255,10 @@ def main(argv=None):
     p.add_argument("--reference", action="store_true",
                    help="run the reference forward passes (bench/reference.py): the 'before' figures")
     p.add_argument("--skip-scan", action="store_true", help="leave out the selective-scan variants")
+    p.add_argument("--clock", default="wall", choices=["wall", "cpu"],
+                   help="wall: elapsed time (default); cpu: process CPU time, for a loaded machine (with --threads 1)")
     a = p.parse_args(argv)
+    set_clock(a.clock)
     threads = a.threads or (1 if a.quick else None)  # quick: 1 thread, robust on a loaded machine
     if threads:
         torch.set_num_threads(threads)

@@ -35,6 +35,43 @@ def _wxt(weight, x, bias=None):
     return torch.baddbmm(bias[:, None].expand(x.shape[0], -1, x.shape[-1]), w, x)
 
 
+def _softplus_values(v):
+    """log(1 + eᵛ) to ~2 ulp without log1p (which this torch build runs scalar: ~10 ns/element).
+
+    Goldberg's trick: with u = 1 + e (rounded), log1p(e) = log(u)·e/(u − 1); where u − 1 = 0
+    (e below fp32's half-ulp of 1) the answer is e itself; above v = 20 it is v (F.softplus's
+    threshold, which also keeps exp from overflowing into inf/inf). Half the time of F.softplus.
+    """
+    e = torch.exp(v)
+    u = e + 1
+    d = u - 1
+    out = torch.log_(u).mul_(e).div_(d)
+    torch.where(d == 0, e, out, out=out)
+    torch.where(v > 20, v, out, out=out)
+    return out
+
+
+class _Softplus(torch.autograd.Function):
+    """F.softplus (β = 1, threshold 20) with the faster forward above; backward = g·sigmoid(v)."""
+
+    @staticmethod
+    def forward(ctx, v):
+        ctx.save_for_backward(v)
+        return _softplus_values(v)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (v,) = ctx.saved_tensors
+        return grad * torch.where(v > 20, torch.ones_like(v), torch.sigmoid(v))
+
+
+def softplus(v):
+    """Same values as F.softplus(v) (≤ 3e-7 relative), ~2× faster on CPU."""
+    if v.is_cuda or v.dtype not in (torch.float32, torch.float64):
+        return F.softplus(v)
+    return _Softplus.apply(v)
+
+
 class Mamba(nn.Module):
     """Selective state-space mixer: (B, L, d_model) → (B, L, d_model).
 
@@ -86,7 +123,7 @@ class Mamba(nn.Module):
         x_dbl = _wxt(self.x_proj.weight, x)  # (B, dt_rank + 2N, L)
         dt, B, C = torch.split(x_dbl, [self.dt_rank, self.d_state, self.d_state], dim=1)  # (B, ·, L)
         A = -torch.exp(self.A_log.float())  # (d_inner, N)
-        delta = F.softplus(_wxt(self.dt_proj.weight, dt, self.dt_proj.bias))  # (B, d_inner, L)
+        delta = softplus(_wxt(self.dt_proj.weight, dt, self.dt_proj.bias))  # (B, d_inner, L)
         y = selective_scan(x, delta, A, B, C, self.D, variant=self.scan_variant)  # (B, d_inner, L)
         y = y * F.silu(z)
         return torch.bmm(y.transpose(1, 2), self.out_proj.weight.t().expand(y.shape[0], -1, -1))  # (B, L, d_model)
