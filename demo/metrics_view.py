@@ -7,8 +7,6 @@ Three cases (the reference is always named beside the numbers):
 - otherwise (a 32×32 source rendered larger): each image area-downsampled back to 32×32, against
   the input — a consistency check, not super-resolution quality.
 """
-import math
-
 import numpy as np
 
 from lainr import psnr_per_image, ssim_per_image
@@ -79,6 +77,3 @@ def caption(metrics, row):
     tag = {"input": "", "sr": " vs photo", "downsampled": " ↓32"}[metrics["mode"]]
     return f"{LABELS[row]}: {entry['psnr']:.2f} dB{tag}"
 
-
-def finite(x):
-    return x if isinstance(x, (int, float)) and math.isfinite(x) else None

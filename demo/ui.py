@@ -190,7 +190,7 @@ def build(engine):
                     token_img)
 
         run_outputs = [*out.values(), metrics_md, sigma_plot, state, notes, pixel_plot, pixel_text, token_plot]
-        run_event = run.click(on_run, [image, resolution, sigma, seed, token, token_model], run_outputs,
+        run.click(on_run, [image, resolution, sigma, seed, token, token_model], run_outputs,
                               api_name="run", api_visibility="undocumented")
 
         random_btn.click(lambda: service.random_example(), None, image, api_visibility="undocumented",
@@ -235,7 +235,6 @@ def build(engine):
 
         api_button.click(reconstruct, [api_image, api_resolution, api_sigma],
                          [api_simplified, api_corrected, api_metrics], api_name="reconstruct")
-        del run_event
     return demo
 
 

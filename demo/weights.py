@@ -6,7 +6,6 @@ GINR_CORRECTED), then the bundled `weights/<name>`. An unreachable Hub id falls 
 bundled weights after a short reachability probe (never huggingface_hub's long retries); missing
 bundled weights fall back to an untrained model, and the page says so.
 """
-import json
 import logging
 import os
 import re

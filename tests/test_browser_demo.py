@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-CHROMIUM = os.environ.get("DEMO_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM = os.environ.get("DEMO_CHROMIUM") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists()
+                                                else shutil.which("chromium") or "/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 SHOTS = Path(__file__).resolve().parent.parent / "screenshots"
