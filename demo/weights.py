@@ -146,10 +146,14 @@ def _hub_offline():
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
+def _endpoint():
+    endpoint = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+    return endpoint.hostname or "huggingface.co", endpoint.port or (443 if endpoint.scheme == "https" else 80)
+
+
 def hub_reachable(timeout=PROBE_TIMEOUT_S):
     """Can we open a TCP connection to the Hub endpoint within `timeout` seconds (DNS included)?"""
-    endpoint = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
-    host, port = endpoint.hostname or "huggingface.co", endpoint.port or (443 if endpoint.scheme == "https" else 80)
+    host, port = _endpoint()
     result = []
 
     def probe():
@@ -198,8 +202,15 @@ def _load_hub(cls, repo_id, timeout):
         except Exception:  # noqa: BLE001 - a card is optional
             return {}
 
-    if _hub_offline() or not hub_reachable():
-        model = cls.from_pretrained(repo_id, local_files_only=True)  # the local cache, if any
+    offline = _hub_offline()
+    if offline or not hub_reachable():
+        try:
+            model = cls.from_pretrained(repo_id, local_files_only=True)  # the local cache, if any
+        except Exception as err:  # noqa: BLE001 - say why in the user's terms
+            why = "HF_HUB_OFFLINE is set" if offline else (
+                f"the Hub ({_endpoint()[0]}) could not be reached (probe timeout {PROBE_TIMEOUT_S:.0f} s)")
+            raise ConnectionError(f"{why} and {repo_id} is not in the local cache "
+                                  f"({type(err).__name__})") from None
         return model.eval(), card_info(True), "hub-cache"
 
     def fetch():
