@@ -101,6 +101,7 @@ def build(engine):
     service = Service(engine)
     models = engine.models
     default_example = next((p for p in cifar_examples() if "cat_0000" in p), None)
+    bias_unmarked = service.bias_plot()  # drawn once; a pixel click marks its row
 
     with gr.Blocks(title=TITLE) as demo:
         gr.Markdown(f"# {TITLE}")
@@ -140,7 +141,7 @@ def build(engine):
             sigma_plot = gr.Image(label="PSNR vs σ (this image)", format="png", interactive=False,
                                   show_label=False, elem_id="sigma-plot")
             bias_plot = gr.Image(label="Corrected: spatial bias (queries × LP tokens)", format="png",
-                                 interactive=False, show_label=False, elem_id="bias-plot", value=service.bias_plot())
+                                 interactive=False, show_label=False, elem_id="bias-plot", value=bias_unmarked)
         gr.Markdown("**Click a pixel** of the simplified or corrected render to see its attention.")
         pixel_text = gr.Markdown("", elem_id="pixel-text")
         with gr.Row():
@@ -186,10 +187,10 @@ def build(engine):
             table = metrics_view.markdown(metrics, sig)
             if k > 1:
                 table += f"\n\nImages are shown enlarged ×{k} (nearest neighbour); downloads are the same enlarged pixels."
-            return (*shown, table, curve, new_state, note, None, "",
-                    token_img)
+            return (*shown, table, curve, new_state, note, None, "", token_img, bias_unmarked)
 
-        run_outputs = [*out.values(), metrics_md, sigma_plot, state, notes, pixel_plot, pixel_text, token_plot]
+        run_outputs = [*out.values(), metrics_md, sigma_plot, state, notes, pixel_plot, pixel_text, token_plot,
+                       bias_plot]
         run.click(on_run, [image, resolution, sigma, seed, token, token_model], run_outputs,
                               api_name="run", api_visibility="undocumented")
 

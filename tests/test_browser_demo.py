@@ -112,6 +112,17 @@ def test_page_in_real_browser(demo_server, tmp_path):
             page.wait_for_function("() => document.querySelector('#pixel-text').innerText.trim() === ''")
             page.wait_for_function(
                 "() => document.querySelector('#metrics').innerText.includes('64×64')")
+
+            # a high-resolution photo at 256: scored against the photo itself (true super-resolution)
+            page.locator("#photo-examples button.gallery-item").nth(0).click()
+            page.wait_for_function(
+                "() => { const i = document.querySelector('#input-image img'); return i && i.src.includes('astronaut'); }")
+            page.locator("#resolution").get_by_text("256", exact=True).click()
+            page.locator("#run").click()
+            page.wait_for_function(
+                "() => { const m = document.querySelector('#metrics').innerText;"
+                " return m.includes('256×256') && m.includes('uploaded photo'); }")
+            _shot(page, tmp_path, "demo_photo_256")
             assert not errors, errors
         except Exception:
             _shot(page, tmp_path, "demo_failure")
