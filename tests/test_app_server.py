@@ -147,3 +147,22 @@ def test_eight_concurrent_clients(demo_server):
         assert metrics["resolution"] == size
         with Image.open(simplified) as im:
             assert im.size == (size, size)
+
+
+def test_page_run_without_image_says_what_to_do(demo_client):
+    with pytest.raises(Exception, match="No image given"):
+        demo_client.predict(None, 64, 0.0, 0, 0, "corrected", api_name="/run")
+
+
+def test_banner_names_sources_and_fallbacks(demo_server):
+    from demo.ui import banner_markdown
+
+    engine = demo_server[2]
+    text = banner_markdown(engine.models)
+    assert "Loaded models" in text and "test PSNR 21.50 dB" in text and "Weights notice" not in text
+    lm = engine.models["simplified"]
+    lm.messages.append("simplified: could not load `x/y` (--simplified): ConnectionError: unreachable")
+    try:
+        assert "Weights notice" in banner_markdown(engine.models) and "x/y" in banner_markdown(engine.models)
+    finally:
+        lm.messages.pop()
