@@ -1,4 +1,5 @@
 """The page: layout and wiring. Behaviour lives in demo.service; models in demo.engine."""
+import contextlib
 import functools
 import logging
 
@@ -70,21 +71,28 @@ def safe_image(**kwargs):
     return component
 
 
+@contextlib.contextmanager
+def _errors_as_gr():
+    """UserError → gr.Error; anything unexpected is logged and shown briefly (the server keeps going)."""
+    try:
+        yield
+    except gr.Error:
+        raise
+    except UserError as err:
+        raise gr.Error(str(err)) from None
+    except MemoryError:
+        raise gr.Error("Out of memory for this request; try a smaller resolution.") from None
+    except Exception as err:  # noqa: BLE001
+        log.exception("request failed")
+        raise gr.Error(f"Something went wrong: {type(err).__name__}: {err}") from None
+
+
 def _guard(fn):
-    """Turn UserError into gr.Error; log anything unexpected and show a short message (server keeps going)."""
+    """Decorator form of _errors_as_gr for plain (non-generator) event functions."""
     @functools.wraps(fn)  # keeps the signature: Gradio reads gr.SelectData / gr.Progress parameters from it
     def wrapper(*args, **kwargs):
-        try:
+        with _errors_as_gr():
             return fn(*args, **kwargs)
-        except gr.Error:
-            raise
-        except UserError as err:
-            raise gr.Error(str(err)) from None
-        except MemoryError:
-            raise gr.Error("Out of memory for this request; try a smaller resolution.") from None
-        except Exception as err:  # noqa: BLE001
-            log.exception("request failed")
-            raise gr.Error(f"Something went wrong: {type(err).__name__}: {err}") from None
     return wrapper
 
 
@@ -168,26 +176,31 @@ def build(engine):
             api_button = gr.Button("reconstruct")
 
         # ---- events ---------------------------------------------------------------------------
-        @_guard
         def on_run(img, res, sig, sd, current_token, current_model, progress=gr.Progress()):
-            prepared, images, metrics = service.reconstruct(img, res, sig, sd, progress=progress)
-            size, sig = metrics["resolution"], metrics["sigma"]
-            progress(0.85, desc="jitter sweep at 32×32")
-            _, curve = service.sigma_curve(prepared, metrics["seed"])
-            new_state = {"prepared": prepared, "size": size, "sigma": sig, "seed": metrics["seed"]}
-            progress(0.95, desc="token map")
-            token_img = service.token(new_state, current_model, current_token)
-            # small renders are sent enlarged by an integer factor (nearest): the browser never upscales
-            # images itself, and click coordinates map back exactly (x // k)
-            k = max(1, DISPLAY_SIDE // size)
-            new_state["display_scale"] = k
-            shown = [gr.Image(value=enlarge(to_display(images[row]), k), label=metrics_view.caption(metrics, row))
-                     for row in metrics_view.ROWS]
-            note = ("Input: " + "; ".join(prepared.notes)) if prepared.notes else ""
-            table = metrics_view.markdown(metrics, sig)
-            if k > 1:
-                table += f"\n\nImages are shown enlarged ×{k} (nearest neighbour); downloads are the same enlarged pixels."
-            return (*shown, table, curve, new_state, note, None, "", token_img, bias_unmarked)
+            """Renders and scores first, then the jitter sweep and the token map (a generator: the
+            images appear as soon as they exist)."""
+            with _errors_as_gr():
+                prepared, images, metrics = service.reconstruct(img, res, sig, sd, progress=progress)
+                size, sig = metrics["resolution"], metrics["sigma"]
+                new_state = {"prepared": prepared, "size": size, "sigma": sig, "seed": metrics["seed"]}
+                # small renders are sent enlarged by an integer factor (nearest): the browser never
+                # upscales images itself, and click coordinates map back exactly (x // k)
+                k = max(1, DISPLAY_SIDE // size)
+                new_state["display_scale"] = k
+                shown = [gr.Image(value=enlarge(to_display(images[row]), k), label=metrics_view.caption(metrics, row))
+                         for row in metrics_view.ROWS]
+                note = ("Input: " + "; ".join(prepared.notes)) if prepared.notes else ""
+                table = metrics_view.markdown(metrics, sig)
+                if k > 1:
+                    table += (f"\n\nImages are shown enlarged ×{k} (nearest neighbour); downloads are the same "
+                              "enlarged pixels.")
+                yield (*shown, table, gr.skip(), new_state, note, None, "", gr.skip(), bias_unmarked)
+                progress(0.85, desc="jitter sweep at 32×32")
+                _, curve = service.sigma_curve(prepared, metrics["seed"])
+                progress(0.95, desc="token map")
+                token_img = service.token(new_state, current_model, current_token)
+                yield (*[gr.skip()] * len(shown), gr.skip(), curve, gr.skip(), gr.skip(), gr.skip(), gr.skip(),
+                       token_img, gr.skip())
 
         run_outputs = [*out.values(), metrics_md, sigma_plot, state, notes, pixel_plot, pixel_text, token_plot,
                        bias_plot]
