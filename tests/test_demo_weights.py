@@ -97,3 +97,10 @@ def test_project_card_format(tmp_path):
     assert info["test_psnr"] == pytest.approx(24.123) and info["steps"] == 3000 and info["test_images"] == 1000
     assert info["protocol"] == "protocol schedule compressed to 3,000 steps (0.96 epochs)"
     assert info["data"].startswith("CIFAR-10 JPEG copy")
+
+
+def test_cli_flags():
+    from demo.app import parse_args
+
+    args = parse_args(["--corrected", "org/corrected", "--port", "7861", "--no-warm-up"])
+    assert args.corrected == "org/corrected" and args.simplified is None and args.port == 7861 and args.no_warm_up
