@@ -18,7 +18,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 MODEL_SIZE = 32  # the encoders take 32×32 RGB
 MAX_PIXELS = 20_000_000  # refuse anything larger (decompression bombs included)
 MAX_FILE_BYTES = 10 * 1024 * 1024  # also enforced by launch(max_file_size=...)
-WORK_SIDE = 1024  # larger photos are box-reduced to about this first (references go up to 512)
+WORK_SIDE = 1024  # larger photos are box-reduced to about this first
+MAX_REFERENCE = 512  # the kept photo (the reference) is at most this big: outputs go up to 512
 ASSETS = Path(__file__).resolve().parent / "assets"
 
 
@@ -213,7 +214,8 @@ def prepare(obj, name=None):
         return Prepared(model_input=to_array(up.clamp(0, 1)), notes=notes, original_size=(w, h), name=name or "")
     notes.append(f"photo: area-downsampled to {MODEL_SIZE}×{MODEL_SIZE} for the models; the photo itself "
                  "is the reference at larger output sizes")
-    return Prepared(model_input=area_resize(rgb, MODEL_SIZE), source=rgb, notes=notes, original_size=(w, h),
+    source = area_resize(rgb, MAX_REFERENCE) if side > MAX_REFERENCE else rgb  # bounded per-session memory
+    return Prepared(model_input=area_resize(rgb, MODEL_SIZE), source=source, notes=notes, original_size=(w, h),
                     name=name or "")
 
 

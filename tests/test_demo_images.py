@@ -142,3 +142,10 @@ def test_bad_inputs_raise_clear_errors(tmp_path, case, message):
         arg = str(path)
     with pytest.raises(InputError, match=message):
         prepare(arg)
+
+
+def test_large_photo_keeps_a_bounded_reference(tmp_path):
+    rgb = np.random.default_rng(2).integers(0, 256, (1500, 1500, 3), dtype=np.uint8)
+    p = check(prepare(_save(tmp_path, "big.png", Image.fromarray(rgb))))
+    assert p.source.shape == (512, 512, 3) and p.reference(512).shape == (512, 512, 3)
+    np.testing.assert_allclose(p.model_input.mean(), rgb.mean() / 255, atol=1e-3)
