@@ -12,6 +12,7 @@ import time
 from contextlib import contextmanager
 
 import torch
+from torch.utils import flop_counter
 from torch.utils.flop_counter import FlopCounterMode
 
 
@@ -50,13 +51,49 @@ def time_fn(fn, repeats=3, warmup=1):
 
 
 # ---- FLOPs ---------------------------------------------------------------------------------------
+def _prod(xs):
+    out = 1
+    for x in xs:
+        out *= x
+    return out
+
+
+def _conv_backward_flop(grad_out_shape, x_shape, w_shape, _bias, _stride, _padding, _dilation, transposed,
+                        _output_padding, _groups, output_mask, out_shape=None, **kwargs):
+    """Grouped-conv-aware backward count: each requested gradient costs the forward's MACs × 2.
+
+    (torch's own formula swaps the weight's channel dims and so counts a depthwise conv's backward
+    as a dense one: 512× too many FLOPs for the Mamba conv1d.)
+    """
+    spatial = grad_out_shape[2:] if not transposed else x_shape[2:]
+    fwd = 2 * grad_out_shape[0] * _prod(w_shape) * _prod(spatial)
+    return fwd * (int(bool(output_mask[0])) + int(bool(output_mask[1])))
+
+
+def _sdpa_cpu_flop(query, key, value, *args, out_shape=None, **kwargs):
+    return flop_counter.sdpa_flop_count(query, key, value)
+
+
+def _sdpa_cpu_backward_flop(grad_out, query, key, value, *args, out_shape=None, **kwargs):
+    return flop_counter.sdpa_backward_flop_count(grad_out, query, key, value)
+
+
+_CUSTOM = {torch.ops.aten.convolution_backward: _conv_backward_flop}
+for _name, _fn in (("_scaled_dot_product_flash_attention_for_cpu", _sdpa_cpu_flop),
+                   ("_scaled_dot_product_flash_attention_for_cpu_backward", _sdpa_cpu_backward_flop)):
+    if hasattr(torch.ops.aten, _name):  # the CPU flash-attention kernel, which torch does not count
+        _CUSTOM[getattr(torch.ops.aten, _name)] = _fn
+
+
 def count_flops(fn):
-    """FLOPs of the matrix products (mm, addmm, bmm, baddbmm, conv, SDPA) `fn` runs.
+    """FLOPs of the matrix products (mm, addmm, bmm, baddbmm, conv, attention) `fn` runs.
 
     torch.utils.flop_counter counts a multiply-add as 2 FLOPs and ignores element-wise ops,
-    softmax and custom kernels (the numba selective scan): see `scan_flops` for the latter.
+    softmax and custom kernels (the numba selective scan): see `scan_flops` for the latter. Two
+    formulas are supplied here: the CPU flash-attention kernel (not counted by torch) and the
+    backward of a grouped convolution (over-counted by torch).
     """
-    with FlopCounterMode(display=False) as counter:
+    with FlopCounterMode(display=False, custom_mapping=_CUSTOM) as counter:
         fn()
     return int(counter.get_total_flops())
 

@@ -1,0 +1,58 @@
+"""Before/after table from two `python -m bench --json` files.
+
+    python -m bench.compare BEFORE.json AFTER.json
+
+BEFORE is typically a `--reference` run (the forward passes as first written), AFTER a run of the
+fast paths, taken back to back under the same conditions. Prints a Markdown table.
+"""
+import argparse
+import json
+
+
+def _rows(result):
+    out = {}
+    for name, e in result["models"].items():
+        for r in e["encode"]:
+            out[(name, f"encode, batch {r['batch']}")] = (r["median_ms"], "ms", r["mfu"])
+        for r in e["decode"]:
+            out[(name, f"decode {r['size']}²")] = (r["median_ms"], "ms", r["mfu"])
+        t = e["train"]
+        out[(name, f"train step, batch {t['batch']}")] = (t["median_ms"], "ms", t["frac_of_bound"])
+        r = e["render_rss"]
+        out[(name, f"render {r['size']}² peak RSS")] = (r["peak_rss_mib"], "MiB", None)
+        if "render_added_mib" in r:
+            out[(name, f"render {r['size']}² RSS added")] = (r["render_added_mib"], "MiB", None)
+    return out
+
+
+def compare(before, after):
+    b, a = _rows(before), _rows(after)
+    lines = [f"Ceiling: before {before['ceiling']['gflops']:.1f}, after {after['ceiling']['gflops']:.1f} GFLOP/s "
+             f"(clock: {before['meta'].get('clock', 'wall')} / {after['meta'].get('clock', 'wall')}, "
+             f"threads {before['meta']['machine']['torch_threads']} / {after['meta']['machine']['torch_threads']})", "",
+             "| model | measurement | before | after | speed-up | % ceiling before → after |",
+             "|---|---|---:|---:|---:|---:|"]
+    for key in a:
+        if key not in b:
+            continue
+        (vb, unit, fb), (va, _, fa) = b[key], a[key]
+        ratio = f"{vb / va:.2f}×" if unit == "ms" and va > 0 else ""
+        frac = f"{fb:.0%} → {fa:.0%}" if fb is not None else ""
+        lines.append(f"| {key[0]} | {key[1]} | {vb:.1f} {unit} | {va:.1f} {unit} | {ratio} | {frac} |")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m bench.compare", description=__doc__.splitlines()[0])
+    p.add_argument("before")
+    p.add_argument("after")
+    a = p.parse_args(argv)
+    with open(a.before) as f:
+        before = json.load(f)
+    with open(a.after) as f:
+        after = json.load(f)
+    print(compare(before, after))
+
+
+if __name__ == "__main__":
+    main()
