@@ -145,10 +145,13 @@ def machine_info():
     info = dict(cpu=cpu_model(), logical_cpus=os.cpu_count(), torch=torch.__version__,
                 torch_threads=torch.get_num_threads(), torch_interop_threads=torch.get_num_interop_threads(),
                 python=platform.python_version(), mkldnn=torch.backends.mkldnn.is_available())
+    info["env"] = {k: os.environ[k] for k in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OMP_NUM_THREADS",
+                                            "NUMBA_NUM_THREADS", "NUMBA_THREADING_LAYER") if k in os.environ}
     try:
         import numba
         info["numba"] = numba.__version__
         info["numba_threads"] = numba.get_num_threads()
+        info["numba_threading_layer_config"] = numba.config.THREADING_LAYER
     except ImportError:
         info["numba"] = None
     return info
