@@ -15,6 +15,7 @@ executed FLOPs. `--quick` runs tiny models on tiny inputs (a smoke test, seconds
 import argparse
 import contextlib
 import json
+import statistics
 import subprocess
 import sys
 import time
@@ -153,14 +154,25 @@ def bench_train(name, model, quick, repeats, ceiling, log):
     return row
 
 
-def bench_render_rss(name, size, quick, log, reference=False):
+def bench_render_rss(name, size, quick, log, reference=False, repeats=3):
+    """Peak RSS of a render, each time in a fresh process; medians over `repeats` processes.
+
+    The peak moves by ±100 MiB from process to process (when glibc returns freed chunk buffers to
+    the system varies), hence the repeats.
+    """
     cmd = [sys.executable, "-m", "bench.render_rss", "--model", name, "--size", str(size),
            "--threads", str(torch.get_num_threads())] + (["--quick"] if quick else []) + \
           (["--reference"] if reference else [])
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
-    row = json.loads(out.stdout.strip().splitlines()[-1])
+    runs = []
+    for _ in range(max(1, repeats)):
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    row = dict(runs[0])
+    for key in ("peak_rss_mib", "render_added_mib", "rss_before_render_mib", "render_s", "ru_maxrss_mib"):
+        row[key] = statistics.median(r[key] for r in runs)
+    row["render_added_mib_runs"] = [r["render_added_mib"] for r in runs]
     log(f"  render  {size}² peak RSS {row['peak_rss_mib']:.0f} MiB (+{row['render_added_mib']:.0f} MiB "
-        f"for the render, {row['render_s']:.1f} s)")
+        f"for the render, runs {[round(x) for x in row['render_added_mib_runs']]}, {row['render_s']:.1f} s)")
     return row
 
 
@@ -197,7 +209,8 @@ def run(quick=False, repeats=None, chunk=None, models=MODELS, reference=False, s
             entry["encode"] = bench_encode(model, plan["encode_batches"], repeats, ceiling, log)
             entry["decode"] = bench_decode(model, plan["sizes"], repeats, ceiling, chunk, log)
             entry["train"] = bench_train(name, model, quick, repeats, ceiling, log)
-        entry["render_rss"] = bench_render_rss(name, plan["rss_size"], quick, log, reference)
+        entry["render_rss"] = bench_render_rss(name, plan["rss_size"], quick, log, reference,
+                                               repeats=1 if quick else 5)
         result["models"][name] = entry
         del model
     if scan:
