@@ -9,15 +9,16 @@ import argparse
 import json
 
 
-def _rows(result):
+def _rows(result, ceiling):
+    """{(model, measurement): (value, unit, fraction of `ceiling` or None)}."""
     out = {}
     for name, e in result["models"].items():
         for r in e["encode"]:
-            out[(name, f"encode, batch {r['batch']}")] = (r["median_ms"], "ms", r["mfu"])
+            out[(name, f"encode, batch {r['batch']}")] = (r["median_ms"], "ms", r["gflops"] / ceiling)
         for r in e["decode"]:
-            out[(name, f"decode {r['size']}²")] = (r["median_ms"], "ms", r["mfu"])
+            out[(name, f"decode {r['size']}²")] = (r["median_ms"], "ms", r["gflops"] / ceiling)
         t = e["train"]
-        out[(name, f"train step, batch {t['batch']}")] = (t["median_ms"], "ms", t["frac_of_bound"])
+        out[(name, f"train step, batch {t['batch']}")] = (t["median_ms"], "ms", t["gflops"] / ceiling)
         r = e["render_rss"]
         out[(name, f"render {r['size']}² peak RSS")] = (r["peak_rss_mib"], "MiB", None)
         if "render_added_mib" in r:
@@ -25,11 +26,19 @@ def _rows(result):
     return out
 
 
+def common_ceiling(*results):
+    """Median of every GEMM measurement (start and end of each run): one yardstick for both runs."""
+    values = sorted(r["ceiling"][k]["gflops"] for r in results for k in ("start", "end"))
+    mid = len(values) // 2
+    return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+
+
 def compare(before, after):
-    b, a = _rows(before), _rows(after)
-    lines = [f"Ceiling: before {before['ceiling']['gflops']:.1f}, after {after['ceiling']['gflops']:.1f} GFLOP/s "
-             f"(clock: {before['meta'].get('clock', 'wall')} / {after['meta'].get('clock', 'wall')}, "
-             f"threads {before['meta']['machine']['torch_threads']} / {after['meta']['machine']['torch_threads']})", "",
+    ceiling = common_ceiling(before, after)
+    b, a = _rows(before, ceiling), _rows(after, ceiling)
+    lines = [f"GEMM ceiling: median of the runs' four measurements = {ceiling:.1f} GFLOP/s "
+             f"(clock: {before['meta'].get('clock', 'wall')}, threads {after['meta']['machine']['torch_threads']}). "
+             "% = model FLOPs / time / that ceiling (train: = fraction of the FLOP bound).", "",
              "| model | measurement | before | after | speed-up | % ceiling before → after |",
              "|---|---|---:|---:|---:|---:|"]
     for key in a:
