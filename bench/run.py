@@ -164,7 +164,11 @@ def bench_render_rss(name, size, quick, log, reference=False, repeats=3):
            "--threads", str(torch.get_num_threads())] + (["--quick"] if quick else []) + \
           (["--reference"] if reference else [])
     runs = []
-    for _ in range(max(1, repeats)):
+    if quick:  # smoke test: in this process (VmHWM is reset before the render), saving 2 interpreter starts
+        from bench.render_rss import measure
+
+        runs.append(measure(name, size, quick=True, threads=torch.get_num_threads(), reference=reference))
+    for _ in range(0 if quick else max(1, repeats)):
         out = subprocess.run(cmd, capture_output=True, text=True, check=True)
         runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
     row = dict(runs[0])
