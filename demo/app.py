@@ -24,6 +24,8 @@ def parse_args(argv=None):
     parser.add_argument("--concurrency", type=int, default=2, help="requests computed at once")
     parser.add_argument("--share", action="store_true", help="create a public gradio.live link")
     parser.add_argument("--no-warm-up", action="store_true", help="skip the background warm-up render")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch intra-op threads (default: torch's; use 1 on a machine busy with other jobs)")
     return parser.parse_args(argv)
 
 
@@ -38,6 +40,10 @@ def create(simplified=None, corrected=None, env=None):
 def main(argv=None):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     args = parse_args(argv)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     demo, engine = create(args.simplified, args.corrected)
     if not args.no_warm_up:  # the first decode pays seconds of set-up; pay it while the page loads
         threading.Thread(target=warm_up, args=(engine,), daemon=True, name="warm-up").start()
