@@ -164,6 +164,32 @@ def test_export_round_trip_and_card(tmp_path, tiny_data):
     assert (out / "curves.png").is_file()
 
 
+def test_export_takes_card_figures_from_evaluate_metrics(tmp_path, tiny_data):
+    from train.evaluate import main as evaluate_main
+    from train.export import main as export_main
+    out, hf = tmp_path / "run", tmp_path / "hf"
+    assert _run_inproc(tmp_path, "simplified", tiny_data, out, "--max-steps", "2") == 0
+    assert export_main([str(out), str(hf), "--dtype", "float32", "--eval-limit", "2"]) == 0
+    ev = tmp_path / "eval"
+    assert evaluate_main(["--weights", str(hf), "--data", str(tiny_data), "--out", str(ev), "--cache-dir",
+                          str(tmp_path / "cache"), "--limit", "0", "--embed-n", "4"]) == 0
+    entry = json.loads((ev / "metrics.json").read_text())[str(hf)]
+    assert export_main([str(out), str(hf), "--dtype", "float32", "--metrics", str(ev / "metrics.json")]) == 0
+    info = json.loads((hf / "training_info.json").read_text())
+    assert info["test"]["psnr"] == entry["test_psnr"] and info["test"]["n"] == entry["n_test"] == 6
+    assert info["jitter"]["0.05"]["psnr"] == entry["jitter_psnr"]["0.05"]
+    assert f"value: {entry['test_psnr']:.3f}" in (hf / "README.md").read_text()
+
+    # figures measured on another file, or on another folder, are refused and nothing is rewritten
+    before = {f.name: f.read_bytes() for f in hf.iterdir()}
+    tampered = dict(entry, weights_sha256="0" * 64)
+    (ev / "bad.json").write_text(json.dumps({str(hf): tampered}))
+    assert export_main([str(out), str(hf), "--dtype", "float16", "--metrics", str(ev / "bad.json")]) == 2
+    (ev / "other.json").write_text(json.dumps({str(tmp_path / "elsewhere"): entry}))
+    assert export_main([str(out), str(hf), "--metrics", str(ev / "other.json")]) == 2
+    assert {f.name: f.read_bytes() for f in hf.iterdir()} == before
+
+
 def test_pack_of_a_jpeg_folder_loads_like_the_folder(tmp_path):
     from PIL import Image
     from train.data import load_split

@@ -3,7 +3,7 @@ import json
 
 import torch
 
-from lainr import CorrectedConfig, CorrectedGINR, SimplifiedConfig, SimplifiedGINR
+from lainr import CorrectedConfig, CorrectedGINR, SimplifiedConfig, SimplifiedGINR, psnr_per_image
 from tests.test_train_helpers import TINY, make_image_folder
 
 
@@ -30,6 +30,23 @@ def test_evaluate_writes_metrics_and_figures(tmp_path):
     for fig in ("sr.png", "jitter.png", "embedding.png", "reconstructions.png", "decoupled_simplified.png"):
         assert (out / fig).stat().st_size > 1000, fig
     assert "| simplified |" in (out / "metrics.md").read_text()
+
+
+def test_one_encoding_for_all_sigmas_matches_separate_runs():
+    from train.validate import evaluate_sigmas, evaluate_split
+    torch.manual_seed(0)
+    model = CorrectedGINR(CorrectedConfig(**TINY["corrected"]))
+    images = torch.randint(0, 256, (5, 3, 32, 32), dtype=torch.uint8)
+    idx = torch.arange(5)
+    together = evaluate_sigmas(model, images, idx, (0.0, 0.02), batch=2, seed=3)
+    x = images.float() / 255
+    for s in (0.0, 0.02):
+        assert evaluate_split(model, images, idx, batch=2, sigma=s, seed=3) == together[s]
+        g = torch.Generator().manual_seed(3)  # the same figure from plain renders, batch by batch
+        with torch.no_grad():
+            rec = torch.cat([model.render(part, 32, sigma=s, generator=g) for part in x.split(2)])
+        assert abs(psnr_per_image(rec, x).mean().item() - together[s]["psnr"]) < 1e-4, s
+    assert together[0.02]["psnr"] != together[0.0]["psnr"]  # the jitter did reach the queries
 
 
 def test_plot_from_metrics_log(tmp_path):

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from lainr import psnr_per_image
 
 from .data import DataError, load_split, to_float
-from .validate import evaluate_split, val_indices
+from .validate import evaluate_sigmas, val_indices
 
 SIGMAS = (0.0, 0.005, 0.01, 0.02, 0.05)
 SR_SIZES = (64, 128, 256)
@@ -40,6 +40,13 @@ def load_weights(source, device="cpu"):
         config = json.loads(Path(hf_hub_download(source, "config.json")).read_text())
     arch = config.get("architecture") or config.get("config", {}).get("architecture")
     return model_class(arch).from_pretrained(str(source)).to(device).eval()
+
+
+def weights_sha256(source):
+    """sha256 of a local weights folder's model.safetensors (None for a Hub id): ties metrics to a file."""
+    import hashlib
+    f = Path(source) / "model.safetensors"
+    return hashlib.sha256(f.read_bytes()).hexdigest() if f.is_file() else None
 
 
 def photos(size=256):
@@ -116,11 +123,17 @@ def decoupled_experiment(model, images_u8, idx, sigmas=(0.0, 0.01, 0.05)):
     return out
 
 
-def evaluate_weights(model, test, limit):
+def evaluate_weights(model, test, limit, desc="test"):
+    """Test PSNR/SSIM and the jitter table; each image is encoded once for all σ (tqdm bar on stderr)."""
+    from tqdm import tqdm
+
     idx = val_indices(len(test), limit)
     res = {"n_test": len(idx)}
     dev = next(model.parameters()).device
-    jit = {str(s): evaluate_split(model, test.images, idx, sigma=s, seed=0, device=dev) for s in SIGMAS}
+    with tqdm(total=len(idx), desc=desc, unit="img", file=sys.stderr, disable=None) as bar:
+        jit = evaluate_sigmas(model, test.images, idx, SIGMAS, seed=0, device=dev,
+                              progress=lambda done: bar.update(done - bar.n))
+    jit = {str(s): m for s, m in jit.items()}
     res["test_psnr"], res["test_ssim"] = jit["0.0"]["psnr"], jit["0.0"]["ssim"]
     res["jitter_psnr"] = {s: m["psnr"] for s, m in jit.items()}
     res["jitter_ssim"] = {s: m["ssim"] for s, m in jit.items()}
@@ -255,7 +268,8 @@ def run(weights, data, out, limit=0, data_root="data", cache_dir=None, embed_n=E
     results, extras = {}, {}
     for source in weights:
         model = load_weights(source, device)
-        res, idx = evaluate_weights(model, test, limit)
+        res, idx = evaluate_weights(model, test, limit, desc=_label(source))
+        res["weights_sha256"] = weights_sha256(source)
         res["sr_psnr"], sr_imgs = sr_experiment(model, hi) if hi is not None else ({}, None)
         if model.config.architecture == "simplified":
             res["decoupled_psnr"] = decoupled_experiment(model, test.images, idx[: min(len(idx), 500)])

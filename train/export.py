@@ -1,12 +1,17 @@
 """Export a run's checkpoint to Hugging Face format with a model card.
 
     python -m train.export RUN_DIR OUT_DIR [--dtype auto|float16|float32] [--eval-limit N] [--jitter]
+                                           [--metrics METRICS_JSON]
 
 auto: float16 parameters when they cost < 0.05 dB test PSNR against float32 (measured here), else float32.
+--metrics takes the card's test and jitter figures from a `train.evaluate` metrics.json measured on
+OUT_DIR (e.g. on the full test split) instead of measuring again; the file it measured must be the
+one written now (checked by sha256).
 """
 import argparse
 import json
 import sys
+import tempfile
 from pathlib import Path
 
 import torch
@@ -17,7 +22,7 @@ from .config import TrainConfig
 from .data import load_split
 from .loop import build_model
 from .schedule import schedule_description
-from .validate import evaluate_split, val_indices
+from .validate import evaluate_sigmas, evaluate_split, val_indices
 
 FP16_MAX_COST_DB = 0.05
 JITTER_SIGMAS = (0.0, 0.005, 0.01, 0.02, 0.05)
@@ -33,8 +38,25 @@ def _half_roundtrip(model):
     return twin
 
 
+def _metrics_entry(metrics_file, out_dir):
+    """The entry of a train.evaluate metrics.json that measured out_dir (keyed by the --weights given)."""
+    results = json.loads(Path(metrics_file).read_text())
+    for key, entry in results.items():
+        if Path(key).resolve() == out_dir.resolve():
+            return entry
+    raise ValueError(f"{metrics_file} has no entry for {out_dir} (it has: {', '.join(results)})")
+
+
+def _from_metrics(entry, n_total):
+    """metrics.json entry → the card's test dict and jitter table."""
+    jit = {s: {"psnr": p, "ssim": entry["jitter_ssim"][s], "n": entry["n_test"]}
+           for s, p in entry["jitter_psnr"].items()}
+    test = {"psnr": entry["test_psnr"], "ssim": entry["test_ssim"], "n": entry["n_test"], "of": n_total}
+    return test, jit
+
+
 def export_run(run_dir, out_dir, *, dtype="auto", eval_limit=1000, device="cpu", jitter=False, notes="",
-               test_split=None, dtype_check_limit=200):
+               test_split=None, dtype_check_limit=200, metrics=None):
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     if not (run_dir / CKPT).is_file():
         raise FileNotFoundError(f"{run_dir} has no {CKPT}: nothing to export")
@@ -46,6 +68,7 @@ def export_run(run_dir, out_dir, *, dtype="auto", eval_limit=1000, device="cpu",
     test = test_split or load_split(cfg.data, "test", data_root=cfg.data_root, cache_dir=cfg.cache_dir,
                                     workers=cfg.workers)
     idx = val_indices(len(test), eval_limit)
+    entry = _metrics_entry(metrics, out_dir) if metrics else None  # fail before any work
     check = val_indices(len(test), min(dtype_check_limit, len(idx)) if dtype_check_limit else eval_limit)
     delta, chosen = None, dtype
     if dtype in ("auto", "float16"):  # float16 parameters vs float32, on the same images
@@ -56,14 +79,25 @@ def export_run(run_dir, out_dir, *, dtype="auto", eval_limit=1000, device="cpu",
             chosen = "float16" if delta < FP16_MAX_COST_DB else "float32"
     if chosen == "float16":
         model = _half_roundtrip(model)
-    jit = None
-    if jitter:
-        jit = {str(s): evaluate_split(model, test.images, idx, device=device, sigma=s, seed=0) for s in JITTER_SIGMAS}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    weights_dtype = torch.float16 if chosen == "float16" else None
+    if entry is not None:  # check in a scratch folder first, so a mismatch leaves out_dir as it was
+        from .evaluate import weights_sha256
+        with tempfile.TemporaryDirectory(dir=out_dir.parent) as scratch:
+            model.cpu().save_pretrained(scratch, weights_dtype=weights_dtype)
+            if entry.get("weights_sha256") != weights_sha256(scratch):
+                raise ValueError(f"{metrics} measured a different model.safetensors than the one exported from "
+                                 f"{run_dir} (re-run train.evaluate on {out_dir} after a plain export)")
+        result, jit = _from_metrics(entry, len(test))
+    model.cpu().save_pretrained(out_dir, weights_dtype=weights_dtype)
+    if entry is not None:
+        pass  # figures come from metrics.json (checked above)
+    elif jitter:
+        jit = {str(s): m for s, m in evaluate_sigmas(model, test.images, idx, JITTER_SIGMAS, device=device).items()}
         result = dict(jit["0.0"], of=len(test))
     else:
+        jit = None
         result = dict(evaluate_split(model, test.images, idx, device=device), of=len(test))
-    out_dir.mkdir(parents=True, exist_ok=True)
-    model.cpu().save_pretrained(out_dir, weights_dtype=torch.float16 if chosen == "float16" else None)
     epochs = ckpt["step"] / ckpt["steps_per_epoch"]
     info = {"model": cfg.model, "schedule": schedule_description(cfg, ckpt["step"], epochs), "step": ckpt["step"],
             "epochs": epochs, "elapsed": ckpt["elapsed"], "hardware": ckpt["hardware"],
@@ -91,13 +125,15 @@ def main(argv=None):
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--notes", default="", help="extra markdown for the model card")
+    p.add_argument("--metrics", default="", help="train.evaluate metrics.json measured on OUT_DIR: the card's "
+                   "test/jitter figures come from it (no re-measurement)")
     a = p.parse_args(argv)
     if a.threads:
         torch.set_num_threads(a.threads)
     try:
         info = export_run(a.run_dir, a.out_dir, dtype=a.dtype, eval_limit=a.eval_limit, device=a.device,
                           jitter=a.jitter, notes=a.notes,
-                          dtype_check_limit=a.dtype_check_limit)
+                          dtype_check_limit=a.dtype_check_limit, metrics=a.metrics or None)
     except (FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
