@@ -25,6 +25,9 @@ CASES = {
     "small_delta_L512": (2, 6, 16, 512, 0.1),
     "mixed_delta_odd_shapes": (3, 5, 7, 37, 3.0),
     "L1": (2, 3, 4, 1, 10.0),
+    # several 16-channel blocks (fused_numba's lanes) with a ragged last one, split over task groups
+    "many_channels": (2, 40, 16, 200, 5.0),
+    "one_image_many_channels": (1, 40, 8, 64, 2.0),
 }
 
 

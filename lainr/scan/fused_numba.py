@@ -1,19 +1,24 @@
 """Fused selective scan as numba kernels (CPU), with a hand-written backward.
 
-Forward: parallel over (batch, channel); each task runs the recurrence over time with the state
-h[N] in registers/L1 and the N-loop innermost, so nothing of size (B, D, N, L) is ever formed.
-Backward (custom autograd.Function): parallel over (batch, channel-block); each task recomputes the
-decays and states of one channel in a small local (L, N) buffer, then runs the adjoint recurrence
+Layout: a task is one batch element × LANES (16) channels. It copies its channels' u, Δ (and in the
+backward gy) into small time-major (L, LANES) tiles, so every inner loop runs over the 16 channels
+with a compile-time trip count: one vector op per line, no horizontal reductions, no scalar
+remainder loops (with the loop over the state dimension N innermost instead, LLVM vectorised for
+64 elements and ran N = 16 in its scalar tail). Nothing of size (B, D, N, L) is ever formed.
+
+Forward: h_t = exp(Δ_t A) h_{t-1} + Δ_t B_t u_t kept in a (N, LANES) register tile; y_t = C_t·h_t + D u_t.
+Backward (custom autograd.Function): a task takes a group of channel blocks one after another,
+recomputes each block's states into an (L+1, N, LANES) buffer, then runs the adjoint recurrence
 backwards in time:
     g_t = C_t gy_t + a_{t+1} g_{t+1}                (adjoint of h_t, a_t = exp(Δ_t A))
     du_t = D gy_t + Σ_n g_tn Δ_t B_tn
     dΔ_t = Σ_n g_tn (A_n a_tn h_{t-1,n} + B_tn u_t)
     dA_n = Σ_{b,t} g_tn Δ_t a_tn h_{t-1,n}
     dB_tn = Σ_d g_tn Δ_t u_t,  dC_tn = Σ_d gy_t h_tn,  dD = Σ_{b,t} gy_t u_t.
-Sums over d (dB, dC) go to per-(batch, block) buffers and sums over b (dA, dD) to per-batch buffers,
-which are reduced afterwards, so tasks never write to the same memory.
-Reductions (dot products, dA/dD/dB/dC sums) are carried in float64; fp32 exp is an inlined
-polynomial (see `_exp_f32`) so the N-loops vectorise without fastmath.
+dB and dC are summed per lane over the group's blocks and across lanes once at the end (float64),
+into per-(batch, group) buffers; dA and dD go to per-batch buffers; all are reduced afterwards, so
+tasks never write to the same memory. dA is summed in chunks of 32 steps and then in float64.
+fp32 exp is an inlined polynomial (see `_exp_f32`) so the loops vectorise without fastmath.
 
 numba is optional: if it cannot be imported, `AVAILABLE` is False and the variant is not offered.
 """
@@ -31,6 +36,8 @@ except ImportError:  # pragma: no cover - depends on the environment
     numba = None
     AVAILABLE = False
 
+
+LANES = 16  # channels per kernel task and per vector op (one AVX-512 register of fp32)
 
 if AVAILABLE:
     from llvmlite import ir as _ir
@@ -80,98 +87,181 @@ if AVAILABLE:
             return lambda x: _exp_f32(x)
         return lambda x: math.exp(x)
 
-    @njit(parallel=True, fastmath=False, cache=True)
-    def _fwd_kernel(u, delta, A, Bt, Ct, Dv, y):
-        """u, delta, y: (Bb, D, L); A: (D, N); Bt, Ct: (Bb, L, N) (time-major); Dv: (D,)."""
-        nb, nd, L = u.shape
-        N = A.shape[1]
-        for task in prange(nb * nd):
-            b = task // nd
-            d = task % nd
-            h = np.zeros(N, dtype=u.dtype)
-            Ad = A[d]
+    @njit(inline="always", cache=True)
+    def _load_tile(x, b, d0, jw, tile):
+        """tile (L, LANES) ← x[b, d0:d0 + jw, :] transposed (x is (Bb, D, L)); lanes ≥ jw ← 0."""
+        L = x.shape[2]
+        for j in range(LANES):
+            if j < jw:
+                for t in range(L):
+                    tile[t, j] = x[b, d0 + j, t]
+            else:
+                for t in range(L):
+                    tile[t, j] = 0.0
+
+    @njit(inline="always", cache=True)
+    def _store_tile(tile, x, b, d0, jw):
+        """x[b, d0:d0 + jw, :] ← tile (L, LANES) transposed."""
+        L = x.shape[2]
+        for j in range(jw):
             for t in range(L):
-                dt = delta[b, d, t]
-                ut = u[b, d, t]
-                dtu = dt * ut
-                Bbt = Bt[b, t]
-                Cbt = Ct[b, t]
-                for n in range(N):  # vectorised over n
-                    h[n] = _exp(dt * Ad[n]) * h[n] + dtu * Bbt[n]
-                acc = 0.0
-                for n in range(N):
-                    acc += Cbt[n] * h[n]
-                y[b, d, t] = acc + Dv[d] * ut
+                x[b, d0 + j, t] = tile[t, j]
+
+    @njit(inline="always", cache=True)
+    def _load_lanes(A, d0, jw, Al):
+        """Al (N, LANES) ← A[d0:d0 + jw, :] transposed (A is (D, N)); lanes ≥ jw ← 0."""
+        for n in range(A.shape[1]):
+            for j in range(LANES):
+                Al[n, j] = A[d0 + j, n] if j < jw else 0.0
 
     @njit(parallel=True, fastmath=False, cache=True)
-    def _bwd_kernel(u, delta, A, Bt, Ct, Dv, gy, nblk, du, ddelta, dA_b, dD_b, dB_blk, dC_blk):
-        """Grads; dA_b (Bb, D, N), dD_b (Bb, D): per batch; dB_blk, dC_blk (Bb, nblk, L, N): per block."""
+    def _fwd_kernel(u, delta, A, Bt, Ct, Dv, y):
+        """u, delta, y: (Bb, D, L); A: (D, N); Bt, Ct: (Bb, L, N) (time-major); Dv: (D,).
+
+        One task = one batch element × LANES channels, copied into (L, LANES) tiles; every inner
+        loop runs over the LANES channels (a compile-time 16): one vector op, no horizontal sum."""
         nb, nd, L = u.shape
         N = A.shape[1]
+        nblk = (nd + LANES - 1) // LANES
         for task in prange(nb * nblk):
             b = task // nblk
-            blk = task % nblk
-            d0 = (blk * nd) // nblk
-            d1 = ((blk + 1) * nd) // nblk
-            a_buf = np.empty((L, N), dtype=u.dtype)
-            h_buf = np.empty((L + 1, N), dtype=u.dtype)  # h_buf[t + 1] = h_t, h_buf[0] = 0
-            g = np.empty(N, dtype=np.float64)
-            t_dt = np.empty(N, dtype=np.float64)
-            t_du = np.empty(N, dtype=np.float64)
-            dA_acc = np.empty(N, dtype=np.float64)
-            dBl = np.zeros((L, N), dtype=np.float64)
-            dCl = np.zeros((L, N), dtype=np.float64)
-            for d in range(d0, d1):
-                Ad = A[d]
-                Dd = Dv[d]
+            d0 = (task % nblk) * LANES
+            jw = min(LANES, nd - d0)
+            ut = np.empty((L, LANES), dtype=u.dtype)
+            dtt = np.empty((L, LANES), dtype=u.dtype)
+            yt = np.empty((L, LANES), dtype=u.dtype)
+            Al = np.empty((N, LANES), dtype=u.dtype)
+            Dl = np.zeros(LANES, dtype=u.dtype)
+            h = np.zeros((N, LANES), dtype=u.dtype)
+            dtu = np.empty(LANES, dtype=u.dtype)
+            acc = np.empty(LANES, dtype=u.dtype)
+            _load_tile(u, b, d0, jw, ut)
+            _load_tile(delta, b, d0, jw, dtt)
+            _load_lanes(A, d0, jw, Al)
+            for j in range(jw):
+                Dl[j] = Dv[d0 + j]
+            for t in range(L):
+                dtl = dtt[t]
+                for j in range(LANES):
+                    dtu[j] = dtl[j] * ut[t, j]
+                    acc[j] = 0.0
                 for n in range(N):
-                    h_buf[0, n] = 0.0
-                # recompute decays and states of this channel
+                    bn = Bt[b, t, n]
+                    cn = Ct[b, t, n]
+                    for j in range(LANES):  # h_t = exp(Δ A) h_{t-1} + Δ B u;  y += C h
+                        hv = _exp(dtl[j] * Al[n, j]) * h[n, j] + dtu[j] * bn
+                        h[n, j] = hv
+                        acc[j] += cn * hv
+                for j in range(LANES):
+                    yt[t, j] = acc[j] + Dl[j] * ut[t, j]
+            _store_tile(yt, y, b, d0, jw)
+
+    @njit(parallel=True, fastmath=False, cache=True)
+    def _bwd_kernel(u, delta, A, Bt, Ct, Dv, gy, ngrp, du, ddelta, dA_b, dD_b, dB_grp, dC_grp):
+        """Grads. du, ddelta (Bb, D, L); dA_b (Bb, D, N), dD_b (Bb, D): per batch element;
+        dB_grp, dC_grp (Bb, ngrp, L, N): per group of channel blocks (summed afterwards).
+
+        One task = one batch element × one group of LANES-channel blocks, run one after another so
+        the sums over channels (dB, dC) stay per lane in (L, N, LANES) buffers; they are reduced
+        across lanes once per task, in float64. dA is summed per lane in chunks of 32 steps, then
+        added in float64."""
+        nb, nd, L = u.shape
+        N = A.shape[1]
+        nblk = (nd + LANES - 1) // LANES
+        for task in prange(nb * ngrp):
+            b = task // ngrp
+            grp = task % ngrp
+            k0 = (grp * nblk) // ngrp
+            k1 = ((grp + 1) * nblk) // ngrp
+            hs = np.empty((L + 1, N, LANES), dtype=u.dtype)  # hs[t + 1] = h_t, hs[0] = 0
+            dBl = np.zeros((L, N, LANES), dtype=u.dtype)
+            dCl = np.zeros((L, N, LANES), dtype=u.dtype)
+            ut = np.empty((L, LANES), dtype=u.dtype)
+            dtt = np.empty((L, LANES), dtype=u.dtype)
+            gyt = np.empty((L, LANES), dtype=u.dtype)
+            dut = np.empty((L, LANES), dtype=u.dtype)
+            ddt = np.empty((L, LANES), dtype=u.dtype)
+            Al = np.empty((N, LANES), dtype=u.dtype)
+            Dl = np.zeros(LANES, dtype=u.dtype)
+            g = np.empty((N, LANES), dtype=u.dtype)
+            dA_acc = np.empty((N, LANES), dtype=u.dtype)
+            dA_sum = np.empty((N, LANES), dtype=np.float64)
+            dD_sum = np.empty(LANES, dtype=np.float64)
+            dtu = np.empty(LANES, dtype=u.dtype)
+            dus = np.empty(LANES, dtype=u.dtype)
+            for k in range(k0, k1):
+                d0 = k * LANES
+                jw = min(LANES, nd - d0)
+                _load_tile(u, b, d0, jw, ut)
+                _load_tile(delta, b, d0, jw, dtt)
+                _load_tile(gy, b, d0, jw, gyt)
+                _load_lanes(A, d0, jw, Al)
+                for j in range(jw):
+                    Dl[j] = Dv[d0 + j]
+                for n in range(N):
+                    for j in range(LANES):
+                        hs[0, n, j] = 0.0
+                        g[n, j] = 0.0
+                        dA_acc[n, j] = 0.0
+                        dA_sum[n, j] = 0.0
+                for j in range(LANES):
+                    dD_sum[j] = 0.0
+                # recompute the states of these LANES channels
                 for t in range(L):
-                    dt = delta[b, d, t]
-                    dtu = dt * u[b, d, t]
-                    Bbt = Bt[b, t]
+                    dtl = dtt[t]
+                    for j in range(LANES):
+                        dtu[j] = dtl[j] * ut[t, j]
                     for n in range(N):
-                        a = _exp(dt * Ad[n])
-                        a_buf[t, n] = a
-                        h_buf[t + 1, n] = a * h_buf[t, n] + dtu * Bbt[n]
+                        bn = Bt[b, t, n]
+                        for j in range(LANES):
+                            hs[t + 1, n, j] = _exp(dtl[j] * Al[n, j]) * hs[t, n, j] + dtu[j] * bn
                 # adjoint pass, backwards in time; g holds a_{t+1} g_{t+1} on entry
-                for n in range(N):
-                    g[n] = 0.0
-                    dA_acc[n] = 0.0
-                dD_acc = 0.0
                 for t in range(L - 1, -1, -1):
-                    dt = delta[b, d, t]
-                    ut = u[b, d, t]
-                    gyt = gy[b, d, t]
-                    dtu = dt * ut
-                    Bbt = Bt[b, t]
-                    Cbt = Ct[b, t]
-                    dD_acc += gyt * ut
-                    for n in range(N):  # vectorised over n
-                        gn = g[n] + gyt * Cbt[n]
-                        dCl[t, n] += gyt * h_buf[t + 1, n]
-                        a = a_buf[t, n]
-                        dla = gn * a * h_buf[t, n]  # grad of la = Δ_t A_n
-                        t_dt[n] = dla * Ad[n] + gn * Bbt[n] * ut
-                        t_du[n] = gn * Bbt[n]
-                        dA_acc[n] += dla * dt
-                        dBl[t, n] += gn * dtu
-                        g[n] = a * gn
-                    ddt = 0.0
-                    du_t = 0.0
+                    dtl = dtt[t]
+                    ul = ut[t]
+                    gyl = gyt[t]
+                    ddl = ddt[t]
+                    for j in range(LANES):
+                        dtu[j] = dtl[j] * ul[j]
+                        ddl[j] = 0.0
+                        dus[j] = 0.0
+                        dD_sum[j] += gyl[j] * ul[j]
                     for n in range(N):
-                        ddt += t_dt[n]
-                        du_t += t_du[n]
-                    du[b, d, t] = gyt * Dd + dt * du_t
-                    ddelta[b, d, t] = ddt
-                for n in range(N):
-                    dA_b[b, d, n] = dA_acc[n]
-                dD_b[b, d] = dD_acc
+                        bn = Bt[b, t, n]
+                        cn = Ct[b, t, n]
+                        an = Al[n]
+                        for j in range(LANES):
+                            gn = g[n, j] + gyl[j] * cn
+                            a = _exp(dtl[j] * an[j])
+                            dla = gn * a * hs[t, n, j]  # grad of la = Δ_t A_n
+                            ddl[j] += dla * an[j] + gn * bn * ul[j]
+                            dus[j] += gn * bn
+                            dA_acc[n, j] += dla * dtl[j]
+                            dBl[t, n, j] += gn * dtu[j]
+                            dCl[t, n, j] += gyl[j] * hs[t + 1, n, j]
+                            g[n, j] = a * gn
+                    for j in range(LANES):
+                        dut[t, j] = gyl[j] * Dl[j] + dtl[j] * dus[j]
+                    if t % 32 == 0:  # flush the chunk's dA into float64
+                        for n in range(N):
+                            for j in range(LANES):
+                                dA_sum[n, j] += dA_acc[n, j]
+                                dA_acc[n, j] = 0.0
+                _store_tile(dut, du, b, d0, jw)
+                _store_tile(ddt, ddelta, b, d0, jw)
+                for j in range(jw):
+                    for n in range(N):
+                        dA_b[b, d0 + j, n] = dA_sum[n, j]
+                    dD_b[b, d0 + j] = dD_sum[j]
             for t in range(L):
                 for n in range(N):
-                    dB_blk[b, blk, t, n] = dBl[t, n]
-                    dC_blk[b, blk, t, n] = dCl[t, n]
+                    sb = 0.0
+                    sc = 0.0
+                    for j in range(LANES):
+                        sb += dBl[t, n, j]
+                        sc += dCl[t, n, j]
+                    dB_grp[b, grp, t, n] = sb
+                    dC_grp[b, grp, t, n] = sc
 
 
 def _work_dtype(*ts):
@@ -203,23 +293,23 @@ class _FusedScan(torch.autograd.Function):
         gy = gy.to(wd).contiguous()
         nb, nd, L = uu.shape
         N = AA.shape[1]
-        nthreads = numba.get_num_threads()
-        # enough tasks to balance the threads; one block per batch element when the batch suffices
-        nblk = max(1, min(nd, -(-4 * nthreads // nb))) if nb < 4 * nthreads else 1
+        nblk = -(-nd // LANES)
+        # enough tasks to keep the threads busy; few groups (long per-lane dB/dC sums) otherwise
+        ngrp = min(nblk, max(1, -(-2 * numba.get_num_threads() // nb)))
         du = torch.empty_like(uu)
         ddelta = torch.empty_like(uu)
         dA_b = torch.empty(nb, nd, N, dtype=wd)
         dD_b = torch.empty(nb, nd, dtype=wd)
-        dB_blk = torch.empty(nb, nblk, L, N, dtype=wd)
-        dC_blk = torch.empty(nb, nblk, L, N, dtype=wd)
-        _bwd_kernel(_np(uu), _np(dd), _np(AA), _np(Bt), _np(Ct), _np(DD), _np(gy), nblk,
-                    _np(du), _np(ddelta), _np(dA_b), _np(dD_b), _np(dB_blk), _np(dC_blk))
+        dB_grp = torch.empty(nb, ngrp, L, N, dtype=wd)
+        dC_grp = torch.empty(nb, ngrp, L, N, dtype=wd)
+        _bwd_kernel(_np(uu), _np(dd), _np(AA), _np(Bt), _np(Ct), _np(DD), _np(gy), ngrp,
+                    _np(du), _np(ddelta), _np(dA_b), _np(dD_b), _np(dB_grp), _np(dC_grp))
         grads = (
             du,
             ddelta,
             dA_b.sum(0),
-            dB_blk.sum(1).transpose(1, 2),
-            dC_blk.sum(1).transpose(1, 2),
+            dB_grp.sum(1).transpose(1, 2),
+            dC_grp.sum(1).transpose(1, 2),
             dD_b.sum(0),
         )
         return tuple(
