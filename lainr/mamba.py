@@ -124,8 +124,7 @@ class Mamba(nn.Module):
         dt, B, C = torch.split(x_dbl, [self.dt_rank, self.d_state, self.d_state], dim=1)  # (B, ·, L)
         A = -torch.exp(self.A_log.float())  # (d_inner, N)
         delta = softplus(_wxt(self.dt_proj.weight, dt, self.dt_proj.bias))  # (B, d_inner, L)
-        y = selective_scan(x, delta, A, B, C, self.D, variant=self.scan_variant)  # (B, d_inner, L)
-        y = y * F.silu(z)
+        y = selective_scan(x, delta, A, B, C, self.D, variant=self.scan_variant, z=z)  # (B, d_inner, L), · silu(z)
         return torch.bmm(y.transpose(1, 2), self.out_proj.weight.t().expand(y.shape[0], -1, -1))  # (B, L, d_model)
 
     def _causal_conv(self, x):

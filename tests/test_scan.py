@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from lainr.scan import available_variants, selective_scan, selective_scan_ref
 from lainr.scan.chunked import selective_scan_chunked_segsum
@@ -52,7 +53,7 @@ def reference(case):
     """float64 reference output and gradients (cached per case)."""
     if case not in _REF_CACHE:
         xs, gy = make_inputs(*CASES[case])
-        x64 = [t.double().requires_grad_() for t in xs]
+        x64 = [t.detach().double().clone().requires_grad_() for t in xs]
         y = selective_scan_ref(*x64)
         _REF_CACHE[case] = (y.detach(),) + torch.autograd.grad(y, x64, gy.double())
     return _REF_CACHE[case]
@@ -229,3 +230,41 @@ def test_fused_numba_exp_f32_accuracy():
     normal = ref > 1.2e-38
     assert (np.abs(out - ref) / ref)[normal].max() < 2.5e-7
     assert np.abs(out - ref).max() < 1e-37 + 1e-7 and (out >= 0).all() and out[-1] == 1.0
+
+
+def _gated_inputs(case, dtype=torch.float32):
+    xs, gy = make_inputs(*CASES[case], dtype=dtype) if isinstance(case, str) else make_inputs(*case, dtype=dtype)
+    z = torch.randn(xs[0].shape, generator=torch.Generator().manual_seed(7)).to(dtype) * 3  # silu's bend and tails
+    return xs + [z], gy
+
+
+def _gated_ref(xs, gy):
+    x64 = [t.detach().double().clone().requires_grad_() for t in xs]
+    y = selective_scan_ref(*x64[:6]) * F.silu(x64[6])
+    return (y.detach(),) + torch.autograd.grad(y, x64, gy.double())
+
+
+@pytest.mark.parametrize("case", ["large_delta_L1024", "mixed_delta_odd_shapes", "many_channels",
+                                  "one_image_many_channels"])
+@pytest.mark.parametrize("name", available_variants())
+def test_gate_z_matches_reference(name, case):
+    """selective_scan(..., z=z) = scan · silu(z), with all seven gradients (fused_numba fuses the gate)."""
+    xs, gy = _gated_inputs(case)
+    got = run(lambda *a: selective_scan(*a[:6], variant=name, z=a[6]), xs, gy, requires=(True,) * 7)
+    for what, x, ref in zip(NAMES + ["dz"], got, _gated_ref(xs, gy)):
+        assert x.dtype == torch.float32 and x.shape == ref.shape, what
+        err = rel_err(x, ref)
+        assert err <= TOL, f"{name}/{case}: {what} rel err {err:.2e}"
+
+
+@pytest.mark.parametrize("name", available_variants())
+def test_gate_z_float64_and_grad_subsets(name):
+    xs, gy = _gated_inputs((2, 20, 5, 40, 10.0), dtype=torch.float64)
+    got = run(lambda *a: selective_scan(*a[:6], variant=name, z=a[6]), xs, gy, requires=(True,) * 7)
+    for what, x, r in zip(NAMES + ["dz"], got, _gated_ref(xs, gy)):
+        assert x.dtype == torch.float64 and rel_err(x, r) < 1e-12, what
+    only_z = (False,) * 6 + (True,)
+    got = run(lambda *a: selective_scan(*a[:6], variant=name, z=a[6]), xs, gy, requires=only_z)
+    assert got[1:7] == (None,) * 6 and rel_err(got[7], _gated_ref(xs, gy)[7]) < 1e-12
+    with pytest.raises(ValueError, match="z must have"):
+        selective_scan(*xs[:6], variant=name, z=xs[6][:, :, :-1])

@@ -15,6 +15,8 @@ among the pure-torch variants blelloch is the fastest (also at batch 4), so it i
 CPU without numba and the choice for CUDA tensors (O(log L) launches; the mixer uses mamba-ssm's
 CUDA kernel itself when that is installed).
 """
+import torch.nn.functional as F
+
 from .blelloch import selective_scan_blelloch
 from .chunked import selective_scan_chunked
 from .fused_numba import AVAILABLE as _NUMBA
@@ -44,11 +46,20 @@ def default_variant(device):
     return _BEST_TORCH
 
 
-def selective_scan(u, delta, A, B, C, D, variant=None):
-    """Exact selective scan; `variant=None` picks the fastest available. Shapes: see `lainr.scan`."""
+def selective_scan(u, delta, A, B, C, D, variant=None, z=None):
+    """Exact selective scan; `variant=None` picks the fastest available. Shapes: see `lainr.scan`.
+
+    With z (B, D, L) the output is gated, y · silu(z) (mamba-ssm's `z`): fused into the kernel by
+    fused_numba, applied after the scan by the others.
+    """
     name = variant or default_variant(u.device)
     if name not in _VARIANTS:
         raise ValueError(f"unknown scan variant {name!r}; available: {available_variants()}")
     if name == "fused_numba" and u.device.type != "cpu":
         raise ValueError("the 'fused_numba' scan variant runs on CPU tensors only")
-    return _VARIANTS[name](u, delta, A, B, C, D)
+    if z is not None and z.shape != u.shape:
+        raise ValueError(f"z must have u's shape {tuple(u.shape)}, got {tuple(z.shape)}")
+    if name == "fused_numba":
+        return selective_scan_fused_numba(u, delta, A, B, C, D, z=z)
+    y = _VARIANTS[name](u, delta, A, B, C, D)
+    return y if z is None else y * F.silu(z)

@@ -115,8 +115,9 @@ if AVAILABLE:
                 Al[n, j] = A[d0 + j, n] if j < jw else 0.0
 
     @njit(parallel=True, fastmath=False, cache=True)
-    def _fwd_kernel(u, delta, A, Bt, Ct, Dv, y):
+    def _fwd_kernel(u, delta, A, Bt, Ct, Dv, z, gated, y):
         """u, delta, y: (Bb, D, L); A: (D, N); Bt, Ct: (Bb, L, N) (time-major); Dv: (D,).
+        gated: y = (C·h + D u) · silu(z) with z (Bb, D, L) (mamba-ssm's gate); else z is unused.
 
         One task = one batch element × LANES channels, copied into (L, LANES) tiles; every inner
         loop runs over the LANES channels (a compile-time 16): one vector op, no horizontal sum."""
@@ -154,11 +155,17 @@ if AVAILABLE:
                         acc[j] += cn * hv
                 for j in range(LANES):
                     yt[t, j] = acc[j] + Dl[j] * ut[t, j]
+            if gated:
+                _load_tile(z, b, d0, jw, dtt)  # Δ is no longer needed: reuse its tile for z
+                for t in range(L):
+                    for j in range(LANES):
+                        zv = dtt[t, j]
+                        yt[t, j] *= zv / (1.0 + _exp(-zv))
             _store_tile(yt, y, b, d0, jw)
 
     @njit(parallel=True, fastmath=False, cache=True)
-    def _bwd_kernel(u, delta, A, Bt, Ct, Dv, gy, ngrp, du, ddelta, dA_b, dD_b, dB_grp, dC_grp):
-        """Grads. du, ddelta (Bb, D, L); dA_b (Bb, D, N), dD_b (Bb, D): per batch element;
+    def _bwd_kernel(u, delta, A, Bt, Ct, Dv, z, gated, gy, ngrp, du, ddelta, dz, dA_b, dD_b, dB_grp, dC_grp):
+        """Grads. du, ddelta, dz (Bb, D, L) (dz only if gated); dA_b (Bb, D, N), dD_b (Bb, D): per batch element;
         dB_grp, dC_grp (Bb, ngrp, L, N): per group of channel blocks (summed afterwards).
 
         One task = one batch element × one group of LANES-channel blocks, run one after another so
@@ -189,12 +196,15 @@ if AVAILABLE:
             dD_sum = np.empty(LANES, dtype=np.float64)
             dtu = np.empty(LANES, dtype=u.dtype)
             dus = np.empty(LANES, dtype=u.dtype)
+            acc = np.empty(LANES, dtype=u.dtype)
             for k in range(k0, k1):
                 d0 = k * LANES
                 jw = min(LANES, nd - d0)
                 _load_tile(u, b, d0, jw, ut)
                 _load_tile(delta, b, d0, jw, dtt)
                 _load_tile(gy, b, d0, jw, gyt)
+                if gated:
+                    _load_tile(z, b, d0, jw, dut)
                 _load_lanes(A, d0, jw, Al)
                 for j in range(jw):
                     Dl[j] = Dv[d0 + j]
@@ -206,15 +216,30 @@ if AVAILABLE:
                         dA_sum[n, j] = 0.0
                 for j in range(LANES):
                     dD_sum[j] = 0.0
-                # recompute the states of these LANES channels
+                # recompute the states of these LANES channels (and, gated, the ungated output)
                 for t in range(L):
                     dtl = dtt[t]
                     for j in range(LANES):
                         dtu[j] = dtl[j] * ut[t, j]
+                        acc[j] = 0.0
                     for n in range(N):
                         bn = Bt[b, t, n]
+                        cn = Ct[b, t, n]
                         for j in range(LANES):
-                            hs[t + 1, n, j] = _exp(dtl[j] * Al[n, j]) * hs[t, n, j] + dtu[j] * bn
+                            hv = _exp(dtl[j] * Al[n, j]) * hs[t, n, j] + dtu[j] * bn
+                            hs[t + 1, n, j] = hv
+                            acc[j] += cn * hv
+                    if gated:  # out = y·silu(z): dz = gout·y·silu'(z), and gy ← gout·silu(z)
+                        zl = dut[t]  # dut is free until the adjoint pass: it holds z here
+                        gl = gyt[t]
+                        for j in range(LANES):
+                            zv = zl[j]
+                            sg = 1.0 / (1.0 + _exp(-zv))
+                            yv = acc[j] + Dl[j] * ut[t, j]
+                            ddt[t, j] = gl[j] * yv * sg * (1.0 + zv * (1.0 - sg))
+                            gl[j] = gl[j] * zv * sg
+                if gated:
+                    _store_tile(ddt, dz, b, d0, jw)
                 # adjoint pass, backwards in time; g holds a_{t+1} g_{t+1} on entry
                 for t in range(L - 1, -1, -1):
                     dtl = dtt[t]
@@ -274,22 +299,25 @@ def _np(t):
 
 class _FusedScan(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, u, delta, A, B, C, D):
-        wd = _work_dtype(u, delta, A, B, C, D)
-        ctx.in_dtypes = tuple(t.dtype for t in (u, delta, A, B, C, D))
+    def forward(ctx, u, delta, A, B, C, D, z):
+        gated = z is not None
+        wd = _work_dtype(u, delta, A, B, C, D, *((z,) if gated else ()))
+        ctx.in_dtypes = tuple(t.dtype if t is not None else None for t in (u, delta, A, B, C, D, z))
         uu, dd, AA, DD = (t.detach().to(wd).contiguous() for t in (u, delta, A, D))
+        zz = z.detach().to(wd).contiguous() if gated else uu  # uu: a placeholder the kernel ignores
         Bt = B.detach().to(wd).transpose(1, 2).contiguous()  # (Bb, L, N)
         Ct = C.detach().to(wd).transpose(1, 2).contiguous()
         y = torch.empty_like(uu)
-        _fwd_kernel(_np(uu), _np(dd), _np(AA), _np(Bt), _np(Ct), _np(DD), _np(y))
+        _fwd_kernel(_np(uu), _np(dd), _np(AA), _np(Bt), _np(Ct), _np(DD), _np(zz), gated, _np(y))
         if any(ctx.needs_input_grad):
-            ctx.save_for_backward(uu, dd, AA, Bt, Ct, DD)
+            ctx.save_for_backward(uu, dd, AA, Bt, Ct, DD, zz)
+            ctx.gated = gated
         return y.to(u.dtype)
 
     @staticmethod
     def backward(ctx, gy):
-        uu, dd, AA, Bt, Ct, DD = ctx.saved_tensors
-        wd = uu.dtype
+        uu, dd, AA, Bt, Ct, DD, zz = ctx.saved_tensors
+        wd, gated = uu.dtype, ctx.gated
         gy = gy.to(wd).contiguous()
         nb, nd, L = uu.shape
         N = AA.shape[1]
@@ -298,12 +326,13 @@ class _FusedScan(torch.autograd.Function):
         ngrp = min(nblk, max(1, -(-2 * numba.get_num_threads() // nb)))
         du = torch.empty_like(uu)
         ddelta = torch.empty_like(uu)
+        dz = torch.empty_like(uu) if gated else uu  # placeholder when not gated (never written)
         dA_b = torch.empty(nb, nd, N, dtype=wd)
         dD_b = torch.empty(nb, nd, dtype=wd)
         dB_grp = torch.empty(nb, ngrp, L, N, dtype=wd)
         dC_grp = torch.empty(nb, ngrp, L, N, dtype=wd)
-        _bwd_kernel(_np(uu), _np(dd), _np(AA), _np(Bt), _np(Ct), _np(DD), _np(gy), ngrp,
-                    _np(du), _np(ddelta), _np(dA_b), _np(dD_b), _np(dB_grp), _np(dC_grp))
+        _bwd_kernel(_np(uu), _np(dd), _np(AA), _np(Bt), _np(Ct), _np(DD), _np(zz), gated, _np(gy), ngrp,
+                    _np(du), _np(ddelta), _np(dz), _np(dA_b), _np(dD_b), _np(dB_grp), _np(dC_grp))
         grads = (
             du,
             ddelta,
@@ -311,14 +340,17 @@ class _FusedScan(torch.autograd.Function):
             dB_grp.sum(1).transpose(1, 2),
             dC_grp.sum(1).transpose(1, 2),
             dD_b.sum(0),
+            dz if gated else None,
         )
         return tuple(
-            g.to(dt) if need else None for g, dt, need in zip(grads, ctx.in_dtypes, ctx.needs_input_grad)
+            g.to(dt) if need and g is not None else None
+            for g, dt, need in zip(grads, ctx.in_dtypes, ctx.needs_input_grad)
         )
 
 
-def selective_scan_fused_numba(u, delta, A, B, C, D):
-    """Fused numba selective scan (CPU tensors). Shapes: see `lainr.scan`."""
+def selective_scan_fused_numba(u, delta, A, B, C, D, z=None):
+    """Fused numba selective scan (CPU tensors); with z (B, D, L) the output is gated by silu(z)
+    inside the kernel (mamba-ssm's `z`). Shapes: see `lainr.scan`."""
     if not AVAILABLE:
         raise RuntimeError("numba is not installed; the 'fused_numba' scan variant is unavailable")
-    return _FusedScan.apply(u, delta, A, B, C, D)
+    return _FusedScan.apply(u, delta, A, B, C, D, z)
