@@ -130,7 +130,7 @@ def evaluate_weights(model, test, limit, desc="test"):
     idx = val_indices(len(test), limit)
     res = {"n_test": len(idx)}
     dev = next(model.parameters()).device
-    with tqdm(total=len(idx), desc=desc, unit="img", file=sys.stderr, disable=None) as bar:
+    with tqdm(total=len(idx), desc=desc, unit="img", file=sys.stderr) as bar:
         jit = evaluate_sigmas(model, test.images, idx, SIGMAS, seed=0, device=dev,
                               progress=lambda done: bar.update(done - bar.n))
     jit = {str(s): m for s, m in jit.items()}

@@ -9,6 +9,7 @@ without z / delta_bias / softplus, which the mixer applies itself):
     B:     (B, N, L)  input projection
     C:     (B, N, L)  output projection
     D:     (D,)       skip
+    z:     (B, D, L)  optional gate (keyword): y ← y · silu(z), mamba-ssm's z
     returns y: (B, D, L)
 
     h_t = exp(Δ_t A) h_{t-1} + Δ_t B_t u_t;   y_t = C_t · h_t + D u_t
