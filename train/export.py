@@ -20,6 +20,7 @@ from .card import model_card
 from .checkpoint import CKPT, load_checkpoint
 from .config import TrainConfig
 from .data import load_split
+from .evaluate import weights_sha256
 from .loop import build_model
 from .schedule import schedule_description
 from .validate import evaluate_sigmas, evaluate_split, val_indices
@@ -45,6 +46,16 @@ def _metrics_entry(metrics_file, out_dir):
         if Path(key).resolve() == out_dir.resolve():
             return entry
     raise ValueError(f"{metrics_file} has no entry for {out_dir} (it has: {', '.join(results)})")
+
+
+def _check_measured_file(entry, model, weights_dtype, out_dir, metrics_file):
+    """The metrics must be of the very file this export writes: compared by sha256 in a scratch
+    folder, before out_dir is touched."""
+    with tempfile.TemporaryDirectory() as scratch:
+        model.cpu().save_pretrained(scratch, weights_dtype=weights_dtype)
+        if entry.get("weights_sha256") != weights_sha256(scratch):
+            raise ValueError(f"{metrics_file} measured a different model.safetensors than the one this export "
+                             f"writes (re-run train.evaluate on {out_dir} after a plain export)")
 
 
 def _from_metrics(entry, n_total):
@@ -79,25 +90,18 @@ def export_run(run_dir, out_dir, *, dtype="auto", eval_limit=1000, device="cpu",
             chosen = "float16" if delta < FP16_MAX_COST_DB else "float32"
     if chosen == "float16":
         model = _half_roundtrip(model)
-    out_dir.mkdir(parents=True, exist_ok=True)
     weights_dtype = torch.float16 if chosen == "float16" else None
-    if entry is not None:  # check in a scratch folder first, so a mismatch leaves out_dir as it was
-        from .evaluate import weights_sha256
-        with tempfile.TemporaryDirectory(dir=out_dir.parent) as scratch:
-            model.cpu().save_pretrained(scratch, weights_dtype=weights_dtype)
-            if entry.get("weights_sha256") != weights_sha256(scratch):
-                raise ValueError(f"{metrics} measured a different model.safetensors than the one exported from "
-                                 f"{run_dir} (re-run train.evaluate on {out_dir} after a plain export)")
-        result, jit = _from_metrics(entry, len(test))
-    model.cpu().save_pretrained(out_dir, weights_dtype=weights_dtype)
     if entry is not None:
-        pass  # figures come from metrics.json (checked above)
+        _check_measured_file(entry, model, weights_dtype, out_dir, metrics)
+        result, jit = _from_metrics(entry, len(test))
     elif jitter:
         jit = {str(s): m for s, m in evaluate_sigmas(model, test.images, idx, JITTER_SIGMAS, device=device).items()}
         result = dict(jit["0.0"], of=len(test))
     else:
         jit = None
         result = dict(evaluate_split(model, test.images, idx, device=device), of=len(test))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.cpu().save_pretrained(out_dir, weights_dtype=weights_dtype)
     epochs = ckpt["step"] / ckpt["steps_per_epoch"]
     info = {"model": cfg.model, "schedule": schedule_description(cfg, ckpt["step"], epochs), "step": ckpt["step"],
             "epochs": epochs, "elapsed": ckpt["elapsed"], "hardware": ckpt["hardware"],
