@@ -4,6 +4,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from einops import rearrange
 
+from .fourier import no_autocast
+
 
 class SingleHeadCrossAttention(nn.Module):
     """The simplified decoder's attention: one head, Q/K/V with biases, no spatial bias."""
@@ -61,6 +63,14 @@ class SharedTokenCrossAttention(nn.Module):
         """
         q = rearrange(self.to_q(queries), "b q (h e) -> b h q e", h=self.heads)  # (B, h, Q, e), a view
         k, v = (rearrange(t, "b m (h e) -> b h m e", h=self.heads) for t in self.to_kv(latents).chunk(2, dim=-1))
-        mask = None if bias is None else bias[:, None].to(q.dtype)  # (B, 1, Q, m), broadcast over heads
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=self.scale)  # (B, h, Q, e)
+        if bias is None:
+            out = F.scaled_dot_product_attention(q, k, v, scale=self.scale)  # (B, h, Q, e)
+        else:
+            # Under bf16/fp16 autocast the bias would lose its 1e-4 steps (and SDPA itself is on
+            # autocast's low-precision list): attend in the bias's precision with autocast off.
+            with no_autocast(q.device):
+                dtype = torch.promote_types(q.dtype, bias.dtype)
+                q, k, v = q.to(dtype), k.to(dtype), v.to(dtype)
+                mask = bias[:, None].to(dtype)  # (B, 1, Q, m), broadcast over heads
+                out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=self.scale)  # (B, h, Q, e)
         return rearrange(out, "b h q e -> b q (h e)")

@@ -7,6 +7,8 @@ as in the origin (neighbours in a row differ by ~1.5e-4 in the logit at α = 10)
 """
 import torch
 
+from .fourier import full_precision, no_autocast
+
 
 def lp_token_positions(num_lp, *, device=None, dtype=torch.float32):
     """s_i = (i + 0.5) / m for the m LP tokens → (m,)."""
@@ -21,7 +23,13 @@ def query_raster_position(coords, grid):
 
 
 def spatial_bias(coords, num_lp, grid, alpha):
-    """−α·(t_q − s_i)² for coords (B, Q, 2) → (B, Q, m), computed per sample."""
-    t = query_raster_position(coords, grid)  # (B, Q)
-    s = lp_token_positions(num_lp, device=coords.device, dtype=coords.dtype)  # (m,)
-    return -alpha * (t[..., None] - s) ** 2
+    """−α·(t_q − s_i)² for coords (B, Q, 2) → (B, Q, m), computed per sample.
+
+    Always float32 (or float64), autocast off: neighbouring patches differ by ~1.5e-4 in the logit,
+    far below bf16's resolution at these magnitudes (the bias would be flattened to steps of ~0.03).
+    """
+    with no_autocast(coords.device):
+        coords = full_precision(coords)
+        t = query_raster_position(coords, grid)  # (B, Q)
+        s = lp_token_positions(num_lp, device=coords.device, dtype=coords.dtype)  # (m,)
+        return -alpha * (t[..., None] - s) ** 2
