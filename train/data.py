@@ -131,8 +131,7 @@ def load_torchvision(split, data_root):
 
 
 def load_pack(path, split):
-    """A .npz from `train.pack`: {split}_images (N,32,32,3) uint8 or {split}_jpeg + {split}_offsets."""
-    from PIL import Image
+    """A .npz from `train.pack`: {split}_images (N,32,32,3) uint8, or JPEG bytes (see train/pack.py)."""
     try:
         z = np.load(path)
     except Exception as err:  # noqa: BLE001
@@ -142,14 +141,25 @@ def load_pack(path, split):
         labels = z[f"{split}_labels"]
         if f"{split}_images" in z:
             images = z[f"{split}_images"]
-        elif f"{split}_jpeg" in z:
+        elif f"{split}_jpeg_body" in z:  # header-shared JPEGs: file = headers[index] + body
+            heads, head_off = z["jpeg_headers"].tobytes(), z["jpeg_header_offsets"]
+            headers = [heads[a:b] for a, b in zip(head_off[:-1], head_off[1:])]
+            blob, offsets = z[f"{split}_jpeg_body"].tobytes(), z[f"{split}_offsets"]
+            files = [headers[h] + blob[a:b] for h, a, b in zip(z[f"{split}_header_index"], offsets[:-1], offsets[1:])]
+            images = _decode_jpegs(files)
+        elif f"{split}_jpeg" in z:  # packs of the first format: whole files
             blob, offsets = z[f"{split}_jpeg"].tobytes(), z[f"{split}_offsets"]
-            images = np.stack([np.asarray(Image.open(io.BytesIO(blob[a:b])).convert("RGB"))
-                               for a, b in zip(offsets[:-1], offsets[1:])])
+            images = _decode_jpegs([blob[a:b] for a, b in zip(offsets[:-1], offsets[1:])])
         else:
             raise DataError(f"{path} has no '{split}' split")
     return _split(images, labels, meta.get("classes", [str(i) for i in range(10)]),
                   meta.get("source", describe_source(path)))
+
+
+def _decode_jpegs(files):
+    """list of JPEG bytes → (N, 32, 32, 3) uint8"""
+    from PIL import Image
+    return np.stack([np.asarray(Image.open(io.BytesIO(f)).convert("RGB")) for f in files])
 
 
 def _split(images, labels, classes, source):
