@@ -71,11 +71,3 @@ def test_publish_dry_run_lists_files_and_needs_an_export(tmp_path, capsys):
     assert main([str(d), "--repo-id", "someone/mamba-ginr", "--dry-run"]) == 2
     assert "README.md" in capsys.readouterr().err
 
-
-def test_gpu_script_parses_and_asks_for_its_arguments():
-    import subprocess
-    from tests.test_train_helpers import ROOT
-    script = ROOT / "train" / "gpu_run.sh"
-    assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
-    r = subprocess.run(["bash", str(script)], capture_output=True, text=True, cwd=ROOT)
-    assert r.returncode != 0 and "model" in r.stderr

@@ -156,10 +156,20 @@ def load_pack(path, split):
                   meta.get("source", describe_source(path)))
 
 
-def _decode_jpegs(files):
-    """list of JPEG bytes → (N, 32, 32, 3) uint8"""
+def _decode_jpeg_list(files):
     from PIL import Image
-    return np.stack([np.asarray(Image.open(io.BytesIO(f)).convert("RGB")) for f in files])
+    return [np.asarray(Image.open(io.BytesIO(f)).convert("RGB")) for f in files]
+
+
+def _decode_jpegs(files, parallel_from=8192):
+    """list of JPEG bytes → (N, 32, 32, 3) uint8; many files are decoded by a process per core."""
+    workers = min(os.cpu_count() or 1, 16)
+    if len(files) < parallel_from or workers < 3:
+        return np.stack(_decode_jpeg_list(files))
+    size = -(-len(files) // (4 * workers))
+    with Pool(workers) as pool:
+        parts = pool.map(_decode_jpeg_list, [files[i:i + size] for i in range(0, len(files), size)])
+    return np.stack([im for part in parts for im in part])
 
 
 def _split(images, labels, classes, source):

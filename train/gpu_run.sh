@@ -1,38 +1,28 @@
 #!/usr/bin/env bash
-# Train, evaluate and export on a GPU machine with no internet, from carried data.
+# One call on a GPU machine without internet: check the scan, benchmark, train, export, evaluate,
+# and leave everything in OUT_DIR within the device tool's limits (files ≤ 15 MiB, ≤ 8 of them).
 #
-#   train/gpu_run.sh MODEL DATA BUDGET [OUT_DIR]
-#     MODEL   simplified | corrected
-#     DATA    a .npz pack (python -m train.pack --data /path/to/cifar10 runs/cifar10_jpeg.npz; ≈ 53 MiB),
-#             an ImageFolder root, or cifar10 (needs the download already under data/)
-#     BUDGET  training wall time, e.g. 8m, 2h (the protocol schedule is compressed into it)
-#     OUT_DIR where weights/ and eval/ go (default: $OUT if set, else runs/gpu_out)
+#   train/gpu_run.sh MODEL DATA BUDGET OUT_DIR
+#     MODEL    simplified | corrected | both
+#     DATA     a pack from `python -m train.pack` (the whole CIFAR-10 JPEG copy packs into ≈ 18 MiB)
+#     BUDGET   training time for all models together, e.g. 6m (turned into fixed step counts)
+#     OUT_DIR  an empty folder (on the device machine: "$OUT")
 #
-# Extra flags for `python -m train` can be passed in TRAIN_ARGS (e.g. "--epochs 40" or tiny test configs);
-# DEVICE (default cuda) and BF16 (default 1) select the device and bfloat16 autocast; EVAL_LIMIT
-# (default 0 = the whole test split) bounds the evaluation.
+#   DEVICE=cpu TINY=1 train/gpu_run.sh both pack.npz 20s /tmp/out     # the dry run on CPU (small models)
+#
+# Environment: DEVICE (default cuda), TINY=1 (small models), JOB_ARGS (more flags for
+# `python -m train.gpu_job`, e.g. "--eval-limit 2000"). Bring the results home with
+# `python -m train.collect OUT_DIR DEST`. The stages are described in train/gpu_job.py.
 set -euo pipefail
-MODEL=${1:?model: simplified|corrected}
-DATA=${2:?data: .npz pack, ImageFolder root or cifar10}
-BUDGET=${3:?time budget, e.g. 8m}
-DEST=${4:-${OUT:-runs/gpu_out}}
-DEVICE=${DEVICE:-cuda}
-EVAL_LIMIT=${EVAL_LIMIT:-0}
-RUN=${RUN_DIR:-runs/gpu_$MODEL}
-BF16_FLAG=""
-if [ "${BF16:-1}" = "1" ] && [ "${DEVICE#cuda}" != "$DEVICE" ]; then BF16_FLAG="--bf16"; fi
-mkdir -p "$DEST"
+if [ $# -ne 4 ]; then
+  echo "usage: train/gpu_run.sh MODEL DATA BUDGET OUT_DIR   (MODEL: simplified|corrected|both)" >&2
+  exit 2
+fi
+cd "$(dirname "$0")/.."
+export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+TINY_FLAG=""
+if [ "${TINY:-0}" = "1" ]; then TINY_FLAG="--tiny"; fi
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv || true
-
 # shellcheck disable=SC2086
-python -m train --model "$MODEL" --data "$DATA" --out "$RUN" --device "$DEVICE" $BF16_FLAG \
-    --time-budget "$BUDGET" --val-limit 2000 --val-minutes 5 --ckpt-minutes 5 --workers 4 \
-    --no-export --no-progress ${TRAIN_ARGS:-} 2>&1 | tee "$DEST/train_$MODEL.log"
-cp "$RUN/metrics.jsonl" "$DEST/metrics_$MODEL.jsonl"
-python -m train.plot "$RUN" "$DEST/curves_$MODEL.png" || true
-python -m train.export "$RUN" "$DEST/weights_$MODEL" --device "$DEVICE" --eval-limit "$EVAL_LIMIT" --jitter \
-    2>&1 | tee "$DEST/export_$MODEL.log"
-python -m train.evaluate --weights "$DEST/weights_$MODEL" --data "$DATA" --out "$DEST/eval_$MODEL" \
-    --device "$DEVICE" --limit "$EVAL_LIMIT" 2>&1 | tee "$DEST/eval_$MODEL.log"
-cp "$RUN/checkpoint.pt" "$DEST/checkpoint_$MODEL.pt" 2>/dev/null || true  # to resume elsewhere
-echo "done: $DEST"
+exec python -m train.gpu_job --model "$1" --data "$2" --budget "$3" --out "$4" --device "${DEVICE:-cuda}" \
+    $TINY_FLAG ${JOB_ARGS:-}

@@ -128,8 +128,10 @@ def pack(data, out, limit_train=0, limit_test=0, data_root="data", max_bytes=0):
     note = f"{n_train:,} of {len(train.labels):,} training images"
     if n_train < len(train.labels):
         note += f" (class-balanced: the first {n_train // len(train.classes)} of each class)" if max_bytes else ""
-    source = train.source.split("; packed:")[0]  # a pack of a pack: say it once
-    meta = {"source": f"{source}; packed: {note}, {n_test:,} test images",
+    source = f"{train.source.split('; packed:')[0]}; packed: {note}, {n_test:,} test images"
+    if "; packed:" in train.source and n_train == len(train.labels) and n_test == len(test.labels):
+        source = train.source  # a whole pack of a pack: its line (with the original count) stands
+    meta = {"source": source,
             "classes": train.classes, "n_train": n_train, "n_test": n_test}
     arrays = {**train.arrays("train", train_pick), **test.arrays("test", test_pick)}
     if jpeg:

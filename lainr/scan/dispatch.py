@@ -17,6 +17,8 @@ CUDA kernel itself when that is installed). fused_numba was since vectorised ove
 on a quiet machine, 1 thread, CPU time, Δ ~ U(0, 1): 96–103 → 51–58 ms forward, 342 → 170 ms
 forward+backward (BENCHMARKS.md, "Selective scan, second round").
 """
+import os
+
 import torch.nn.functional as F
 
 from .blelloch import selective_scan_blelloch
@@ -42,7 +44,14 @@ def available_variants():
 
 
 def default_variant(device):
-    """The variant `selective_scan` uses for tensors on `device`."""
+    """The variant `selective_scan` uses for tensors on `device`.
+
+    The environment variable LAINR_SCAN_VARIANT, when set, names it instead (for every device): the
+    GPU job sets it for its training processes when the Triton kernel fails its check on the device.
+    """
+    forced = os.environ.get("LAINR_SCAN_VARIANT")
+    if forced:
+        return forced
     if getattr(device, "type", device) == "cpu" and _NUMBA:
         return "fused_numba"
     return _BEST_TORCH

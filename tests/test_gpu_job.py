@@ -1,0 +1,148 @@
+"""The GPU call's dry run on CPU (train/gpu_run.sh with DEVICE=cpu TINY=1), its output against the
+device tool's limits, train.collect, and the bad inputs refused before any training."""
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.test_train_helpers import ROOT, run_module
+from tests.test_train_pack import jpeg_folder
+from train.pack import pack
+
+MAX_FILES, MAX_FILE_BYTES, MAX_DEPTH = 8, 16 * 2 ** 20, 2  # what a device call can bring back
+NAME_OK = re.compile(r"^[A-Za-z0-9._-]+$")
+
+
+def gpu_run(args, env=None, timeout=900):
+    full = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", **(env or {}))
+    return subprocess.run(["bash", str(ROOT / "train" / "gpu_run.sh"), *args], cwd=ROOT, env=full,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def dry_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("gpu_job")
+    data = pack(jpeg_folder(tmp / "folder", n_train=8, n_test=3), tmp / "pack.npz")
+    out = tmp / "out"
+    r = gpu_run(["both", str(data), "6s", str(out)],
+                env={"DEVICE": "cpu", "TINY": "1",
+                     "JOB_ARGS": "--batch-size 4 --bench-steps 2 --val-limit 6 --export-eval-limit 6 --eval-limit 6"})
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    return tmp, out, r
+
+
+def test_dry_run_output_fits_the_device_limits(dry_run):
+    _, out, _ = dry_run
+    files = [p for p in out.rglob("*") if p.is_file()]
+    assert 0 < len(files) <= MAX_FILES
+    for f in files:
+        assert f.stat().st_size <= MAX_FILE_BYTES, f
+        assert len(f.relative_to(out).parts) - 1 <= MAX_DEPTH, f
+        assert all(NAME_OK.match(part) for part in f.relative_to(out).parts), f
+    names = {f.name for f in files}
+    assert {"report.json", "log.txt", "simplified.tar", "corrected.tar", "eval.tar"} <= names
+
+
+def test_dry_run_report_has_every_stage(dry_run):
+    _, out, _ = dry_run
+    report = json.loads((out / "report.json").read_text())
+    assert report["finished"] and report["device"] == "cpu"
+    for stage in ("data", "scan", "benchmark", "train_simplified", "train_corrected", "export_simplified",
+                  "export_corrected", "evaluate"):
+        assert stage in report["stages"], stage
+    for model in ("simplified", "corrected"):
+        bench = report["benchmark"][model]
+        assert bench["img_per_s"] > 0 and 0 < bench["scan_share"] <= 1
+        train = report["stages"][f"train_{model}"]
+        assert train["rc"] == 0 and train["planned_steps"] >= 1 and train["batch_size"] == 4
+        assert report["stages"][f"export_{model}"]["step"] == train["planned_steps"]  # ran to the plan
+        assert report["stages"][f"export_{model}"]["with_full_metrics"]  # card figures from train.evaluate
+
+
+def test_collect_gives_strictly_loading_folders_with_cards(dry_run, tmp_path):
+    _, out, _ = dry_run
+    r = run_module("train.collect", [str(out), str(tmp_path / "weights")])
+    assert r.returncode == 0, r.stderr
+    from lainr import CorrectedGINR, SimplifiedGINR
+    for name, cls in (("simplified", SimplifiedGINR), ("corrected", CorrectedGINR)):
+        folder = tmp_path / "weights" / name
+        cls.from_pretrained(str(folder))  # strict
+        card = (folder / "README.md").read_text()
+        assert "How this folder was made (one GPU call" in card and "planned optimiser steps" in card
+        assert "Recipe `gpu`" in card and (folder / "metrics.jsonl").is_file()
+    assert (tmp_path / "weights" / "eval" / "metrics.json").is_file()
+    # again: refused without --replace, nothing touched; with --replace the old folder is backed up
+    before = (tmp_path / "weights" / "corrected" / "model.safetensors").read_bytes()
+    r = run_module("train.collect", [str(out), str(tmp_path / "weights")])
+    assert r.returncode == 2 and "--replace" in r.stderr
+    r = run_module("train.collect", [str(out), str(tmp_path / "weights"), "--replace"])
+    assert r.returncode == 0 and "previous folders moved to" in r.stderr
+    assert (tmp_path / "weights" / "corrected" / "model.safetensors").read_bytes() == before
+
+
+def test_collect_refuses_a_corrupt_or_incomplete_call(dry_run, tmp_path):
+    _, out, _ = dry_run
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for f in out.iterdir():
+        (bad / f.name).write_bytes(f.read_bytes())
+    data = bytearray((bad / "corrected.tar").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (bad / "corrected.tar").write_bytes(bytes(data))
+    r = run_module("train.collect", [str(bad), str(tmp_path / "w")])
+    assert r.returncode == 2 and "sha256" in r.stderr and not (tmp_path / "w" / "simplified").exists()
+    (bad / "corrected.tar").unlink()
+    r = run_module("train.collect", [str(bad), str(tmp_path / "w")])
+    assert r.returncode == 2 and "missing" in r.stderr
+
+
+def test_shipping_splits_big_files_into_parts(tmp_path, monkeypatch):
+    import train.gpu_job as job
+    monkeypatch.setattr(job, "PART_BYTES", 1000)
+    j = job.Job.__new__(job.Job)
+    j.out, j.report, j.t0 = tmp_path / "out", {"files": {}}, 0.0
+    j.out.mkdir()
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "blob.bin").write_bytes(os.urandom(5000))
+    j.ship("corrected", src)
+    parts = j.report["files"]["corrected"]["parts"]
+    assert len(parts) >= 6 and parts[0] == "corrected.tar.00"
+    assert all((j.out / p).stat().st_size <= 1000 for p in parts)
+    from train.collect import _archive, _unpack
+    _unpack(_archive(j.out, "corrected", j.report["files"]["corrected"]), tmp_path / "back")
+    assert (tmp_path / "back" / "blob.bin").read_bytes() == (src / "blob.bin").read_bytes()
+
+
+@pytest.mark.parametrize("case", ["unknown_model", "non_empty_out", "cuda_without_gpu", "bad_budget"])
+def test_bad_input_is_refused_before_any_training(tmp_path, case):
+    data = pack(jpeg_folder(tmp_path / "folder", n_train=2, n_test=1), tmp_path / "pack.npz")
+    out = tmp_path / "out"
+    model, budget, env = "both", "5s", {"DEVICE": "cpu", "TINY": "1"}
+    if case == "unknown_model":
+        model, expect = "bigger", "unknown MODEL"
+    elif case == "non_empty_out":
+        out.mkdir()
+        (out / "keep.txt").write_text("mine")
+        expect = "not empty"
+    elif case == "cuda_without_gpu":
+        env, expect = {"DEVICE": "cuda", "CUDA_VISIBLE_DEVICES": ""}, "no CUDA GPU"
+    else:
+        budget, expect = "soon", "bad duration"
+    r = gpu_run([model, str(data), budget, str(out)], env=env, timeout=300)
+    assert r.returncode == 2 and expect in r.stderr, r.stderr
+    if case == "non_empty_out":
+        assert [p.name for p in out.iterdir()] == ["keep.txt"]
+    else:
+        assert not out.exists()
+    assert not (tmp_path / "out_work").exists()
+
+
+def test_gpu_run_parses_and_shows_its_usage():
+    assert subprocess.run(["bash", "-n", str(ROOT / "train" / "gpu_run.sh")]).returncode == 0
+    r = gpu_run(["both"])
+    assert r.returncode == 2 and "usage" in r.stderr and "simplified|corrected|both" in r.stderr
