@@ -17,14 +17,15 @@ ROOT = Path(__file__).resolve().parent.parent
 TOL = 1e-5
 NAMES = ["out", "du", "ddelta", "dA", "dB", "dC", "dD"]
 
-# (batch, d_inner, d_state, length, delta_max); the kernel's channel block is 32 (BLOCK_D)
+# (batch, d_inner, d_state, length, delta_max); at these sizes the kernel's channel block is 16
 CASES = {
-    "large_delta_L200": (2, 4, 16, 200, 10.0),  # Δ up to 10 with A down to −16
+    "large_delta_L96": (2, 4, 16, 96, 10.0),  # Δ up to 10 with A down to −16
     "mixed_delta_odd_shapes": (3, 5, 7, 37, 3.0),  # N = 7 padded to 8, L = 37
     "L1": (2, 3, 4, 1, 10.0),
-    "many_channels": (2, 72, 16, 48, 5.0),  # three channel blocks, the last one ragged (8 of 32)
-    "one_image_many_channels": (1, 40, 8, 64, 2.0),  # batch 1, two blocks
+    "many_channels": (2, 40, 16, 24, 5.0),  # three channel blocks, the last one ragged (8 of 16)
+    "one_image_many_channels": (1, 40, 8, 48, 2.0),  # batch 1
 }
+BLOCK64 = (2, 72, 16, 24, 5.0)  # with the 64-channel block of large batches: two blocks, 8 of 64 in the last
 
 
 def _child():
@@ -61,6 +62,13 @@ def _child():
         xz = xs + [z]
         record(case + "/gated", run(scan, xz, gy, requires=(True,) * 7),
                [r.float() for r in ref_of(xz, gy, True)], NAMES + ["dz"])
+
+    tri.BLOCK_D = 64  # the block size picked for large batches (≥ 1024 programs)
+    xs, gy = make_inputs(*BLOCK64)
+    xz = xs + [torch.randn(xs[0].shape, generator=torch.Generator().manual_seed(7)) * 3]
+    record("block64/gated", run(scan, xz, gy, requires=(True,) * 7),
+           [r.float() for r in ref_of(xz, gy, True)], NAMES + ["dz"])
+    tri.BLOCK_D = None
 
     # non-contiguous inputs, a subset of grads, float64 in → float64 out (computed in fp32)
     xs, gy = make_inputs(*CASES["mixed_delta_odd_shapes"])
@@ -107,7 +115,7 @@ def results():
     return json.loads(line[len("RESULT "):])
 
 
-@pytest.mark.parametrize("check", list(CASES) + [c + "/gated" for c in CASES]
+@pytest.mark.parametrize("check", list(CASES) + [c + "/gated" for c in list(CASES) + ["block64"]]
                          + ["non_contiguous", "grad_subset", "float64_io", "self_check"])
 def test_triton_matches_reference(results, check):
     errs = results[check]
