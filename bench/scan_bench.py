@@ -48,7 +48,7 @@ def bench_scan(batch=16, d_inner=512, d_state=16, length=512, repeats=3, variant
     refs = (y64.detach(),) + torch.autograd.grad(y64, x64, gy.double())
     del y64, x64
     rows = []
-    for name in variants or available_variants():
+    for name in variants or available_variants(torch.device("cpu")):  # CPU tensors
         leaves = [t.clone().requires_grad_() for t in xs]
 
         def fwd():

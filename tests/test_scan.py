@@ -77,7 +77,9 @@ def variant_fn(name):
     return lambda *xs: selective_scan(*xs, variant=name)
 
 
-ALL = available_variants() + ["chunked_segsum"]
+# the variants that run on CPU tensors here (triton only under its interpreter: test_scan_triton.py)
+CPU = available_variants("cpu")
+ALL = CPU + ["chunked_segsum"]
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -117,7 +119,7 @@ def test_large_delta_case_defeats_naive_linear_space_scan():
     assert rel_err(y_naive, y) < 1e-4
 
 
-@pytest.mark.parametrize("name", available_variants())
+@pytest.mark.parametrize("name", CPU)
 def test_non_contiguous_inputs(name):
     case = "mixed_delta_odd_shapes"
     xs, gy = make_inputs(*CASES[case])
@@ -131,7 +133,7 @@ def test_non_contiguous_inputs(name):
         assert rel_err(x, ref) <= TOL, what
 
 
-@pytest.mark.parametrize("name", available_variants())
+@pytest.mark.parametrize("name", CPU)
 @pytest.mark.parametrize("requires", [(False, True, True, False, False, False), (True, False, False, True, True, True),
                                       (False, False, False, False, False, True)])
 def test_requires_grad_subsets(name, requires):
@@ -146,7 +148,7 @@ def test_requires_grad_subsets(name, requires):
             assert x is None
 
 
-@pytest.mark.parametrize("name", available_variants())
+@pytest.mark.parametrize("name", CPU)
 def test_no_grad_and_float64(name):
     xs, gy = make_inputs(2, 3, 5, 40, 10.0, dtype=torch.float64)
     with torch.no_grad():
@@ -181,7 +183,13 @@ def test_dispatch():
         selective_scan(*make_inputs(1, 2, 3, 4, 1.0)[0], variant="nope")
     expected = "fused_numba" if "fused_numba" in names else _BEST_TORCH
     assert default_variant(torch.device("cpu")) == expected
-    assert default_variant(torch.device("cuda")) == _BEST_TORCH != "fused_numba"
+    cuda = "triton" if "triton" in names else _BEST_TORCH
+    assert default_variant(torch.device("cuda")) == cuda != "fused_numba"
+    assert "fused_numba" not in available_variants("cuda")
+    if "triton" in names:  # installed, but CPU tensors need the interpreter (test_scan_triton.py)
+        assert "triton" in available_variants("cuda") and "triton" not in CPU
+        with pytest.raises(ValueError, match="runs on CUDA tensors"):
+            selective_scan(*make_inputs(1, 2, 3, 4, 1.0)[0], variant="triton")
     xs, _ = make_inputs(*CASES["mixed_delta_odd_shapes"])
     assert rel_err(selective_scan(*xs), reference("mixed_delta_odd_shapes")[0]) <= TOL
 
@@ -246,7 +254,7 @@ def _gated_ref(xs, gy):
 
 @pytest.mark.parametrize("case", ["large_delta_L1024", "mixed_delta_odd_shapes", "many_channels",
                                   "one_image_many_channels"])
-@pytest.mark.parametrize("name", available_variants())
+@pytest.mark.parametrize("name", CPU)
 def test_gate_z_matches_reference(name, case):
     """selective_scan(..., z=z) = scan · silu(z), with all seven gradients (fused_numba fuses the gate)."""
     xs, gy = _gated_inputs(case)
@@ -257,7 +265,7 @@ def test_gate_z_matches_reference(name, case):
         assert err <= TOL, f"{name}/{case}: {what} rel err {err:.2e}"
 
 
-@pytest.mark.parametrize("name", available_variants())
+@pytest.mark.parametrize("name", CPU)
 def test_gate_z_float64_and_grad_subsets(name):
     xs, gy = _gated_inputs((2, 20, 5, 40, 10.0), dtype=torch.float64)
     got = run(lambda *a: selective_scan(*a[:6], variant=name, z=a[6]), xs, gy, requires=(True,) * 7)

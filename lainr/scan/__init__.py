@@ -21,9 +21,14 @@ without z / delta_bias / softplus, which the mixer applies itself):
     chunked      chunked scan, T-step loops within √L-long chunks + carry across chunks (chunked.py)
     blelloch     work-efficient parallel associative scan, O(log L) steps (blelloch.py)
     fused_numba  numba kernels, hand-written backward; CPU only, only if numba imports (fused_numba.py)
+    triton       Triton kernels, hand-written backward, gate fused; CUDA tensors (CPU only through
+                 Triton's interpreter, TRITON_INTERPRET=1), only if triton imports; fp32 (triton.py)
 
-All pure-torch variants only ever multiply by decays exp(Δ A) ≤ 1 (never divide by them), so they
-stay finite for any Δ ≥ 0, A ≤ 0.  Timings: `python -m bench.scan_bench`; choice: dispatch.py.
+For CUDA tensors the default is triton when available, else blelloch (the Mamba mixer uses
+mamba-ssm's own CUDA kernel ahead of both when that is installed).
+
+All variants (the pure-torch ones, fused_numba and triton) only ever multiply by decays
+exp(Δ A) ≤ 1 (never divide by them), so they stay finite for any Δ ≥ 0, A ≤ 0.  Timings: `python -m bench.scan_bench`; choice: dispatch.py.
 """
 from .reference import selective_scan_ref
 from .dispatch import selective_scan, available_variants
