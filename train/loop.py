@@ -40,7 +40,7 @@ def _dist_setup(cfg):
     rank = int(os.environ.get("RANK", "0"))
     local = int(os.environ.get("LOCAL_RANK", "0"))
     device = cfg.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and world > 1:
+    if device == "cuda":  # set_device needs an index (torch ≥ 2.11 refuses a bare "cuda")
         device = f"cuda:{local}"
     if device.startswith("cuda"):
         if not torch.cuda.is_available():
