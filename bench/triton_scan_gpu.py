@@ -7,7 +7,7 @@ self_check at several shapes; the test cases of tests/test_scan.py on CUDA (gate
 non-contiguous, bf16 in); the full training size (batch 256, d_inner 512, d_state 16, L 512,
 gated) against a float64 reference computed in batch chunks (the largest int64 offsets); a Mamba
 mixer fwd/bwd vs blelloch; timings (fwd, fwd+bwd) of triton (block / warps / layout sweep) and
-blelloch.
+blelloch (--quick: the default triton configuration and blelloch only, batch 16 and 256).
 """
 import argparse
 import json
@@ -180,7 +180,7 @@ def timings(tri, quick=False):
         t = t.detach().to(torch.float32)
         return t.transpose(-1, -2).contiguous().transpose(-1, -2) if t.dim() == 3 else t.contiguous()
 
-    for batch in ((16, 256) if not quick else (256,)):
+    for batch in (16, 256):
         xs, gy = _inputs(batch, 512, 16, 512, 1.0)
         leaves = [t.clone().requires_grad_() for t in xs]
 

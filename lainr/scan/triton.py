@@ -20,6 +20,8 @@ N 16 it holds ~1.1e9 floats) and, gated, writing dz; then the adjoint recurrence
 It only ever multiplies by decays (never divides), so Δ up to 10 with A down to −16 stays finite.
 dB and dC are written per (batch, channel block) and dA, dD per batch element, then summed by
 torch: no atomics, deterministic.
+Tried on the H200 and dropped: loading each step's inputs (and h_{t-1}) one step ahead, by hand —
+no faster (batch 256: 2.4 / 12.7 ms against 2.3 / 12.6 ms fwd / fwd+bwd).
 
 `triton` is optional: `AVAILABLE` is False when it cannot be imported. The kernels are built for
 the GPU; on CPU tensors they run only through Triton's interpreter, i.e. when TRITON_INTERPRET=1
