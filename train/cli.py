@@ -29,7 +29,7 @@ def parser():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="", help="cpu, cuda, cuda:1 (default: cuda if available)")
     p.add_argument("--workers", type=int, default=0, help="processes decoding images into the cache")
-    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
+    p.add_argument("--threads", type=int, default=0, help="CPU threads for torch and numba (0 = their defaults)")
     p.add_argument("--bf16", action="store_true", help="CUDA autocast in bfloat16")
     p.add_argument("--val-limit", type=int, default=1000, help="test images per validation (0 = all)")
     p.add_argument("--val-minutes", type=float, default=0.0, help="also validate every N minutes")

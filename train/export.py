@@ -21,7 +21,8 @@ from .checkpoint import CKPT, load_checkpoint
 from .config import TrainConfig
 from .data import load_split
 from .evaluate import weights_sha256
-from .loop import build_model
+from .hardware import set_threads
+from .model_factory import build_model
 from .schedule import schedule_description
 from .validate import evaluate_sigmas, evaluate_split, val_indices
 
@@ -133,7 +134,7 @@ def main(argv=None):
                    "test/jitter figures come from it (no re-measurement)")
     a = p.parse_args(argv)
     if a.threads:
-        torch.set_num_threads(a.threads)
+        set_threads(a.threads)
     try:
         info = export_run(a.run_dir, a.out_dir, dtype=a.dtype, eval_limit=a.eval_limit, device=a.device,
                           jitter=a.jitter, notes=a.notes,

@@ -12,26 +12,21 @@ import torch.distributed as dist
 from torch.utils.data import DistributedSampler
 from tqdm import tqdm
 
-from lainr import CorrectedConfig, SimplifiedConfig, model_class
-
 from . import hardware
 from .batches import loss_and_psnr, queries, step_generator
 from .checkpoint import (CKPT, inspect_run_dir, load_checkpoint, rng_state, save_checkpoint, set_rng_state,
                          truncate_metrics, write_run_json)
 from .config import TrainConfig
 from .data import check_source, load_split, to_float
+from .export import export_run
 from .metrics_log import MetricsLog
+from .model_factory import build_model  # noqa: F401 — also importable as train.loop.build_model
 from .schedule import lr_for_step, schedule_description
 from .validate import evaluate_split, val_indices
 
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN/inf; training stopped and the last good checkpoint was kept."""
-
-
-def build_model(cfg):
-    conf_cls = SimplifiedConfig if cfg.model == "simplified" else CorrectedConfig
-    return model_class(cfg.model)(conf_cls(**cfg.model_config))
 
 
 def _dist_setup(cfg):
@@ -78,7 +73,7 @@ def train(cfg: TrainConfig, *, resume=False, export=True, progress=True):
     out = Path(cfg.out)
     ckpt_path = inspect_run_dir(out, cfg, resume)  # different run / foreign dir → RunDirError, nothing written
     if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+        hardware.set_threads(cfg.threads)
     is_main = rank == 0
 
     # data (rank 0 builds the cache first; the others then read it)
@@ -244,7 +239,6 @@ def train(cfg: TrainConfig, *, resume=False, export=True, progress=True):
         log.write("end", **{k: v for k, v in summary.items() if k != "config"})
         _plot(out, is_main)
         if export:
-            from .export import export_run
             export_run(out, out / "hf", eval_limit=cfg.val_limit, device=device)
     _barrier(world)
     return summary
