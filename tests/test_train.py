@@ -9,7 +9,7 @@ from tests.test_train_helpers import TINY, make_image_folder, run_module, train_
 from train.checkpoint import RunDirError
 from train.config import TrainConfig, parse_duration
 from train.data import DataError
-from train.schedule import compressed_lr, lr_for_step, protocol_lr
+from train.schedule import compressed_lr, lr_for_step, new_plan, protocol_lr
 
 
 # ---- schedules ---------------------------------------------------------------------------------
@@ -33,7 +33,7 @@ def test_protocol_schedules_match_spec():
 def test_compressed_schedule_keeps_the_shape():
     steps = 800
     cfg = TrainConfig(model="corrected", max_steps=steps).resolved()
-    lrs = [lr_for_step(cfg, s, 0, 0.0) for s in range(steps)]
+    lrs = [lr_for_step(cfg, s, 0) for s in range(steps)]
     peak = max(range(steps), key=lambda s: lrs[s])
     assert peak == steps // 8 - 1  # warm-up is the first 5/40 of the run
     assert lrs[0] == pytest.approx(5e-4 / 100)  # linear warm-up from lr / (steps / 8)
@@ -41,13 +41,16 @@ def test_compressed_schedule_keeps_the_shape():
     assert all(a >= b for a, b in zip(lrs[peak:], lrs[peak + 1:]))
     assert lrs[-1] == pytest.approx(1e-8)  # the cosine ends at the last step
     cfg = TrainConfig(model="simplified", max_steps=steps).resolved()
-    lrs = [lr_for_step(cfg, s, 0, 0.0) for s in range(steps)]
+    lrs = [lr_for_step(cfg, s, 0) for s in range(steps)]
     assert lrs[0] == pytest.approx(1e-4, rel=1e-4)
     assert lrs[-1] / 1e-4 == pytest.approx(0.5 * (1 + math.cos(math.pi / 2.5)))  # T_max = 50/20 of the run
-    # time budgets: the position is the fraction of the budget spent
+    # time budgets: the rate is a function of the step and the planned total (never of wall time)
     cfg = TrainConfig(model="corrected", time_budget=100.0).resolved()
-    assert lr_for_step(cfg, 0, 0, 12.5) == pytest.approx(5e-4)
-    assert lr_for_step(cfg, 0, 0, 100.0) == pytest.approx(1e-8)
+    plan = new_plan(steps, "time_budget")
+    assert [lr_for_step(cfg, s, 0, plan) for s in range(steps)] == [
+        lr_for_step(TrainConfig(model="corrected", max_steps=steps).resolved(), s, 0) for s in range(steps)]
+    with pytest.raises(ValueError, match="plan"):
+        lr_for_step(cfg, 0, 0)  # a time budget without its measured plan has no schedule
     assert compressed_lr("corrected", 5e-4, 0.5) < 5e-4
 
 

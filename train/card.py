@@ -25,6 +25,14 @@ def model_card(info):
                      "|---|---|---|\n" + "".join(f"| {s} | {_fmt(v['psnr'])} | {_fmt(v['ssim'], 4)} |\n"
                                                  for s, v in jitter.items()))
     hours = info.get("elapsed", 0) / 3600
+    ext = info.get("extensions") or []
+    ext_md = ""
+    if ext:
+        ext_md = ("- Schedule extensions (`--extend-to`; from that step on the rate follows the schedule over the "
+                  "new total):\n" + "".join(f"  - at step {e['from_step']}: "
+                                            f"{e.get('from_total') or 'wall-time schedule'} → {e['total_steps']} steps"
+                                            f"{' (' + e['at'] + ')' if e.get('at') else ''}\n" for e in ext))
+    recipe_md = f"- Recipe: {info['recipe']}.\n" if info.get("recipe") else ""
     return f"""---
 library_name: lainr
 license: mit
@@ -56,7 +64,7 @@ big = model.render(images, 128)   # images (B, 3, 32, 32) in [0, 1] → (B, 3, 1
 ## What was run
 
 - Schedule: **{info['schedule']}**.
-- Steps: {info['step']} optimiser steps of batch {cfg.get('batch_size')} ({info['epochs']:.3f} epochs of {info.get('n_train', 50000):,} training images).
+{recipe_md}{ext_md}- Steps: {info['step']} optimiser steps of batch {cfg.get('batch_size')} ({info['epochs']:.3f} epochs of {info.get('n_train', 50000):,} training images).
 - Optimiser: AdamW, lr {cfg.get('lr')}, weight decay {cfg.get('weight_decay')}, grad-norm clip {cfg.get('grad_clip')};
   {cfg.get('pixels')} pixels per image per step, training jitter σ = {cfg.get('train_sigma')}.
 - Hardware: {info['hardware']}.

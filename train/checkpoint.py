@@ -77,7 +77,8 @@ def inspect_run_dir(out, cfg: TrainConfig, resume=False):
         raise RunDirError(f"--out {out} is a file, not a directory")
     run_json, ckpt = out / RUN_JSON, out / CKPT
     if out.is_dir() and run_json.is_file():
-        saved = TrainConfig.from_dict(json.loads(run_json.read_text())["config"])
+        saved = TrainConfig.from_dict(json.loads(run_json.read_text())["config"]).resolved()  # fills fields of
+        # older run.json files (recipe, warmup_frac) with the values their trainer used
         diffs = _differences(saved.identity(), cfg.identity())
         if diffs:
             raise RunDirError(f"--out {out} holds a different run; refusing to overwrite it. Differences:\n  "
@@ -95,12 +96,16 @@ def inspect_run_dir(out, cfg: TrainConfig, resume=False):
     return None
 
 
-def write_run_json(out, cfg, extra):
+def write_run_json(out, cfg, extra, plan=None):
+    """run.json: the config, the step plan of a budgeted run (total_steps, each extension) and one
+    history entry per start."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / RUN_JSON
     record = json.loads(path.read_text()) if path.is_file() else {"history": []}
     record["config"] = json.loads(cfg.to_json())
+    if plan is not None:
+        record["plan"], record["total_steps"], record["extensions"] = plan, plan[-1]["total_steps"], plan[1:]
     record["history"].append(extra)
     atomic_write_json(path, record)
 

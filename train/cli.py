@@ -1,7 +1,10 @@
 """python -m train --model {simplified,corrected} --data {cifar10|PATH} --out DIR [overrides]
 
-Defaults are the SPEC §5 protocol. --max-steps / --time-budget make a budgeted run whose schedule
-keeps the protocol's shape over the budget. Re-running with the same --out resumes it.
+Defaults are the SPEC §5 protocol. --max-steps / --time-budget make a budgeted run: its total number
+of optimiser steps is fixed before the first step (--max-steps, or --time-budget × the img/s measured
+over a short probe) and the rate keeps the protocol's shape over those steps. Re-running with the same
+--out resumes it (same budget flags, or none); --extend-to STEPS gives a budgeted run a new total.
+--recipe picks named (lr, batch, warm-up) presets (train/recipes.py); --lr / --batch-size override them.
 """
 import argparse
 import json
@@ -24,12 +27,20 @@ def parser():
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float)
-    p.add_argument("--max-steps", type=int, default=0)
-    p.add_argument("--time-budget", default="", help="training wall time, e.g. 2h, 90m, 1h30m")
+    p.add_argument("--recipe", default="protocol",
+                   help="named preset of peak lr, batch size and warm-up fraction: protocol (SPEC §5, default), "
+                        "cpu, gpu (train/recipes.py); --lr / --batch-size / --warmup-frac override it")
+    p.add_argument("--warmup-frac", type=float, help="share of the run in linear warm-up (default: the recipe's)")
+    p.add_argument("--max-steps", type=int, default=0, help="planned total of optimiser steps")
+    p.add_argument("--time-budget", default="", help="training time, e.g. 2h, 90m, 1h30m: planned total steps = "
+                                                     "budget × the img/s measured at the start")
+    p.add_argument("--extend-to", type=int, default=None, metavar="STEPS",
+                   help="resume a budgeted run with a new planned total of STEPS optimiser steps (from the current "
+                        "step on, the rate follows the schedule over the new total)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="", help="cpu, cuda, cuda:1 (default: cuda if available)")
     p.add_argument("--workers", type=int, default=0, help="processes decoding images into the cache")
-    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
+    p.add_argument("--threads", type=int, default=0, help="CPU threads for torch and numba (0 = their defaults)")
     p.add_argument("--bf16", action="store_true", help="CUDA autocast in bfloat16")
     p.add_argument("--val-limit", type=int, default=1000, help="test images per validation (0 = all)")
     p.add_argument("--val-minutes", type=float, default=0.0, help="also validate every N minutes")
@@ -50,7 +61,7 @@ def config_from_args(a):
                        time_budget=parse_duration(a.time_budget) if a.time_budget else 0.0, seed=a.seed,
                        device=a.device, workers=a.workers, threads=a.threads, bf16=a.bf16,
                        val_limit=a.val_limit, val_minutes=a.val_minutes, ckpt_minutes=a.ckpt_minutes,
-                       log_every=a.log_every)
+                       log_every=a.log_every, recipe=a.recipe, warmup_frac=a.warmup_frac)
 
 
 def main(argv=None):
@@ -58,7 +69,8 @@ def main(argv=None):
     from .loop import TrainingDiverged, train
     try:
         cfg = config_from_args(a)
-        summary = train(cfg, resume=a.resume, export=not a.no_export, progress=not a.no_progress)
+        summary = train(cfg, resume=a.resume, export=not a.no_export, progress=not a.no_progress,
+                        extend_to=a.extend_to)
     except TrainingDiverged as err:
         print(f"error: training diverged: {err}", file=sys.stderr)
         return 3

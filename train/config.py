@@ -1,6 +1,8 @@
-"""The training configuration: one dataclass, protocol defaults per model (SPEC §5)."""
+"""The training configuration: one dataclass, protocol defaults per model (SPEC §5), recipes."""
 import json
 from dataclasses import asdict, dataclass, field, fields
+
+from .recipes import recipe as recipe_numbers
 
 # SPEC §5, per model: optimiser lr, epochs, batch, pixels per image per step, training jitter σ.
 PROTOCOLS = {
@@ -15,7 +17,7 @@ LR_FLOOR = 1e-8  # corrected cosine ends here
 
 # Fields that define "the same run": a resumed run must agree on all of them.
 IDENTITY_FIELDS = ("model", "model_config", "data", "lr", "batch_size", "pixels", "train_sigma", "seed",
-                   "weight_decay", "grad_clip")
+                   "weight_decay", "grad_clip", "warmup_frac", "recipe")
 
 
 @dataclass
@@ -26,31 +28,33 @@ class TrainConfig:
     data_root: str = "data"  # where torchvision downloads CIFAR-10
     cache_dir: str = ""  # decoded uint8 cache; "" → ~/.cache/lainr-train
     model_config: dict = field(default_factory=dict)  # overrides of the model's config dataclass (tests, ablations)
-    lr: float = None  # None → protocol value
+    lr: float = None  # None → the recipe's peak rate (protocol: SPEC §5)
     epochs: int = None
-    batch_size: int = None  # global batch (split over DDP ranks)
+    batch_size: int = None  # global batch (split over DDP ranks); None → the recipe's
     pixels: int = None  # pixels per image per step (1024 = all, in raster order)
     train_sigma: float = None
     weight_decay: float = WEIGHT_DECAY
     grad_clip: float = GRAD_CLIP
-    max_steps: int = 0  # 0 → no step budget
-    time_budget: float = 0.0  # seconds of training; 0 → none
+    max_steps: int = 0  # 0 → no step budget; else the planned total of optimiser steps
+    time_budget: float = 0.0  # seconds of training → planned total steps from the measured img/s; 0 → none
     seed: int = 0
     device: str = ""  # "" → cuda if available else cpu
     workers: int = 0  # processes used to decode images into the cache
-    threads: int = 0  # torch CPU threads; 0 → torch default
+    threads: int = 0  # CPU threads for torch and numba (hardware.set_threads); 0 → their defaults
     bf16: bool = False  # CUDA autocast in bfloat16
     val_limit: int = 1000  # test images in each validation pass (0 → all 10,000)
     val_minutes: float = 0.0  # also validate every N minutes (0 → only at epoch ends and the end)
     ckpt_minutes: float = 10.0
     log_every: int = 1  # steps between metrics.jsonl step records
+    recipe: str = "protocol"  # named preset of (lr, batch_size, warmup_frac): train/recipes.py
+    warmup_frac: float = None  # share of the run in linear warm-up; None → the recipe's (protocol: corrected 1/8, simplified 0)
 
     def resolved(self):
-        """Copy with protocol defaults filled in for every None field."""
+        """Copy with every None field filled in: explicit values, then the recipe's, then the protocol's."""
         if self.model not in PROTOCOLS:
             raise ValueError(f"unknown model {self.model!r}; choose from {sorted(PROTOCOLS)}")
         values = asdict(self)
-        for key, default in PROTOCOLS[self.model].items():
+        for key, default in {**PROTOCOLS[self.model], **recipe_numbers(self.recipe, self.model)}.items():
             if values[key] is None:
                 values[key] = default
         cfg = TrainConfig(**values)
@@ -58,6 +62,10 @@ class TrainConfig:
             raise ValueError(f"pixels must be in 1..1024, got {cfg.pixels}")
         if cfg.batch_size < 1 or cfg.epochs < 1 or cfg.lr <= 0:
             raise ValueError("batch size, epochs and lr must be positive")
+        if not 0 <= cfg.warmup_frac < 1:
+            raise ValueError(f"--warmup-frac must be in [0, 1), got {cfg.warmup_frac}")
+        if cfg.max_steps < 0 or cfg.time_budget < 0:
+            raise ValueError("--max-steps and --time-budget must not be negative")
         return cfg
 
     @property

@@ -12,6 +12,7 @@ import argparse
 import json
 import sys
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -21,8 +22,9 @@ from .checkpoint import CKPT, load_checkpoint
 from .config import TrainConfig
 from .data import load_split
 from .evaluate import weights_sha256
-from .loop import build_model
-from .schedule import schedule_description
+from .hardware import set_threads
+from .model_factory import build_model
+from .schedule import extensions, plan_total, recipe_description, schedule_description
 from .validate import evaluate_sigmas, evaluate_split, val_indices
 
 FP16_MAX_COST_DB = 0.05
@@ -72,7 +74,8 @@ def export_run(run_dir, out_dir, *, dtype="auto", eval_limit=1000, device="cpu",
     if not (run_dir / CKPT).is_file():
         raise FileNotFoundError(f"{run_dir} has no {CKPT}: nothing to export")
     ckpt = load_checkpoint(run_dir / CKPT)
-    cfg = TrainConfig.from_dict(ckpt["config"])
+    cfg = TrainConfig.from_dict(ckpt["config"]).resolved()  # older checkpoints: their trainer's recipe/warm-up
+    plan = ckpt.get("plan")
     model = build_model(cfg)
     model.load_state_dict(ckpt["model"])
     model.to(device).eval()
@@ -103,9 +106,11 @@ def export_run(run_dir, out_dir, *, dtype="auto", eval_limit=1000, device="cpu",
     out_dir.mkdir(parents=True, exist_ok=True)
     model.cpu().save_pretrained(out_dir, weights_dtype=weights_dtype)
     epochs = ckpt["step"] / ckpt["steps_per_epoch"]
-    info = {"model": cfg.model, "schedule": schedule_description(cfg, ckpt["step"], epochs), "step": ckpt["step"],
+    info = {"model": cfg.model, "schedule": schedule_description(cfg, ckpt["step"], epochs, plan),
+            "recipe": recipe_description(cfg), "total_steps": plan_total(plan), "extensions": extensions(plan),
+            "step": ckpt["step"],
             "epochs": epochs, "elapsed": ckpt["elapsed"], "hardware": ckpt["hardware"],
-            "data_source": ckpt["data_source"], "config": ckpt["config"], "test": result, "dtype": chosen,
+            "data_source": ckpt["data_source"], "config": asdict(cfg), "test": result, "dtype": chosen,
             "dtype_delta_db": delta, "dtype_check_n": len(check), "params": model.num_parameters(), "jitter": jit,
             "n_train": ckpt.get("n_train", 50000),
             "notes": notes + ("" if ckpt.get("finished") else
@@ -133,7 +138,7 @@ def main(argv=None):
                    "test/jitter figures come from it (no re-measurement)")
     a = p.parse_args(argv)
     if a.threads:
-        torch.set_num_threads(a.threads)
+        set_threads(a.threads)
     try:
         info = export_run(a.run_dir, a.out_dir, dtype=a.dtype, eval_limit=a.eval_limit, device=a.device,
                           jitter=a.jitter, notes=a.notes,

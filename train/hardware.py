@@ -11,3 +11,15 @@ def describe(device):
     cpu = platform.processor() or platform.machine()
     return (f"CPU only: {os.cpu_count()} cores ({cpu}), {torch.get_num_threads()} torch thread(s), "
             f"torch {torch.__version__}")
+
+
+def set_threads(n):
+    """CPU threads for torch *and* numba (the selective-scan kernels), as bench/run.py sets them.
+    numba is optional: without it only torch's threads are set. Returns numba's thread count or None."""
+    torch.set_num_threads(n)
+    try:
+        import numba
+    except ImportError:
+        return None
+    numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+    return numba.get_num_threads()

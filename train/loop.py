@@ -1,4 +1,6 @@
 """The training loop: SPEC §5 protocol, budgeted schedules, checkpoints, exact resume, DDP."""
+import copy
+import dataclasses
 import math
 import os
 import sys
@@ -12,26 +14,28 @@ import torch.distributed as dist
 from torch.utils.data import DistributedSampler
 from tqdm import tqdm
 
-from lainr import CorrectedConfig, SimplifiedConfig, model_class
-
 from . import hardware
 from .batches import loss_and_psnr, queries, step_generator
 from .checkpoint import (CKPT, inspect_run_dir, load_checkpoint, rng_state, save_checkpoint, set_rng_state,
                          truncate_metrics, write_run_json)
 from .config import TrainConfig
 from .data import check_source, load_split, to_float
+from .export import export_run
 from .metrics_log import MetricsLog
-from .schedule import lr_for_step, schedule_description
+from .model_factory import build_model  # noqa: F401 — also importable as train.loop.build_model
+from .schedule import lr_for_step, new_plan, plan_total, recipe_description, schedule_description
 from .validate import evaluate_split, val_indices
+
+
+# --time-budget → planned total steps: one untimed warm-up step (numba compile, allocator, caches), then
+# up to PROBE_STEPS timed optimiser steps on a throw-away copy of the model and optimiser (the run's
+# own first batches; RNG states restored afterwards, so the run itself is unchanged). Fewer timed
+# steps (at least PROBE_MIN_STEPS) when they would take more than PROBE_BUDGET_SHARE of the budget.
+PROBE_WARMUP_STEPS, PROBE_STEPS, PROBE_MIN_STEPS, PROBE_BUDGET_SHARE = 1, 10, 2, 0.02
 
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN/inf; training stopped and the last good checkpoint was kept."""
-
-
-def build_model(cfg):
-    conf_cls = SimplifiedConfig if cfg.model == "simplified" else CorrectedConfig
-    return model_class(cfg.model)(conf_cls(**cfg.model_config))
 
 
 def _dist_setup(cfg):
@@ -68,17 +72,116 @@ class _Clock:
         return self.base + time.time() - self.start
 
 
-def train(cfg: TrainConfig, *, resume=False, export=True, progress=True):
-    """Run (or resume) training into cfg.out. Returns a summary dict (rank 0) or None."""
+def _budget(c):
+    return ", ".join(f"{k} {v}" for k, v in (("--max-steps", c.max_steps), ("--time-budget", f"{c.time_budget:g}s"))
+                     if v and v != "0s") or "no budget (protocol)"
+
+
+def _resumed_plan(ckpt, cfg, extend_to):
+    """The step plan of a run resumed from `ckpt` → (plan or None, the new extension segment or None).
+    Every refusal is raised here, before anything is written."""
+    saved = TrainConfig.from_dict(ckpt["config"])
+    done = ckpt["step"]
+    plan = ckpt.get("plan")
+    if plan is None and saved.max_steps and not saved.time_budget:  # old trainer, step budget: same rates
+        plan = new_plan(saved.max_steps, "max_steps")
+    given = (cfg.max_steps, cfg.time_budget)
+    if given != (0, 0.0) and given != (saved.max_steps, saved.time_budget):
+        if extend_to is None:
+            total = f"its planned total of {plan_total(plan)} steps" if plan else "its schedule"
+            raise ValueError(
+                f"{cfg.out} was started with {_budget(saved)}; this command gives {_budget(cfg)}. A resumed run "
+                f"keeps {total} (step {done} done): resume it with the same budget flags or none, or change "
+                f"its length with --extend-to STEPS (the new total).")
+        raise ValueError(f"--extend-to sets the new total by itself: give it alone or with the run's original "
+                         f"budget flags ({_budget(saved)}), not {_budget(cfg)}")
+    if extend_to is None:
+        if saved.budgeted and plan is None:
+            raise ValueError(f"{cfg.out} was written by the old trainer, whose schedule followed wall time "
+                             f"(--time-budget); it cannot be replayed. Continue it on a step schedule with "
+                             f"--extend-to STEPS (the new total; step {done} done).")
+        return plan, None
+    if extend_to < done:
+        raise ValueError(f"--extend-to {extend_to} is below the {done} steps {cfg.out} has already done")
+    if not saved.budgeted and plan is None:
+        raise ValueError(f"--extend-to: {cfg.out} is a protocol run (per-epoch schedule, no step budget); "
+                         f"it has no step plan to extend")
+    cap = cfg.epochs * ckpt["steps_per_epoch"]
+    if extend_to > cap:
+        raise ValueError(f"--extend-to {extend_to} is beyond {cfg.epochs} epochs ({cap} steps); give a larger "
+                         f"--epochs to go further")
+    if plan is None:
+        plan = [{"from_step": 0, "total_steps": None, "source": "old trainer: wall-time schedule",
+                 "time_budget": saved.time_budget}]
+    if plan_total(plan) == extend_to:
+        return plan, None  # already planned to that total (e.g. the same --extend-to given again on resume)
+    seg = {"from_step": done, "total_steps": int(extend_to), "source": "extend_to", "from_total": plan_total(plan),
+           "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    return plan + [seg], seg
+
+
+def _sync(device):
+    if str(device).startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def _probe_seconds_per_step(model, cfg, images, order, local_batch, device, autocast, rank):
+    """Seconds per optimiser step, measured on a copy of the model (see PROBE_*). → (seconds, timed steps)."""
+    twin = copy.deepcopy(model)
+    twin.train()
+    opt = torch.optim.AdamW(twin.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    saved = rng_state()
+    n_batches = max(1, len(order) // local_batch)
+    timed, n = 0.0, 0
+    for i in range(PROBE_WARMUP_STEPS + PROBE_STEPS):
+        b = i % n_batches
+        _sync(device)
+        t0 = time.perf_counter()
+        x = to_float(images[order[b * local_batch:(b + 1) * local_batch]], device)
+        coords, targets = queries(x, cfg.pixels, cfg.train_sigma, step_generator(cfg.seed, i, rank, device))
+        with (autocast() if autocast else nullcontext()):
+            pred = twin(x, coords)
+        loss, _ = loss_and_psnr(cfg.model, pred, targets)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(twin.parameters(), cfg.grad_clip)
+        opt.step()
+        loss.item()
+        _sync(device)
+        if i >= PROBE_WARMUP_STEPS:
+            timed, n = timed + time.perf_counter() - t0, n + 1
+            if n >= PROBE_MIN_STEPS and timed >= PROBE_BUDGET_SHARE * cfg.time_budget:
+                break
+    set_rng_state(saved)
+    del twin, opt
+    return timed / n, n
+
+
+def train(cfg: TrainConfig, *, resume=False, export=True, progress=True, extend_to=None):
+    """Run (or resume) training into cfg.out. Returns a summary dict (rank 0) or None.
+
+    extend_to: a new planned total of optimiser steps for a budgeted run being resumed (see
+    train.schedule for the shape); refused below the steps done, on a new run and on a protocol run."""
     cfg = cfg.resolved()
+    if extend_to is not None and extend_to < 1:
+        raise ValueError(f"--extend-to must be a positive number of steps, got {extend_to}")
     check_source(cfg.data)  # bad data → DataError before anything is written
     rank, world, device = _dist_setup(cfg)
     if cfg.batch_size % world:
         raise ValueError(f"--batch-size {cfg.batch_size} must be divisible by the {world} DDP processes")
     out = Path(cfg.out)
     ckpt_path = inspect_run_dir(out, cfg, resume)  # different run / foreign dir → RunDirError, nothing written
+    ckpt, plan, extension = None, None, None
+    if ckpt_path is not None:
+        ckpt = load_checkpoint(ckpt_path)
+        plan, extension = _resumed_plan(ckpt, cfg, extend_to)  # changed budget / bad --extend-to → ValueError
+        saved = TrainConfig.from_dict(ckpt["config"])  # the run keeps the budget flags it was started with
+        cfg = dataclasses.replace(cfg, max_steps=saved.max_steps, time_budget=saved.time_budget)
+    elif extend_to is not None:
+        raise ValueError(f"--extend-to continues an existing run, and {out} holds none (no {CKPT}); "
+                         f"start a new run with --max-steps or --time-budget")
     if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+        hardware.set_threads(cfg.threads)
     is_main = rank == 0
 
     # data (rank 0 builds the cache first; the others then read it)
@@ -95,8 +198,7 @@ def train(cfg: TrainConfig, *, resume=False, export=True, progress=True):
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)  # decay on all params
     state = dict(step=0, epoch=0, batch_in_epoch=0, elapsed=0.0, epoch_sums=[0.0, 0.0, 0], finished=False,
                  last_val=None)
-    if ckpt_path is not None:
-        ckpt = load_checkpoint(ckpt_path)
+    if ckpt is not None:
         model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
         set_rng_state(ckpt["rng"])
@@ -106,20 +208,29 @@ def train(cfg: TrainConfig, *, resume=False, export=True, progress=True):
             print(f"resuming {out} at step {state['step']} (epoch {state['epoch']}, "
                   f"{state['elapsed'] / 60:.1f} min trained)", file=sys.stderr)
     hw = hardware.describe(device)
-    if is_main:
-        write_run_json(out, cfg, {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "from_step": state["step"],
-                                  "hardware": hw, "world_size": world, "data_source": train_set.source,
-                                  "max_steps": cfg.max_steps, "time_budget": cfg.time_budget})
-    _barrier(world)
-
-    net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if cfg.bf16 and device.startswith("cuda") \
         else None
-    log = MetricsLog(out, enabled=is_main)
     sampler = DistributedSampler(range(len(train_set)), num_replicas=world, rank=rank, shuffle=True,
                                  seed=cfg.seed, drop_last=False)
     local_batch = cfg.batch_size // world
     steps_per_epoch = math.ceil(len(sampler) / local_batch)
+    if ckpt is None and cfg.budgeted:  # a new budgeted run: fix its total number of steps now
+        plan = _plan_new_run(cfg, model, train_set, sampler, local_batch, steps_per_epoch, device, autocast, rank,
+                             world, is_main)
+    if is_main:
+        write_run_json(out, cfg, {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "from_step": state["step"],
+                                  "hardware": hw, "world_size": world, "data_source": train_set.source,
+                                  "max_steps": cfg.max_steps, "time_budget": cfg.time_budget,
+                                  "recipe": cfg.recipe, "lr": cfg.lr, "batch_size": cfg.batch_size,
+                                  "warmup_frac": cfg.warmup_frac, "total_steps": plan_total(plan),
+                                  **({"extension": extension} if extension else {})}, plan=plan)
+        if extension:
+            print(f"{out}: schedule extended at step {extension['from_step']} from {extension['from_total']} to "
+                  f"{extension['total_steps']} steps", file=sys.stderr)
+    _barrier(world)
+
+    net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    log = MetricsLog(out, enabled=is_main)
     clock = _Clock(state["elapsed"])
     steps_at_start = state["step"]
     last_ckpt = last_val = time.time()
@@ -129,6 +240,7 @@ def train(cfg: TrainConfig, *, resume=False, export=True, progress=True):
         if is_main:
             save_checkpoint(out / CKPT, {**state, "model": model.state_dict(), "optimizer": opt.state_dict(),
                                          "rng": rng_state(), "config": asdict(cfg), "lr": current_lr,
+                                         "plan": plan, "total_steps": plan_total(plan),
                                          "steps_per_epoch": steps_per_epoch, "hardware": hw,
                                          "data_source": train_set.source, "n_train": len(train_set)})
 
@@ -140,13 +252,11 @@ def train(cfg: TrainConfig, *, resume=False, export=True, progress=True):
         return None
 
     def done():
-        if state["epoch"] >= cfg.epochs:
-            return True
-        if cfg.max_steps and state["step"] >= cfg.max_steps:
-            return True
-        return bool(cfg.time_budget and synced_elapsed >= cfg.time_budget)
+        if plan is not None:  # a budgeted run stops at its planned total (never at a wall time)
+            return state["step"] >= plan_total(plan)
+        return state["epoch"] >= cfg.epochs
 
-    total = min(cfg.max_steps or 10 ** 12, cfg.epochs * steps_per_epoch)
+    total = plan_total(plan) if plan is not None else cfg.epochs * steps_per_epoch
     bar = tqdm(total=total, initial=state["step"], disable=not (is_main and progress), dynamic_ncols=True,
                mininterval=1.0 if sys.stderr.isatty() else 30.0, desc=f"{cfg.model}")
     current_lr, synced_elapsed, img_s = cfg.lr, clock(), 0.0
@@ -160,7 +270,7 @@ def train(cfg: TrainConfig, *, resume=False, export=True, progress=True):
             t0 = time.time()
             if os.environ.get("LAINR_TRAIN_STEP_SLEEP"):  # test hook: slow steps so a test can kill mid-run
                 time.sleep(float(os.environ["LAINR_TRAIN_STEP_SLEEP"]))
-            current_lr = lr_for_step(cfg, state["step"], state["epoch"], synced_elapsed)
+            current_lr = lr_for_step(cfg, state["step"], state["epoch"], plan)
             for group in opt.param_groups:
                 group["lr"] = current_lr
             idx = order[b * local_batch:(b + 1) * local_batch]
@@ -229,9 +339,11 @@ def train(cfg: TrainConfig, *, resume=False, export=True, progress=True):
     ran = state["step"] - steps_at_start
     if ran == 0 and state["finished"]:
         if is_main:
-            print(f"{out}: the run is already finished at step {state['step']}; nothing to do "
-                  f"(give a larger --time-budget / --max-steps / --epochs to continue it)", file=sys.stderr)
-        return _summary(cfg, state, steps_per_epoch, hw, train_set.source) if is_main else None
+            more = ("--extend-to STEPS (a new total) to continue it" if plan is not None
+                    else "a larger --epochs to continue it")
+            print(f"{out}: the run is already finished at step {state['step']}; nothing to do (give {more})",
+                  file=sys.stderr)
+        return _summary(cfg, state, steps_per_epoch, hw, train_set.source, plan) if is_main else None
     lv = state["last_val"]
     if is_main and (lv is None or lv["step"] != state["step"]):
         m = validate("end")
@@ -240,21 +352,49 @@ def train(cfg: TrainConfig, *, resume=False, export=True, progress=True):
     checkpoint(finished=True)
     summary = None
     if is_main:
-        summary = _summary(cfg, state, steps_per_epoch, hw, train_set.source)
+        summary = _summary(cfg, state, steps_per_epoch, hw, train_set.source, plan)
         log.write("end", **{k: v for k, v in summary.items() if k != "config"})
         _plot(out, is_main)
         if export:
-            from .export import export_run
             export_run(out, out / "hf", eval_limit=cfg.val_limit, device=device)
     _barrier(world)
     return summary
 
 
-def _summary(cfg, state, steps_per_epoch, hw, source):
+def _plan_new_run(cfg, model, train_set, sampler, local_batch, steps_per_epoch, device, autocast, rank, world,
+                  is_main):
+    """The step plan of a new budgeted run: --max-steps, or --time-budget × the measured speed (the
+    smaller of the two when both are given), at most the protocol's --epochs."""
+    info, total, source = {}, cfg.max_steps, "max_steps"
+    if cfg.time_budget:
+        sampler.set_epoch(0)
+        sec, n = _probe_seconds_per_step(model, cfg, train_set.images, torch.tensor(list(sampler)), local_batch,
+                                         device, autocast, rank)
+        if world > 1:  # every process plans with the slowest one's speed
+            t = torch.tensor([sec], dtype=torch.float64)
+            dist.all_reduce(t, op=dist.ReduceOp.MAX)
+            sec = t.item()
+        by_time = max(1, int(cfg.time_budget / sec))
+        info = {"probe_img_s": cfg.batch_size / sec, "probe_steps": n, "steps_for_time_budget": by_time}
+        if not cfg.max_steps or by_time < cfg.max_steps:
+            total, source = by_time, "time_budget"
+    cap = cfg.epochs * steps_per_epoch
+    if total > cap:
+        total, info["capped_at_epochs"] = cap, cfg.epochs
+    if is_main:
+        how = (f"--time-budget {cfg.time_budget:g}s at {info['probe_img_s']:.2f} img/s (measured over "
+               f"{info['probe_steps']} steps)" if source == "time_budget" else f"--max-steps {cfg.max_steps}")
+        cap_note = f", capped at {cfg.epochs} epochs" if "capped_at_epochs" in info else ""
+        print(f"planned {total} optimiser steps from {how}{cap_note}", file=sys.stderr)
+    return new_plan(total, source, **info)
+
+
+def _summary(cfg, state, steps_per_epoch, hw, source, plan=None):
     epochs_done = state["step"] / steps_per_epoch
     lv = state["last_val"] or {}
     return {"step": state["step"], "epochs": epochs_done, "elapsed": state["elapsed"],
-            "schedule": schedule_description(cfg, state["step"], epochs_done), "hardware": hw,
+            "total_steps": plan_total(plan), "recipe": recipe_description(cfg),
+            "schedule": schedule_description(cfg, state["step"], epochs_done, plan), "hardware": hw,
             "data_source": source, "val_psnr": lv.get("psnr"), "val_ssim": lv.get("ssim"), "val_n": lv.get("n"),
             "config": asdict(cfg)}
 

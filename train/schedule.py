@@ -1,62 +1,139 @@
 """Learning-rate schedules (SPEC §5): the protocol's per-epoch rates and the compressed shape.
 
-Protocol: the rate is set once per epoch e (0-based) of E epochs.
+Protocol (no --max-steps / --time-budget): the rate is set once per epoch e (0-based) of E epochs.
   simplified: CosineAnnealingLR(T_max = 2.5·E)           → lr·½(1 + cos(π·e / T_max))
   corrected:  W = 5·E/40 warm-up epochs: lr·(e+1)/W; then 1e-8 + ½(lr − 1e-8)(1 + cos(π(e − W)/(E − W)))
-Budgeted (any run shorter than the protocol): the same shapes over the run's position p ∈ [0, 1]
-(fraction of steps or of the time budget done at the end of the step), set every step:
+  (W = round(E·warmup_frac); the protocol's warmup_frac is 5/40 for corrected, 0 for simplified.)
+
+Budgeted: the run has a *plan*, a planned total of optimiser steps T fixed before the first step
+(from --max-steps, or from --time-budget × the measured img/s; see train.loop). The rate is a pure
+function of (step, T): the same shapes over the position p = (step + 1) / T ∈ (0, 1], set every step:
   simplified: lr·½(1 + cos(π·p / 2.5))                    (ends at ≈ 0.65·lr, as the protocol does)
-  corrected:  p < 1/8: lr·p·8; then 1e-8 + ½(lr − 1e-8)(1 + cos(π(p − 1/8)/(7/8)))  (1e-8 at the end)
+  corrected:  p < w: lr·p/w; then 1e-8 + ½(lr − 1e-8)(1 + cos(π(p − w)/(1 − w)))  (1e-8 at the end)
+with w = warmup_frac (1/8 in the protocol). A simplified run given a warm-up warms up the same way and
+then follows its cosine over the remaining (1 − w) of the run.
+
+Extensions (--extend-to N at step s₀): the plan gets a segment {from_step: s₀, total_steps: N}; from
+step s₀ on the rate is the schedule *over the new total*, at the same step: p = (step + 1) / N. Steps
+before s₀ keep the rates they had. So the rate jumps at s₀ from the old schedule's value to the value
+a run planned with N steps from the start would have there (a finished corrected run at 1e-8 extended
+to twice its length resumes at the middle of the cosine), then decays to the end of N as usual.
 """
 import math
 
 from .config import COSINE_TMAX_RATIO, LR_FLOOR, WARMUP_EPOCHS, WARMUP_OF
+from .recipes import describe_warmup, recipe
 
 
-def warmup_epochs(epochs):
-    return max(1, round(epochs * WARMUP_EPOCHS / WARMUP_OF))
+def _protocol_warmup(model):
+    return recipe("protocol", model)["warmup_frac"]
 
 
-def protocol_lr(model, lr, epoch, epochs):
+def warmup_epochs(epochs, warmup_frac=WARMUP_EPOCHS / WARMUP_OF):
+    if not warmup_frac:
+        return 0
+    return max(1, round(epochs * warmup_frac))
+
+
+def protocol_lr(model, lr, epoch, epochs, warmup_frac=None):
     """The rate for 0-based `epoch` of an `epochs`-long protocol run."""
-    if model == "simplified":
-        return lr * 0.5 * (1 + math.cos(math.pi * epoch / (COSINE_TMAX_RATIO * epochs)))
-    w = warmup_epochs(epochs)
+    w = warmup_epochs(epochs, _protocol_warmup(model) if warmup_frac is None else warmup_frac)
     if epoch < w:
         return lr * (epoch + 1) / w
+    if model == "simplified":
+        return lr * 0.5 * (1 + math.cos(math.pi * (epoch - w) / (COSINE_TMAX_RATIO * (epochs - w))))
     return LR_FLOOR + 0.5 * (lr - LR_FLOOR) * (1 + math.cos(math.pi * (epoch - w) / max(1, epochs - w)))
 
 
-def compressed_lr(model, lr, position):
+def compressed_lr(model, lr, position, warmup_frac=None):
     """The rate at `position` ∈ [0, 1] of a budgeted run (compressed protocol shape)."""
     p = min(max(position, 0.0), 1.0)
-    if model == "simplified":
-        return lr * 0.5 * (1 + math.cos(math.pi * p / COSINE_TMAX_RATIO))
-    w = WARMUP_EPOCHS / WARMUP_OF
+    w = _protocol_warmup(model) if warmup_frac is None else warmup_frac
     if p < w:
         return lr * max(p, 1e-4) / w
-    return LR_FLOOR + 0.5 * (lr - LR_FLOOR) * (1 + math.cos(math.pi * (p - w) / (1 - w)))
+    q = (p - w) / (1 - w)  # position in the decay, 0 → 1
+    if model == "simplified":
+        return lr * 0.5 * (1 + math.cos(math.pi * q / COSINE_TMAX_RATIO))
+    return LR_FLOOR + 0.5 * (lr - LR_FLOOR) * (1 + math.cos(math.pi * q))
 
 
-def run_position(step, elapsed, max_steps, time_budget):
-    """Position of a budgeted run at the end of 0-based `step` (after `elapsed` s of training)."""
-    p = 0.0
-    if max_steps:
-        p = max(p, (step + 1) / max_steps)
-    if time_budget:
-        p = max(p, elapsed / time_budget)
-    return min(p, 1.0)
+# ---- plans -------------------------------------------------------------------------------------
+# A plan is a list of segments {"from_step": s, "total_steps": T}; the first starts at step 0. A
+# checkpoint of the old trainer (wall-time schedule) has a first segment with total_steps None.
+
+def new_plan(total_steps, source, **info):
+    return [{"from_step": 0, "total_steps": int(total_steps), "source": source, **info}]
 
 
-def lr_for_step(cfg, step, epoch, elapsed):
-    """The rate the trainer uses for this step. cfg: a resolved TrainConfig."""
-    if cfg.budgeted:
-        return compressed_lr(cfg.model, cfg.lr, run_position(step, elapsed, cfg.max_steps, cfg.time_budget))
-    return protocol_lr(cfg.model, cfg.lr, epoch, cfg.epochs)
+def plan_total(plan):
+    return plan[-1]["total_steps"] if plan else None
 
 
-def schedule_description(cfg, steps, epochs_done):
-    """The model-card sentence: which schedule the run followed."""
-    if cfg.budgeted:
-        return f"protocol schedule compressed to {steps} steps ({epochs_done:.2f} epochs)"
-    return f"protocol, {cfg.epochs} epochs"
+def extensions(plan):
+    """The segments after the first: one per --extend-to that changed the total."""
+    return plan[1:] if plan else []
+
+
+def segment(plan, step):
+    """The plan segment that sets the rate of 0-based `step`."""
+    seg = plan[0]
+    for s in plan:
+        if s["from_step"] <= step:
+            seg = s
+    return seg
+
+
+def lr_for_step(cfg, step, epoch, plan=None):
+    """The rate the trainer uses for 0-based `step` (in 0-based `epoch`). cfg: a resolved TrainConfig.
+    plan: the run's step plan (budgeted runs); None with --max-steps alone means [0 → max_steps]."""
+    if plan is None and cfg.max_steps and not cfg.time_budget:
+        plan = new_plan(cfg.max_steps, "max_steps")
+    if plan is None:
+        if cfg.budgeted:
+            raise ValueError("a --time-budget run needs its step plan (the measured total steps)")
+        return protocol_lr(cfg.model, cfg.lr, epoch, cfg.epochs, cfg.warmup_frac)
+    total = segment(plan, step)["total_steps"]
+    if total is None:
+        raise ValueError(f"step {step} lies in the old trainer's wall-time schedule; it cannot be replayed")
+    return compressed_lr(cfg.model, cfg.lr, (step + 1) / total, cfg.warmup_frac)
+
+
+def schedule_description(cfg, steps, epochs_done, plan=None):
+    """The model-card sentence: which schedule the run followed (and its extensions)."""
+    if not cfg.budgeted and not plan:
+        return f"protocol, {cfg.epochs} epochs"
+    if plan is None and cfg.max_steps and not cfg.time_budget:
+        plan = new_plan(cfg.max_steps, "max_steps")
+    if plan is None:  # a checkpoint of the old trainer, positioned by wall time
+        return (f"protocol schedule compressed by wall time over a {cfg.time_budget / 3600:.2f} h budget "
+                f"(old trainer; {steps} steps, {epochs_done:.2f} epochs)")
+    per_step = epochs_done / steps if steps else None
+    parts = []
+    first = plan[0]
+    if first["total_steps"] is None:
+        parts.append("protocol schedule compressed by wall time (old trainer)")
+    else:
+        ep = f" ({first['total_steps'] * per_step:.2f} epochs)" if per_step else ""
+        parts.append(f"protocol schedule compressed to {first['total_steps']} steps{ep}")
+    for seg in plan[1:]:
+        ep = f" ({seg['total_steps'] * per_step:.2f} epochs)" if per_step else ""
+        parts.append(f"extended at step {seg['from_step']} to {seg['total_steps']} steps{ep}")
+    return ", ".join(parts)
+
+
+def recipe_description(cfg):
+    """The model-card line: the recipe, its numbers, any overrides, and the protocol's numbers."""
+    rec, proto = recipe(cfg.recipe, cfg.model), recipe("protocol", cfg.model)
+    used = {"lr": cfg.lr, "batch_size": cfg.batch_size, "warmup_frac": cfg.warmup_frac}
+
+    def nums(d):
+        return f"peak lr {d['lr']:g}, batch {d['batch_size']}, {describe_warmup(d['warmup_frac'])}"
+
+    text = f"recipe **{cfg.recipe}**: {nums(rec)}"
+    over = [k for k in used if used[k] != rec[k]]
+    if over:
+        text += f"; overridden here: {nums(used)}"
+    if cfg.recipe != "protocol":
+        text += f" (SPEC §5 protocol: {nums(proto)})"
+    return text
+
