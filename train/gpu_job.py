@@ -38,9 +38,6 @@ import torch
 PART_BYTES = 15 * 2 ** 20  # < the 16 MiB a returned file may have
 SAFETY = 0.9  # planned steps = budget × measured img/s × SAFETY / batch
 SHARE = {"corrected": 0.7, "simplified": 0.3}  # of the training budget, with --model both
-# The GPU recipe: batch for throughput; peak rates scaled from the calibrated ones by √(batch ratio)
-# (not chosen by a sweep on the GPU: no device time for one). Warm-up as the protocol shape.
-GPU_RECIPE = {"simplified": dict(batch_size=128, lr=3e-4), "corrected": dict(batch_size=128, lr=1.5e-3)}
 TINY = {  # --tiny: the pipeline on small models (the CPU dry run in the test suite)
     "simplified": dict(depth=1, dim=32, ff_dim=64, num_lp=8, hidden=32, mod_freqs=16, hypo_freqs=8),
     "corrected": dict(depth=1, dim=32, ff_dim=64, num_lp=16, hidden=32, pos_freqs=8, head_dim=16),
@@ -71,6 +68,8 @@ def check_inputs(a):
     if a.device.startswith("cuda") and not torch.cuda.is_available():
         raise JobError(f"DEVICE={a.device} but no CUDA GPU is visible here; DEVICE=cpu runs the dry run")
     check_source(a.data)
+    from .recipes import recipe
+    recipe(a.recipe, models[0])  # unknown recipe → ValueError listing the known ones
     budget = parse_duration(a.budget)
     if budget <= 0:
         raise JobError("the budget must be positive, e.g. 6m")
@@ -170,7 +169,8 @@ class Job:
         self.log(f"scan: {variant} {detail}")
 
     def recipe(self, model):
-        r = dict(GPU_RECIPE[model])
+        from .recipes import recipe
+        r = recipe(self.a.recipe, model)
         if self.a.batch_size:
             r["batch_size"] = self.a.batch_size
         if self.a.lr:
@@ -200,7 +200,8 @@ class Job:
         steps = max(1, int(seconds * img_s * SAFETY / rec["batch_size"]))
         run_dir = self.work / f"run_{model}"
         args = ["train", "--model", model, "--data", self.data_path, "--out", str(run_dir), "--device", self.a.device,
-                "--max-steps", str(steps), "--batch-size", str(rec["batch_size"]), "--lr", str(rec["lr"]),
+                "--max-steps", str(steps), "--recipe", self.a.recipe, "--batch-size", str(rec["batch_size"]),
+                "--lr", str(rec["lr"]),
                 "--val-limit", str(self.a.val_limit), "--ckpt-minutes", "1", "--log-every", "10",
                 "--workers", "0", "--no-export", "--no-progress", "--seed", str(self.a.seed)]
         if self.cuda:
@@ -228,9 +229,9 @@ class Job:
                 f"measured {bench['img_per_s']:.0f} img/s at batch {facts['batch_size']} → "
                 f"{facts['planned_steps']} planned optimiser steps (× {SAFETY} safety), the rate schedule compressed "
                 f"over them.\n"
-                f"- Recipe `gpu`: batch {facts['batch_size']}, peak lr {facts['lr']} (protocol: batch "
-                f"{16 if model == 'corrected' else 32}, lr {5e-4 if model == 'corrected' else 1e-4}); the rates "
-                f"scaled by √(batch ratio) from the calibrated ones, not chosen by a sweep on the GPU.\n")
+                f"- Recipe `{self.a.recipe}` (train/recipes.py): batch {facts['batch_size']}, peak lr {facts['lr']}"
+                + (" — the rates scaled by √(batch ratio) from the calibrated ones, not chosen by a sweep on "
+                   "the GPU.\n" if self.a.recipe == "gpu" else ".\n"))
 
     def export(self, model, run_dir, facts, metrics=None):
         dest = self.work / "export" / model
@@ -326,8 +327,9 @@ def parser():
     p.add_argument("--out", required=True, help="an empty folder: what the call returns")
     p.add_argument("--work", default="", help="scratch folder (runs, checkpoints); default OUT_work beside OUT")
     p.add_argument("--device", default=os.environ.get("DEVICE", "cuda"))
-    p.add_argument("--batch-size", type=int, default=0, help="override the gpu recipe's batch")
-    p.add_argument("--lr", type=float, default=0.0, help="override the gpu recipe's peak rate")
+    p.add_argument("--recipe", default="gpu", help="a train/recipes.py preset (default gpu: batch 128)")
+    p.add_argument("--batch-size", type=int, default=0, help="override the recipe's batch")
+    p.add_argument("--lr", type=float, default=0.0, help="override the recipe's peak rate")
     p.add_argument("--val-limit", type=int, default=1000, help="test images per validation during training")
     p.add_argument("--export-eval-limit", type=int, default=1000, help="test images for the export's checks")
     p.add_argument("--eval-limit", type=int, default=0, help="test images for train.evaluate (0 = all; -1 = skip)")
