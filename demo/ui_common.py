@@ -33,7 +33,8 @@ def safe_image(which="", **kwargs):
             log.info("rejected upload: %s: %s", type(err).__name__, err)
             prefix = f"{which}: " if which else ""
             if "DecompressionBomb" in type(err).__name__:
-                raise gr.Error(f"{prefix}The image is too large (decompression-bomb limit); use a smaller image.") from None
+                raise gr.Error(f"{prefix}The image is too large (decompression-bomb limit); "
+                               "use a smaller image.") from None
             raise gr.Error(f"{prefix}This file is not an image the demo can read (PNG, JPEG, WebP, BMP, GIF, "
                            "TIFF).") from None
 

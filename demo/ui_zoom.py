@@ -69,13 +69,13 @@ def build_tab(demo, service, image, resolution):
     run.click(on_zoom, [image, y, x, size, resolution], outputs, api_name="zoom_page", api_visibility="undocumented")
 
     @guard
-    def on_pick(img, ss, evt: gr.SelectData):
+    def on_pick(ss, evt: gr.SelectData):
         """A click on the picker centres the window there (moved inside the image) → new y, x."""
         ss = ss if isinstance(ss, (int, float)) and ss > 0 else DEFAULT.size
         window = zoom.centred((evt.index[1] + 0.5) / PICKER_SCALE, (evt.index[0] + 0.5) / PICKER_SCALE, ss)
         return window.y, window.x, window.size
 
-    picker.select(on_pick, [image, size], [y, x, size], api_visibility="undocumented", queue=False).then(
+    picker.select(on_pick, [size], [y, x, size], api_visibility="undocumented", queue=False).then(
         on_zoom, [image, y, x, size, resolution], outputs, api_visibility="undocumented")
     redraw = dict(fn=picker_image, inputs=[image, y, x, size], outputs=picker, api_visibility="undocumented",
                   queue=False, show_progress="hidden")

@@ -140,7 +140,8 @@ def picker(model_input, window, scale=8):
         return out
     side = out.shape[0]
     y0, x0 = int(round(window.y * scale)), int(round(window.x * scale))
-    y1, x1 = min(side, int(round((window.y + window.size) * scale))), min(side, int(round((window.x + window.size) * scale)))
+    y1 = min(side, int(round((window.y + window.size) * scale)))
+    x1 = min(side, int(round((window.x + window.size) * scale)))
     for colour, pad in (((0, 0, 0), 1), ((255, 214, 0), 0)):  # a yellow outline with a dark rim
         ya, xa, yb, xb = max(0, y0 - pad), max(0, x0 - pad), min(side, y1 + pad), min(side, x1 + pad)
         t = 2

@@ -87,7 +87,7 @@ def test_centred_window_stays_inside():
     assert zoom.centred(5, 5, 0.1).size == zoom.MIN_WINDOW
 
 
-def test_latent_walk(demo_engine, tmp_path):
+def test_latent_walk(demo_engine):
     a, b = prepare(cifar_examples()[3]), prepare(photo_examples()[2])
     for t, end in ((0.0, a), (1.0, b)):
         assert demo_engine.render_mix("simplified", a, b, t, 32) is demo_engine.render("simplified", end, 32)
