@@ -122,7 +122,8 @@ class Service:
         progress(0.05, "encoding")
         images = zoom.render(self.engine, prepared, window, n, progress)
         metrics = zoom.compute(prepared, window, n, images)
-        metrics.update(input_notes=list(prepared.notes))
+        metrics.update(input_notes=list(prepared.notes),
+                       models={name: lm.as_dict() for name, lm in self.engine.models.items()})
         return prepared, window, images, metrics
 
     def interpolate(self, image_a, image_b, resolution, ts=None, progress=None):

@@ -31,6 +31,7 @@ def test_zoom_returns_three_pngs_and_scores(demo_client):
             assert path.endswith(".png") and im.size == (77, 77)
     assert metrics["window"] == {"y": 4.5, "x": 10.25, "size": 12.0} and metrics["resolution"] == 77
     assert metrics["mode"] == "sr" and set(metrics["metrics"]) == {"nearest", "bicubic", "simplified", "corrected"}
+    assert metrics["models"]["corrected"]["test_psnr"] == pytest.approx(21.5)
     *_, metrics = zoom(demo_client, CAT, 31, 0, 1, 512)  # one input pixel wide, the largest output
     assert metrics["mode"] == "downsampled" and metrics["tag"] == " ↓1"
 
