@@ -10,7 +10,8 @@ DEFAULT_TS = ", ".join(f"{t:g}" for t in walk.TS)
 HELP = """**Walk between two images.** Image A is the input on the left, image B is chosen here. Each
 model decodes the linear mix of the two images' latents, (1 − t)·z(A) + t·z(B), at the chosen
 resolution (left to right: the t values below); the top strip is the plain pixel cross-fade of the
-two bicubic enlargements, for comparison. The animation (A → B → A) can be downloaded."""
+two bicubic enlargements, for comparison. The animation (A → B → A) can be downloaded. A walk
+costs about five renders per model: lower the resolution for a quicker one."""
 
 
 def _strips(rows, size):
