@@ -16,7 +16,6 @@ from lainr import pixel_centres, window_grid
 
 from .images import MODEL_SIZE, to_array, to_tensor
 
-SIZES = (32, 64, 128, 256, 512)
 MAX_SIZE = 512
 MAX_SIGMA = 0.05
 CHUNK = 16384  # queries decoded at once: bounds memory (~70 MB for the corrected model), fastest on CPU
