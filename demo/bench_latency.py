@@ -4,7 +4,11 @@ For each output size, after a warm-up:
 - new image: encode + render, both models (what the first click on a new image costs);
 - same image: render only, both models (latents cached: changing resolution / σ);
 - page total: everything the Reconstruct button computes for a new image (renders, bicubic,
-  scores, the 32×32 jitter sweep, the token map).
+  scores, the 32×32 jitter sweep, the token map);
+- zoom: the window (8, 8, 16) rendered at that size by both models from cached latents, and the
+  whole Zoom click for a new image (encode, both window renders, bicubic, nearest, scores);
+- walk: the whole Walk click for a new pair (four encodes, 2 models × 5 t decodes — t = 0 and 1 are
+  the plain renders — the cross-fade and the GIF).
 Medians over --repeats runs: wall seconds, and in brackets the process CPU seconds (all threads).
 On a shared machine wall time depends on the load; CPU seconds / threads is what an idle machine
 of the same kind would take at best. The load average is printed before and after. The weights
@@ -21,10 +25,13 @@ import torch
 
 from .engine import Engine, warm_up
 from .images import MODEL_SIZE, Prepared
+from . import walk
 from .service import Service
+from .zoom import Window
 from .weights import load_models
 
 NAMES = ("simplified", "corrected")
+ZOOM_WINDOW = Window(8.0, 8.0, 16.0)  # the centre quarter of the input (the page's default window)
 
 
 def _image(i):
@@ -78,6 +85,26 @@ def bench(engine, sizes, repeats):
             service.sigma_curve(prepared, 0)
             service.token({"prepared": prepared, "size": size}, "corrected", 0)
         row["page_total_new"] = _median_time(page, repeats)
+
+        window = ZOOM_WINDOW.unit()
+
+        def zoom_cached(_):
+            engine._renders = type(engine._renders)(engine._renders.capacity)  # keep latents, drop renders
+            for name in NAMES:
+                engine.render_window(name, cached, window, size)
+        row["zoom_cached_latents"] = _median_time(zoom_cached, repeats)
+
+        def zoom_page(_):
+            engine.clear()
+            service.zoom(_image(next(counter)).model_input, ZOOM_WINDOW.y, ZOOM_WINDOW.x, ZOOM_WINDOW.size, size)
+        row["zoom_total_new"] = _median_time(zoom_page, repeats)
+
+        def walk_page(_):
+            engine.clear()
+            rows, info = service.interpolate(_image(next(counter)).model_input, _image(next(counter)).model_input,
+                                             size, walk.TS)
+            walk.write_gif(rows, info["t"])
+        row["walk_total_new"] = _median_time(walk_page, repeats)
         rows.append(row)
         print(_fmt_row(row), flush=True)
     return rows
@@ -85,7 +112,9 @@ def bench(engine, sizes, repeats):
 
 COLUMNS = [("simplified_new", "simplified (new image)"), ("corrected_new", "corrected (new image)"),
            ("both_new", "both (new image)"), ("both_cached_latents", "both (latents cached)"),
-           ("page_total_new", "whole Reconstruct click (new image)")]
+           ("page_total_new", "whole Reconstruct click (new image)"),
+           ("zoom_cached_latents", "zoom, both (latents cached)"), ("zoom_total_new", "whole Zoom click (new image)"),
+           ("walk_total_new", "whole Walk click (new pair, 5 t)")]
 
 
 def _cell(value):

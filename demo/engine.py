@@ -1,8 +1,9 @@
 """Runs both models for the page: cached latents, chunked renders, attention read-outs.
 
-Only the public lainr API is used (encode, render-style chunked decode, decode_with_attention,
-query_grid). Latents are cached per input (content hash), renders per (input, size, σ, seed):
-changing the resolution or σ never re-encodes, and re-clicking Run is free.
+Only the public lainr API is used (encode, chunked decode, decode_with_attention, query_grid,
+window_grid). Latents are cached per input (content hash), renders per (input, size, σ, seed),
+zoom windows per (input, window, size) and latent mixes per (pair, t, size): changing the
+resolution, σ, the window or t never re-encodes, and re-clicking a button is free.
 """
 import threading
 from collections import OrderedDict
@@ -11,11 +12,10 @@ import numpy as np
 import torch
 from einops import rearrange
 
-from lainr import pixel_centres
+from lainr import pixel_centres, window_grid
 
 from .images import MODEL_SIZE, to_array, to_tensor
 
-SIZES = (32, 64, 128, 256, 512)
 MAX_SIZE = 512
 MAX_SIGMA = 0.05
 CHUNK = 16384  # queries decoded at once: bounds memory (~70 MB for the corrected model), fastest on CPU
@@ -50,7 +50,7 @@ class Engine:
         self.models = models
         self.chunk = chunk
         self._latents = LRU(64)
-        self._renders = LRU(24)
+        self._renders = LRU(32)
 
     def clear(self):
         """Forget cached latents and renders (benchmarks)."""
@@ -78,10 +78,15 @@ class Engine:
         if cached is not None:
             return cached
         model = self.model(name)
-        latents = self.latents(name, prepared)
         generator = torch.Generator().manual_seed(int(seed))
-        coords = model.query_grid(1, size, sigma=float(sigma), generator=generator)
-        parts = coords.split(self.chunk, dim=1)
+        coords = model.query_grid(1, size, sigma=float(sigma), generator=generator)[0]
+        image = self.decode(name, self.latents(name, prepared), coords, size, progress)
+        return self._renders.put(key, image)
+
+    def decode(self, name, latents, coords, size, progress=None):
+        """Chunked decode of (size², 2) queries (y, x) → (size, size, 3) float32 in [0, 1]."""
+        model = self.model(name)
+        parts = coords[None].split(self.chunk, dim=1)
         out = []
         with torch.inference_mode():
             for i, part in enumerate(parts):
@@ -89,8 +94,31 @@ class Engine:
                 if progress is not None:
                     progress((i + 1) / len(parts))
         rgb = torch.cat(out, dim=1).clamp(0, 1)
-        image = rearrange(rgb[0], "(h w) c -> h w c", h=size, w=size).numpy()
-        return self._renders.put(key, image)
+        return rearrange(rgb[0], "(h w) c -> h w c", h=size, w=size).numpy()
+
+    def render_window(self, name, prepared, window, size, progress=None):
+        """The square window (y0, x0, side) of the unit square decoded on a size×size pixel-centre grid
+        inside it, from the image's cached latents → (size, size, 3). window (0, 0, 1) is `render`."""
+        y0, x0, side = (float(v) for v in window)
+        key = (name, prepared.key, "window", y0, x0, side, size)
+        cached = self._renders.get(key)
+        if cached is None:
+            coords = window_grid(y0, x0, side, size)
+            cached = self._renders.put(key, self.decode(name, self.latents(name, prepared), coords, size, progress))
+        return cached
+
+    def render_mix(self, name, first, second, t, size, progress=None):
+        """The decode of the latent mix (1 − t)·z(first) + t·z(second) on a size×size grid → (size, size, 3).
+        t = 0 and t = 1 are the plain renders (torch.lerp is exact at both ends) and share their cache."""
+        t = float(t)
+        if t in (0.0, 1.0):
+            return self.render(name, first if t == 0.0 else second, size, progress=progress)
+        key = (name, first.key, second.key, "mix", t, size)
+        cached = self._renders.get(key)
+        if cached is None:
+            latents = torch.lerp(self.latents(name, first), self.latents(name, second), t)
+            cached = self._renders.put(key, self.decode(name, latents, pixel_centres(size), size, progress))
+        return cached
 
     def psnr_vs_sigma(self, name, prepared, sigmas, seed=0):
         """PSNR (dB) of the 32×32 reconstruction against the model input, per σ.

@@ -57,7 +57,8 @@ def _fmt(entry):
 
 def markdown(metrics, sigma=0.0):
     """A small table for the page."""
-    lines = [f"**Scores at {metrics['resolution']}×{metrics['resolution']}** against {metrics['reference']}."]
+    title = metrics.get("title") or f"Scores at {metrics['resolution']}×{metrics['resolution']}"
+    lines = [f"**{title}** against {metrics['reference']}."]
     if sigma > 0:
         lines.append(f"Renders use jittered queries (σ = {sigma:g}).")
     lines += ["", "| image | PSNR | SSIM |", "|---|---|---|"]
@@ -74,6 +75,6 @@ def caption(metrics, row):
         return LABELS[row]
     if entry.get("is_reference"):
         return f"{LABELS[row]} (reference)"
-    tag = {"input": "", "sr": " vs photo", "downsampled": " ↓32"}[metrics["mode"]]
+    tag = metrics.get("tag", {"input": "", "sr": " vs photo", "downsampled": " ↓32"}[metrics["mode"]])
     return f"{LABELS[row]}: {entry['psnr']:.2f} dB{tag}"
 

@@ -6,7 +6,7 @@ import random
 import numpy as np
 import torch
 
-from . import attention_view, metrics_view
+from . import attention_view, metrics_view, walk, zoom
 from .engine import MAX_SIGMA, MAX_SIZE, bicubic, nearest
 from .images import MODEL_SIZE, InputError, cifar_examples, prepare, to_uint8
 
@@ -37,8 +37,8 @@ def _number(value, what):
 def check_resolution(value):
     size = _number(value, "Resolution")
     if size != int(size) or not MODEL_SIZE <= size <= MAX_SIZE:
-        raise UserError(f"Resolution must be a whole number of pixels from {MODEL_SIZE} to {MAX_SIZE} "
-                        f"(the page offers 32, 64, 128, 256, 512); got {value!r}.")
+        raise UserError(f"Resolution must be a whole number of pixels from {MODEL_SIZE} to {MAX_SIZE}; "
+                        f"got {value!r}.")
     return int(size)
 
 
@@ -54,11 +54,38 @@ def check_seed(value):
     return int(abs(seed)) % (MAX_SEED + 1)
 
 
-def load_input(image):
+def check_window(y, x, size):
+    """Corner (y, x) and side in input pixels (real numbers) → zoom.Window inside the 32×32 input."""
+    y, x, size = _number(y, "Window y"), _number(x, "Window x"), _number(size, "Window size")
+    if not zoom.MIN_WINDOW <= size <= MODEL_SIZE:
+        raise UserError(f"Window size must be from {zoom.MIN_WINDOW:g} to {MODEL_SIZE} input pixels; got {size:g}.")
+    eps = 1e-6
+    if y < -eps or x < -eps or y + size > MODEL_SIZE + eps or x + size > MODEL_SIZE + eps:
+        raise UserError(f"The window (y={y:g}, x={x:g}, size {size:g}) reaches outside the {MODEL_SIZE}×{MODEL_SIZE} "
+                        f"input: y and x must be at least 0, and y + size and x + size at most {MODEL_SIZE}.")
+    return zoom.Window(min(max(y, 0.0), MODEL_SIZE - size), min(max(x, 0.0), MODEL_SIZE - size), size)
+
+
+def check_ts(value):
+    """t values of the walk: a number, a list, or text such as "0, 0.25, 0.5" → tuple of floats in [0, 1]."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return walk.TS
+    items = value.replace(";", ",").split(",") if isinstance(value, str) else (
+        list(value) if isinstance(value, (list, tuple)) else [value])
+    ts = tuple(_number(item.strip() if isinstance(item, str) else item, "t") for item in items)
+    if not 1 <= len(ts) <= walk.MAX_TS:
+        raise UserError(f"Give from 1 to {walk.MAX_TS} values of t; got {len(ts)}.")
+    bad = [t for t in ts if not 0.0 <= t <= 1.0]
+    if bad:
+        raise UserError(f"t must be between 0 and 1 (0 = image A, 1 = image B); got {bad[0]:g}.")
+    return ts
+
+
+def load_input(image, which=""):
     try:
         return prepare(image)
     except InputError as err:
-        raise UserError(str(err)) from None
+        raise UserError(f"{which}: {err}" if which else str(err)) from None
 
 
 # ---- events -----------------------------------------------------------------------------------
@@ -86,6 +113,27 @@ class Service:
         metrics.update(sigma=sigma, seed=seed, input_notes=list(prepared.notes),
                        models={name: lm.as_dict() for name, lm in self.engine.models.items()})
         return prepared, images, metrics
+
+    def zoom(self, image, y, x, size, resolution, progress=None):
+        """→ (prepared, window, {row: (n, n, 3) image}, metrics dict) for the window at n×n."""
+        progress = progress or (lambda *a, **k: None)
+        n, window = check_resolution(resolution), check_window(y, x, size)
+        prepared = load_input(image)
+        progress(0.05, "encoding")
+        images = zoom.render(self.engine, prepared, window, n, progress)
+        metrics = zoom.compute(prepared, window, n, images)
+        metrics.update(input_notes=list(prepared.notes),
+                       models={name: lm.as_dict() for name, lm in self.engine.models.items()})
+        return prepared, window, images, metrics
+
+    def interpolate(self, image_a, image_b, resolution, ts=None, progress=None):
+        """→ ({row: [frame per t]}, info dict) for the walk from image A to image B."""
+        n, ts = check_resolution(resolution), check_ts(ts)
+        first, second = load_input(image_a, "Image A"), load_input(image_b, "Image B")
+        rows = walk.frames(self.engine, first, second, ts, n, progress)
+        info = {"resolution": n, "t": list(ts), "rows": list(walk.ROWS),
+                "notes": {"A": list(first.notes), "B": list(second.notes)}}
+        return rows, info
 
     def sigma_curve(self, prepared, seed):
         curves = {name: self.engine.psnr_vs_sigma(name, prepared, SIGMA_SWEEP, seed)

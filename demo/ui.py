@@ -1,23 +1,15 @@
 """The page: layout and wiring. Behaviour lives in demo.service; models in demo.engine."""
-import contextlib
-import functools
 import logging
 
 import gradio as gr
-import numpy as np
 
-from . import metrics_view
-from .engine import MAX_SIGMA, SIZES
-from .images import MAX_FILE_BYTES, cifar_examples, photo_examples
-from .service import Service, UserError, to_display
+from . import metrics_view, ui_walk, ui_zoom
+from .engine import MAX_SIGMA, MAX_SIZE
+from .images import MAX_FILE_BYTES, MODEL_SIZE, cifar_examples, photo_examples
+from .service import Service, to_display
+from .ui_common import DISPLAY_SIDE, errors_as_gr, guard, enlarge, safe_image
 
 log = logging.getLogger("demo")
-DISPLAY_SIDE = 256  # renders smaller than this are shown enlarged by an integer factor
-
-
-def enlarge(image, k):
-    """(H, W, 3) → (k·H, k·W, 3) by pixel repetition."""
-    return image if k == 1 else np.repeat(np.repeat(image, k, axis=0), k, axis=1)
 
 TITLE = "Mamba-GINR on CIFAR-10: simplified vs corrected"
 CSS = """
@@ -46,54 +38,13 @@ never trained for (they only saw 32×32 CIFAR-10 images).
   each query towards LP tokens near its own position (in raster order). **Click any pixel of a render**
   to see that query's attention over the LP tokens per head — solid with the bias, dashed without it —
   and its bias row. **Choose an LP token** to see which parts of the image attend to it.
+- **Zoom** (tab): any square window of the input, down to one input pixel, decoded on a fresh grid
+  inside the window at the chosen resolution — what only a continuous representation can do.
+  Scores: against the photo's window for a photo with enough pixels there, else each image
+  area-averaged to the window's k×k input pixels ("↓k", a consistency check).
+- **Walk** (tab): each model decodes the mix (1 − t)·z(A) + t·z(B) of two images' latents, beside
+  the pixel cross-fade; an animated GIF of the walk can be downloaded.
 """
-
-
-def safe_image(**kwargs):
-    """A gr.Image (type="filepath", any mode) whose upload-decoding errors (non-images, decompression
-    bombs) become clear gr.Errors. Wraps the instance's preprocess (a subclass would make Gradio
-    write a .pyi stub next to this file)."""
-    component = gr.Image(type="filepath", image_mode=None, **kwargs)
-    original = component.preprocess
-
-    def preprocess(payload):
-        try:
-            return original(payload)
-        except gr.Error:
-            raise
-        except Exception as err:  # noqa: BLE001 - anything PIL raises on a bad upload
-            log.info("rejected upload: %s: %s", type(err).__name__, err)
-            if "DecompressionBomb" in type(err).__name__:
-                raise gr.Error("The image is too large (decompression-bomb limit); use a smaller image.") from None
-            raise gr.Error("This file is not an image the demo can read (PNG, JPEG, WebP, BMP, GIF, TIFF).") from None
-
-    component.preprocess = preprocess
-    return component
-
-
-@contextlib.contextmanager
-def _errors_as_gr():
-    """UserError → gr.Error; anything unexpected is logged and shown briefly (the server keeps going)."""
-    try:
-        yield
-    except gr.Error:
-        raise
-    except UserError as err:
-        raise gr.Error(str(err)) from None
-    except MemoryError:
-        raise gr.Error("Out of memory for this request; try a smaller resolution.") from None
-    except Exception as err:  # noqa: BLE001
-        log.exception("request failed")
-        raise gr.Error(f"Something went wrong: {type(err).__name__}: {err}") from None
-
-
-def _guard(fn):
-    """Decorator form of _errors_as_gr for plain (non-generator) event functions."""
-    @functools.wraps(fn)  # keeps the signature: Gradio reads gr.SelectData / gr.Progress parameters from it
-    def wrapper(*args, **kwargs):
-        with _errors_as_gr():
-            return fn(*args, **kwargs)
-    return wrapper
 
 
 def banner_markdown(models):
@@ -118,27 +69,33 @@ def build(engine):
 
         with gr.Row():
             with gr.Column(scale=1, min_width=280):
-                image = safe_image(value=default_example, label="Input image",
-                                  sources=["upload", "clipboard"], height=240, elem_id="input-image",
-                                  elem_classes=["pixelated"])
-                resolution = gr.Radio(choices=list(SIZES), value=128, label="Output resolution",
-                                      elem_id="resolution")
-                sigma = gr.Slider(0.0, MAX_SIGMA, value=0.0, step=0.001, label="Query jitter σ",
-                                  elem_id="sigma")
-                seed = gr.Number(value=0, precision=0, label="Seed (jitter noise)", minimum=0, elem_id="seed")
-                with gr.Row():
-                    run = gr.Button("Reconstruct", variant="primary", elem_id="run")
-                    random_btn = gr.Button("Random test image", elem_id="random")
+                image = safe_image(value=default_example, label="Input image (image A of a walk)",
+                                   sources=["upload", "clipboard"], height=240, elem_id="input-image",
+                                   elem_classes=["pixelated"])
+                resolution = gr.Slider(MODEL_SIZE, MAX_SIZE, value=128, step=1, label="Output resolution (pixels)",
+                                       elem_id="resolution")
+                random_btn = gr.Button("Random test image", elem_id="random")
                 notes = gr.Markdown("", elem_id="notes")
             with gr.Column(scale=3):
-                with gr.Row():
-                    out = {}
-                    for row in metrics_view.ROWS:
-                        out[row] = gr.Image(label=metrics_view.LABELS[row], format="png", interactive=False,
-                                            type="numpy", elem_id=f"out-{row}",
-                                            elem_classes=["pixelated", "outputs"], buttons=["download", "fullscreen"])
-                metrics_md = gr.Markdown("Pick an example (or upload an image) and press **Reconstruct**.",
-                                         elem_id="metrics")
+                with gr.Tabs(elem_id="tabs"):
+                    with gr.Tab("Reconstruct", id="reconstruct", elem_id="tab-reconstruct"):
+                        with gr.Row():
+                            sigma = gr.Slider(0.0, MAX_SIGMA, value=0.0, step=0.001, label="Query jitter σ",
+                                              elem_id="sigma")
+                            seed = gr.Number(value=0, precision=0, label="Seed (jitter noise)", minimum=0,
+                                             elem_id="seed")
+                            run = gr.Button("Reconstruct", variant="primary", elem_id="run")
+                        with gr.Row():
+                            out = {}
+                            for row in metrics_view.ROWS:
+                                out[row] = gr.Image(label=metrics_view.LABELS[row], format="png", interactive=False,
+                                                    type="numpy", elem_id=f"out-{row}",
+                                                    elem_classes=["pixelated", "outputs"],
+                                                    buttons=["download", "fullscreen"])
+                        metrics_md = gr.Markdown("Pick an example (or upload an image) and press **Reconstruct**.",
+                                                 elem_id="metrics")
+                    ui_zoom.build_tab(demo, service, image, resolution)
+                    ui_walk.build_tab(service, image, resolution)
         gr.Examples(examples=[[p] for p in cifar_examples()], inputs=[image], label="CIFAR-10 test images",
                     examples_per_page=20, cache_examples=False, elem_id="cifar-examples")
         gr.Examples(examples=[[p] for p in photo_examples()], inputs=[image],
@@ -150,7 +107,8 @@ def build(engine):
                                   show_label=False, elem_id="sigma-plot")
             bias_plot = gr.Image(label="Corrected: spatial bias (queries × LP tokens)", format="png",
                                  interactive=False, show_label=False, elem_id="bias-plot", value=bias_unmarked)
-        gr.Markdown("**Click a pixel** of the simplified or corrected render to see its attention.")
+        gr.Markdown("### Reconstruct: jitter and attention\n**Click a pixel** of the simplified or corrected "
+                    "render (Reconstruct tab) to see its attention.")
         pixel_text = gr.Markdown("", elem_id="pixel-text")
         with gr.Row():
             pixel_plot = gr.Image(label="Attention of the clicked pixel over LP tokens", format="png",
@@ -179,7 +137,7 @@ def build(engine):
         def on_run(img, res, sig, sd, current_token, current_model, progress=gr.Progress()):
             """Renders and scores first, then the jitter sweep and the token map (a generator: the
             images appear as soon as they exist)."""
-            with _errors_as_gr():
+            with errors_as_gr():
                 prepared, images, metrics = service.reconstruct(img, res, sig, sd, progress=progress)
                 size, sig = metrics["resolution"], metrics["sigma"]
                 new_state = {"prepared": prepared, "size": size, "sigma": sig, "seed": metrics["seed"]}
@@ -211,7 +169,7 @@ def build(engine):
                          queue=False).then(on_run, [image, resolution, sigma, seed, token, token_model],
                                            run_outputs, api_visibility="undocumented")
 
-        @_guard
+        @guard
         def on_select(st, evt: gr.SelectData):
             k = (st or {}).get("display_scale", 1)
             x, y = evt.index[0] // k, evt.index[1] // k
@@ -221,7 +179,7 @@ def build(engine):
         for row in ("simplified", "corrected"):
             out[row].select(on_select, [state], [pixel_plot, pixel_text, bias_plot], api_visibility="undocumented")
 
-        @_guard
+        @guard
         def on_token(st, model, tok):
             if not st:
                 return None
@@ -229,7 +187,7 @@ def build(engine):
 
         token.release(on_token, [state, token_model, token], token_plot, api_visibility="undocumented")
 
-        @_guard
+        @guard
         def on_token_model(st, model, tok):
             """Switching model: the slider's range becomes that model's LP tokens."""
             last = engine.num_lp(model) - 1
@@ -239,7 +197,7 @@ def build(engine):
         token_model.change(on_token_model, [state, token_model, token], [token, token_plot],
                            api_visibility="undocumented")
 
-        @_guard
+        @guard
         def reconstruct(image, resolution, sigma):
             """Render the image with both models. image: any image file; resolution: output side in
             pixels (32–512); sigma: query jitter (0–0.05). Returns the simplified render, the corrected
@@ -249,6 +207,8 @@ def build(engine):
 
         api_button.click(reconstruct, [api_image, api_resolution, api_sigma],
                          [api_simplified, api_corrected, api_metrics], api_name="reconstruct")
+        ui_zoom.build_api(service)
+        ui_walk.build_api(service)
     return demo
 
 

@@ -1,10 +1,13 @@
 """A real browser (Playwright + Debian chromium) drives the live demo page.
 
-Picks an example, changes resolution and σ, runs, waits for both renders and the PSNR text,
-clicks pixels and checks the attention plot updates, changes the LP-token view, and saves
-screenshots (tmp dir + a copy in <repo>/screenshots/, git-ignored). Never skipped: a missing
+Reconstruct: picks an example, changes resolution and σ, runs, waits for both renders and the PSNR
+text, clicks pixels and checks the attention plot updates, changes the LP-token view. Zoom: types a
+window, renders it, clicks the picker to move it, sees a bad window refused. Walk: picks image B,
+walks, gets the strips and the GIF, sees a bad t refused. Screenshots go to the tmp dir and a copy
+to <repo>/screenshots/ (git-ignored). Never skipped: a missing
 browser is a failure (CI installs chromium; never `playwright install`).
 """
+import contextlib
 import os
 import shutil
 from pathlib import Path
@@ -30,6 +33,13 @@ def _wait_src_change(page, selector, old):
     return _src(page, selector)
 
 
+def _set_number(page, elem_id, value):
+    """Types into a slider's or number's box (Enter commits it)."""
+    box = page.locator(f"{elem_id} input[type=number]")
+    box.fill(value)
+    box.press("Enter")
+
+
 def _shot(page, tmp_path, name):
     path = tmp_path / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
@@ -41,12 +51,13 @@ def _shot(page, tmp_path, name):
     return path
 
 
-def test_page_in_real_browser(demo_server, tmp_path):
+@contextlib.contextmanager
+def _page(url, tmp_path):
+    """A fresh Chromium page on the demo → (page, JavaScript errors seen); a failure leaves a screenshot."""
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():
         pytest.fail(f"chromium not found at {CHROMIUM}: apt-get install -y chromium (never `playwright install`)")
-    url = demo_server[0]
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
@@ -56,76 +67,151 @@ def test_page_in_real_browser(demo_server, tmp_path):
             page.on("pageerror", lambda err: errors.append(str(err)))
             page.goto(url, wait_until="load")
             page.wait_for_selector("#run")
-            assert "Loaded models" in page.inner_text("#banner")
-
-            # pick an example (cat_0001: the 8th CIFAR-10 thumbnail)
-            page.locator("#cifar-examples button.gallery-item").nth(7).click()
-            page.wait_for_function(
-                "() => { const i = document.querySelector('#input-image img'); return i && i.src.includes('cat_0001'); }")
-
-            # resolution 64, σ 0.01
-            page.locator("#resolution").get_by_text("64", exact=True).click()
-            sigma = page.locator("#sigma input[type=number]")
-            sigma.fill("0.01")
-            sigma.press("Enter")
-            page.locator("#run").click()
-            page.wait_for_function(
-                "() => { const m = document.querySelector('#metrics');"
-                " return m && m.innerText.includes('64×64') && m.innerText.includes('dB'); }")
-            for row in ("simplified", "corrected"):
-                page.wait_for_function(
-                    f"() => {{ const i = document.querySelector('#out-{row} img');"
-                    " return i && i.complete && i.naturalWidth === 256; }")
-            metrics = page.inner_text("#metrics")
-            assert "σ = 0.01" in metrics and "simplified" in metrics and "corrected" in metrics
-            page.wait_for_selector("#sigma-plot img")
-            _shot(page, tmp_path, "demo_after_run")
-
-            # click two pixels of the corrected render: the attention plot appears, then changes
-            render = page.locator("#out-corrected img")
-            box = render.bounding_box()
-            render.click(position={"x": box["width"] * 0.25, "y": box["height"] * 0.75})
-            page.wait_for_function(
-                "() => document.querySelector('#pixel-text').innerText.includes('Pixel (x=')")
-            page.wait_for_selector("#pixel-plot img")
-            first_text, first_plot = page.inner_text("#pixel-text"), _src(page, "#pixel-plot img")
-            other = page.locator("#out-simplified img")
-            obox = other.bounding_box()  # away from the corner buttons
-            other.click(position={"x": obox["width"] * 0.6, "y": obox["height"] * 0.4})
-            _wait_src_change(page, "#pixel-plot img", first_plot)
-            assert page.inner_text("#pixel-text") != first_text
-            _shot(page, tmp_path, "demo_pixel_attention")
-
-            # LP-token view: switch model, then move the token slider
-            token_plot = _src(page, "#token-plot img")
-            page.locator("#token-model").get_by_text("simplified", exact=True).click()
-            token_plot = _wait_src_change(page, "#token-plot img", token_plot)
-            slider = page.locator("#token input[type=range]")
-            slider.fill("3")
-            slider.dispatch_event("pointerup")
-            slider.dispatch_event("change")
-            _wait_src_change(page, "#token-plot img", token_plot)
-            _shot(page, tmp_path, "demo_token_map")
-
-            # "Random test image" loads a shipped image and reconstructs it (the run clears the pixel text)
-            page.locator("#random").click()
-            page.wait_for_function("() => document.querySelector('#pixel-text').innerText.trim() === ''")
-            page.wait_for_function(
-                "() => document.querySelector('#metrics').innerText.includes('64×64')")
-
-            # a high-resolution photo at 256: scored against the photo itself (true super-resolution)
-            page.locator("#photo-examples button.gallery-item").nth(0).click()
-            page.wait_for_function(
-                "() => { const i = document.querySelector('#input-image img'); return i && i.src.includes('astronaut'); }")
-            page.locator("#resolution").get_by_text("256", exact=True).click()
-            page.locator("#run").click()
-            page.wait_for_function(
-                "() => { const m = document.querySelector('#metrics').innerText;"
-                " return m.includes('256×256') && m.includes('uploaded photo'); }")
-            _shot(page, tmp_path, "demo_photo_256")
-            assert not errors, errors
-        except Exception:
-            _shot(page, tmp_path, "demo_failure")
-            raise
+            try:
+                yield page, errors
+            except Exception:
+                _shot(page, tmp_path, "demo_failure")
+                raise
         finally:
             browser.close()
+
+
+def test_page_in_real_browser(demo_server, tmp_path):
+    with _page(demo_server[0], tmp_path) as (page, errors):
+        assert "Loaded models" in page.inner_text("#banner")
+
+        # pick an example (cat_0001: the 8th CIFAR-10 thumbnail)
+        page.locator("#cifar-examples button.gallery-item").nth(7).click()
+        page.wait_for_function(
+            "() => { const i = document.querySelector('#input-image img'); return i && i.src.includes('cat_0001'); }")
+
+        # resolution 64, σ 0.01
+        _set_number(page, "#resolution", "64")
+        sigma = page.locator("#sigma input[type=number]")
+        sigma.fill("0.01")
+        sigma.press("Enter")
+        page.locator("#run").click()
+        page.wait_for_function(
+            "() => { const m = document.querySelector('#metrics');"
+            " return m && m.innerText.includes('64×64') && m.innerText.includes('dB'); }")
+        for row in ("simplified", "corrected"):
+            page.wait_for_function(
+                f"() => {{ const i = document.querySelector('#out-{row} img');"
+                " return i && i.complete && i.naturalWidth === 256; }")
+        metrics = page.inner_text("#metrics")
+        assert "σ = 0.01" in metrics and "simplified" in metrics and "corrected" in metrics
+        page.wait_for_selector("#sigma-plot img")
+        _shot(page, tmp_path, "demo_after_run")
+
+        # click two pixels of the corrected render: the attention plot appears, then changes
+        render = page.locator("#out-corrected img")
+        box = render.bounding_box()
+        render.click(position={"x": box["width"] * 0.25, "y": box["height"] * 0.75})
+        page.wait_for_function(
+            "() => document.querySelector('#pixel-text').innerText.includes('Pixel (x=')")
+        page.wait_for_selector("#pixel-plot img")
+        first_text, first_plot = page.inner_text("#pixel-text"), _src(page, "#pixel-plot img")
+        other = page.locator("#out-simplified img")
+        obox = other.bounding_box()  # away from the corner buttons
+        other.click(position={"x": obox["width"] * 0.6, "y": obox["height"] * 0.4})
+        _wait_src_change(page, "#pixel-plot img", first_plot)
+        assert page.inner_text("#pixel-text") != first_text
+        _shot(page, tmp_path, "demo_pixel_attention")
+
+        # LP-token view: switch model, then move the token slider
+        token_plot = _src(page, "#token-plot img")
+        page.locator("#token-model").get_by_text("simplified", exact=True).click()
+        token_plot = _wait_src_change(page, "#token-plot img", token_plot)
+        slider = page.locator("#token input[type=range]")
+        slider.fill("3")
+        slider.dispatch_event("pointerup")
+        slider.dispatch_event("change")
+        _wait_src_change(page, "#token-plot img", token_plot)
+        _shot(page, tmp_path, "demo_token_map")
+
+        # "Random test image" loads a shipped image and reconstructs it (the run clears the pixel text)
+        page.locator("#random").click()
+        page.wait_for_function("() => document.querySelector('#pixel-text').innerText.trim() === ''")
+        page.wait_for_function(
+            "() => document.querySelector('#metrics').innerText.includes('64×64')")
+
+        # a high-resolution photo at 256: scored against the photo itself (true super-resolution)
+        page.locator("#photo-examples button.gallery-item").nth(0).click()
+        page.wait_for_function(
+            "() => { const i = document.querySelector('#input-image img'); return i && i.src.includes('astronaut'); }")
+        _set_number(page, "#resolution", "256")
+        page.locator("#run").click()
+        page.wait_for_function(
+            "() => { const m = document.querySelector('#metrics').innerText;"
+            " return m.includes('256×256') && m.includes('uploaded photo'); }")
+        _shot(page, tmp_path, "demo_photo_256")
+        assert not errors, errors
+
+
+def _wait_text(page, elem_id, *parts):
+    js = "([sel, parts]) => { const el = document.querySelector(sel); " \
+         "return el && parts.every(p => el.innerText.includes(p)); }"
+    page.wait_for_function(js, arg=[elem_id, list(parts)], timeout=TIMEOUT_MS)
+    return page.inner_text(elem_id)
+
+
+def _click_at(page, selector, fx, fy):
+    """Clicks an <img> at a fraction (fx, fy) of the picture drawn in it (object-fit: contain aware)."""
+    box = page.eval_on_selector(selector, """el => { const r = el.getBoundingClientRect();
+        const s = Math.min(r.width / el.naturalWidth, r.height / el.naturalHeight);
+        const w = el.naturalWidth * s, h = el.naturalHeight * s;
+        return {x: (r.width - w) / 2, y: (r.height - h) / 2, w: w, h: h}; }""")
+    page.locator(selector).click(position={"x": box["x"] + fx * box["w"], "y": box["y"] + fy * box["h"]})
+
+
+def _wait_width(page, selector, width):
+    page.wait_for_function(
+        "([sel, w]) => { const i = document.querySelector(sel); return i && i.complete && i.naturalWidth === w; }",
+        arg=[selector, width], timeout=TIMEOUT_MS)
+
+
+def test_zoom_and_walk_in_real_browser(demo_server, tmp_path):
+    with _page(demo_server[0], tmp_path) as (page, errors):
+        _set_number(page, "#resolution", "96")
+
+        # Zoom: type a window, render it (96² shown ×2), then click the picker to centre it elsewhere
+        page.get_by_role("tab", name="Zoom").click()
+        page.wait_for_selector("#zoom-picker img")
+        for elem_id, value in (("#zoom-y", "4"), ("#zoom-x", "20"), ("#zoom-size", "8")):
+            page.locator(f"{elem_id} input").fill(value)
+        page.locator("#zoom-run").click()
+        _wait_text(page, "#zoom-metrics", "window y 4–12, x 20–28", "96×96", "dB", "96→8")
+        for row in ("bicubic", "simplified", "corrected"):
+            _wait_width(page, f"#zoom-{row} img", 192)
+        _shot(page, tmp_path, "demo_zoom")
+
+        _click_at(page, "#zoom-picker img", 0.25, 0.75)  # centre ≈ (y 24, x 8)
+        text = _wait_text(page, "#zoom-metrics", "window y 20", "x 4")
+        assert "(8 px wide)" in text
+        assert page.locator("#zoom-y input").input_value().startswith("20")
+        _shot(page, tmp_path, "demo_zoom_click")
+
+        page.locator("#zoom-size input").fill("0")
+        page.locator("#zoom-run").click()
+        page.get_by_text("Window size must be from 1 to 32").first.wait_for()
+        _shot(page, tmp_path, "demo_zoom_bad_window")
+
+        # Walk: image B = the astronaut photo, five t values, strips and a GIF
+        page.get_by_role("tab", name="Walk between two images").click()
+        page.locator("#walk-examples button.gallery-item").nth(20).click()
+        page.wait_for_function(
+            "() => { const i = document.querySelector('#walk-image-b img'); return i && i.src.includes('astronaut'); }")
+        page.locator("#walk-run").click()
+        _wait_text(page, "#walk-info", "Walk at 96×96", "t = 0, 0.25, 0.5, 0.75, 1")
+        for row in ("crossfade", "simplified", "corrected"):
+            _wait_width(page, f"#walk-{row} img", 5 * 96 + 4 * 4)
+        page.wait_for_function(
+            "() => { const f = document.querySelector('#walk-animation'); return f && (f.innerText.includes('.gif')"
+            " || [...f.querySelectorAll('a')].some(a => (a.href || '').includes('.gif'))); }")
+        _shot(page, tmp_path, "demo_walk")
+
+        page.locator("#walk-t textarea, #walk-t input").first.fill("0, 2")
+        page.locator("#walk-run").click()
+        page.get_by_text("t must be between 0 and 1").first.wait_for()
+        _shot(page, tmp_path, "demo_walk_bad_t")
+        assert not errors, errors

@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from lainr import jitter, pixel_centres, spatial_bias
+from lainr import jitter, pixel_centres, spatial_bias, window_grid
 from lainr.fourier import band_features, gaussian_fourier_features, log_frequencies
 from lainr.lp_tokens import LPTokens, lp_positions
 from lainr.spatial_bias import lp_token_positions, query_raster_position
@@ -15,6 +15,18 @@ def test_pixel_centres():
     assert g.shape == (8, 2)
     torch.testing.assert_close(g[0], torch.tensor([0.25, 0.125]))
     torch.testing.assert_close(g[5], torch.tensor([0.75, 0.375]))  # row 1, col 1 in raster order
+
+
+def test_window_grid():
+    torch.testing.assert_close(window_grid(0, 0, 1, 5), pixel_centres(5))
+    g = window_grid(0.25, 0.5, 0.5, 2)  # the window's 2×2 pixel centres
+    torch.testing.assert_close(g, torch.tensor([[0.375, 0.625], [0.375, 0.875], [0.625, 0.625], [0.625, 0.875]]))
+    # a window one input pixel of 32 wide: all queries stay inside that pixel
+    g = window_grid(3 / 32, 7 / 32, 1 / 32, 64)
+    assert g.shape == (4096, 2) and g[:, 0].min() > 3 / 32 and g[:, 0].max() < 4 / 32
+    assert g[:, 1].min() > 7 / 32 and g[:, 1].max() < 8 / 32
+    with pytest.raises(ValueError):
+        window_grid(0, 0, 0, 4)
 
 
 def test_jitter_clamps_and_is_reproducible():

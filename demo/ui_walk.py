@@ -1,0 +1,86 @@
+"""The Walk tab and the `/interpolate` API: decodes of mixed latents between two images."""
+import gradio as gr
+
+from . import walk
+from .images import cifar_examples, photo_examples
+from .ui_common import enlarge, errors_as_gr, guard, safe_image
+
+STRIP_PANEL = 128  # strip panels smaller than this are shown enlarged by an integer factor
+DEFAULT_TS = ", ".join(f"{t:g}" for t in walk.TS)
+HELP = """**Walk between two images.** Image A is the input on the left, image B is chosen here. Each
+model decodes the linear mix of the two images' latents, (1 − t)·z(A) + t·z(B), at the chosen
+resolution (left to right: the t values below); the top strip is the plain pixel cross-fade of the
+two bicubic enlargements, for comparison. The animation (A → B → A) can be downloaded. A walk
+costs about five renders per model: lower the resolution for a quicker one."""
+
+
+def _strips(rows, size):
+    k = max(1, STRIP_PANEL // size)
+    return {row: walk.strip([enlarge(frame, k) for frame in rows[row]], gap=4) for row in walk.ROWS}, k
+
+
+def build_tab(service, image, resolution):
+    """The tab's layout and events (call inside gr.Tabs). image (image A) / resolution: the page's shared inputs."""
+    default_b = next((p for p in cifar_examples() if "dog_0000" in p), None)
+    with gr.Tab("Walk between two images", id="walk", elem_id="tab-walk"):
+        gr.Markdown(HELP)
+        with gr.Row():
+            image_b = safe_image(which="Image B", value=default_b, label="Image B", sources=["upload", "clipboard"],
+                                 height=200, elem_id="walk-image-b", elem_classes=["pixelated"])
+            with gr.Column():
+                ts = gr.Textbox(DEFAULT_TS, label="t values (0 = image A, 1 = image B), comma-separated",
+                                elem_id="walk-t")
+                run = gr.Button("Walk", variant="primary", elem_id="walk-run")
+                animation = gr.File(label="Animation (GIF, A → B → A)", elem_id="walk-animation")
+        gr.Examples(examples=[[p] for p in cifar_examples() + photo_examples()], inputs=[image_b],
+                    label="Image B examples", examples_per_page=23, cache_examples=False, elem_id="walk-examples")
+        info = gr.Markdown("", elem_id="walk-info")
+        strips = [gr.Image(label=walk.LABELS[row], format="png", interactive=False, type="numpy",
+                           elem_id=f"walk-{row}", elem_classes=["pixelated"], buttons=["download", "fullscreen"])
+                  for row in walk.ROWS]
+
+    def on_walk(a, b, res, t_text, progress=gr.Progress()):
+        with errors_as_gr():
+            rows, meta = service.interpolate(a, b, res, t_text, progress=progress)
+            progress(0.95, desc="animation")
+            gif = walk.write_gif(rows, meta["t"])
+            shown, k = _strips(rows, meta["resolution"])
+            n = meta["resolution"]
+            text = (f"**Walk at {n}×{n}**, left to right t = " + ", ".join(f"{t:g}" for t in meta["t"])
+                    + ". Each model mixes its own latents; the cross-fade mixes pixels.")
+            if k > 1:
+                text += f" Shown enlarged ×{k} (nearest neighbour)."
+            notes = [f"image {w}: " + "; ".join(v) for w, v in meta["notes"].items() if v]
+            if notes:
+                text += "\n\n" + "\n".join(f"- {note}" for note in notes)
+            return (*(shown[row] for row in walk.ROWS), gif, text)
+
+    run.click(on_walk, [image, image_b, resolution, ts], [*strips, animation, info], api_name="walk_page",
+              api_visibility="undocumented")
+
+
+def build_api(service):
+    """Hidden components and the named `/interpolate` endpoint."""
+    with gr.Column(visible=False):
+        api_a = safe_image(which="Image A", label="image_a")
+        api_b = safe_image(which="Image B", label="image_b")
+        api_resolution = gr.Number(value=64, label="resolution")
+        api_ts = gr.Textbox(DEFAULT_TS, label="t")
+        api_strips = [gr.Image(format="png", label=f"{row} strip") for row in ("simplified", "corrected", "crossfade")]
+        api_animation = gr.File(label="animation")
+        api_info = gr.JSON(label="info")
+        api_button = gr.Button("interpolate")
+
+    @guard
+    def interpolate(image_a, image_b, resolution, t):
+        """Walk from image_a to image_b. resolution: output side in pixels (32–512); t: comma-separated
+        values in [0, 1] (default "0, 0.25, 0.5, 0.75, 1"; at most 9). Returns three PNG strips (the
+        simplified and corrected decodes of the latent mix (1 − t)·z(A) + t·z(B), and the pixel
+        cross-fade), each one resolution×resolution panel per t, left to right, no gaps; an animated
+        GIF of the walk; and a JSON with the t values."""
+        rows, meta = service.interpolate(image_a, image_b, resolution, t)
+        return (*(walk.strip(rows[row]) for row in ("simplified", "corrected", "crossfade")),
+                walk.write_gif(rows, meta["t"]), meta)
+
+    api_button.click(interpolate, [api_a, api_b, api_resolution, api_ts], [*api_strips, api_animation, api_info],
+                     api_name="interpolate")

@@ -1,0 +1,108 @@
+"""The Zoom tab and the `/zoom` API: a square window of the input rendered at the chosen resolution."""
+import gradio as gr
+
+from . import metrics_view, zoom
+from .images import MODEL_SIZE
+from .service import UserError, check_window, load_input, to_display
+from .ui_common import DISPLAY_SIDE, enlarge, errors_as_gr, guard, safe_image
+
+PICKER_SCALE = 8  # the picker shows the 32×32 input at 256×256
+DEFAULT = zoom.Window(8.0, 8.0, 16.0)
+HELP = f"""**Zoom anywhere.** The decoders are functions of a continuous (y, x): the window is decoded
+from the image's cached latents on a fresh pixel-centre grid *inside* it — nothing is cropped from a
+bigger render. Type the window's corner and size in input pixels (real numbers, size
+{zoom.MIN_WINDOW:g}–{MODEL_SIZE}) or **click the input below to centre the window there**; the output
+size is the resolution slider. Bicubic and nearest sample the 32×32 input at the same coordinates."""
+
+
+def picker_image(image, y, x, size):
+    """The input ×8 with the window outlined; the bare input when the window is not valid; None without input."""
+    try:
+        prepared = load_input(image)
+    except UserError:
+        return None
+    try:
+        window = check_window(y, x, size)
+    except UserError:
+        window = None
+    return zoom.picker(prepared.model_input, window, PICKER_SCALE)
+
+
+def _shown(images, metrics):
+    k = max(1, DISPLAY_SIDE // metrics["resolution"])
+    shown = [gr.Image(value=enlarge(to_display(images[row]), k), label=metrics_view.caption(metrics, row))
+             for row in metrics_view.ROWS]
+    table = metrics_view.markdown(metrics)
+    if k > 1:
+        table += f"\n\nImages are shown enlarged ×{k} (nearest neighbour)."
+    return shown, table
+
+
+def build_tab(demo, service, image, resolution):
+    """The tab's layout and events (call inside gr.Tabs). image / resolution: the page's shared inputs."""
+    with gr.Tab("Zoom", id="zoom", elem_id="tab-zoom"):
+        gr.Markdown(HELP)
+        with gr.Row():
+            picker = gr.Image(label="Input: click to centre the window", format="png", interactive=False,
+                              type="numpy", elem_id="zoom-picker", elem_classes=["pixelated"], height=256,
+                              buttons=[])
+            with gr.Column():
+                y = gr.Number(DEFAULT.y, label="Window corner y (input pixels from the top)", elem_id="zoom-y")
+                x = gr.Number(DEFAULT.x, label="Window corner x (input pixels from the left)", elem_id="zoom-x")
+                size = gr.Number(DEFAULT.size, label=f"Window size (input pixels, {zoom.MIN_WINDOW:g}–{MODEL_SIZE})",
+                                 elem_id="zoom-size")
+                run = gr.Button("Zoom", variant="primary", elem_id="zoom-run")
+        with gr.Row():
+            outs = [gr.Image(label=metrics_view.LABELS[row], format="png", interactive=False, type="numpy",
+                             elem_id=f"zoom-{row}", elem_classes=["pixelated"], buttons=["download", "fullscreen"])
+                    for row in metrics_view.ROWS]
+        table = gr.Markdown("Choose a window and press **Zoom**.", elem_id="zoom-metrics")
+
+    def on_zoom(img, yy, xx, ss, res, progress=gr.Progress()):
+        with errors_as_gr():
+            prepared, window, images, metrics = service.zoom(img, yy, xx, ss, res, progress=progress)
+            shown, text = _shown(images, metrics)
+            note = ("\n\nInput: " + "; ".join(prepared.notes)) if prepared.notes else ""
+            return (*shown, text + note, zoom.picker(prepared.model_input, window, PICKER_SCALE))
+
+    outputs = [*outs, table, picker]
+    run.click(on_zoom, [image, y, x, size, resolution], outputs, api_name="zoom_page", api_visibility="undocumented")
+
+    @guard
+    def on_pick(ss, evt: gr.SelectData):
+        """A click on the picker centres the window there (moved inside the image) → new y, x."""
+        ss = ss if isinstance(ss, (int, float)) and ss > 0 else DEFAULT.size
+        window = zoom.centred((evt.index[1] + 0.5) / PICKER_SCALE, (evt.index[0] + 0.5) / PICKER_SCALE, ss)
+        return window.y, window.x, window.size
+
+    picker.select(on_pick, [size], [y, x, size], api_visibility="undocumented", queue=False).then(
+        on_zoom, [image, y, x, size, resolution], outputs, api_visibility="undocumented")
+    redraw = dict(fn=picker_image, inputs=[image, y, x, size], outputs=picker, api_visibility="undocumented",
+                  queue=False, show_progress="hidden")
+    gr.on([image.change, y.input, x.input, size.input, demo.load], **redraw)
+
+
+def build_api(service):
+    """Hidden components and the named `/zoom` endpoint."""
+    with gr.Column(visible=False):
+        api_image = safe_image(label="image")
+        api_y = gr.Number(value=DEFAULT.y, label="y")
+        api_x = gr.Number(value=DEFAULT.x, label="x")
+        api_size = gr.Number(value=DEFAULT.size, label="size")
+        api_resolution = gr.Number(value=128, label="resolution")
+        api_outs = [gr.Image(format="png", label=f"{row} render") for row in ("simplified", "corrected", "bicubic")]
+        api_metrics = gr.JSON(label="metrics")
+        api_button = gr.Button("zoom")
+
+    @guard
+    def zoom_api(image, y, x, size, resolution):
+        """Render a square window of the image with both models. image: any image file; y, x: the
+        window's top-left corner and size: its side, in pixels of the 32×32 model input (real
+        numbers; size 1–32; the window must lie inside the input); resolution: output side in pixels
+        (32–512). Returns the simplified, corrected and bicubic renders of the window (PNG) and a
+        JSON of PSNR/SSIM (with the reference used) and the window."""
+        _, _, images, metrics = service.zoom(image, y, x, size, resolution)
+        return (*(to_display(images[row]) for row in ("simplified", "corrected", "bicubic")), metrics)
+
+    api_button.click(zoom_api, [api_image, api_y, api_x, api_size, api_resolution], [*api_outs, api_metrics],
+                     api_name="zoom")
