@@ -69,6 +69,7 @@ def run(args, out=print):
             staged = staging.stage(plan, dest)
             notes = staging.check_weights(plan, staged, offline=args.dry_run)
             loaded = staging.check_imports(staged)
+            strays = staging.prune(plan, staged)  # whatever the app wrote at start-up is not uploaded
         except StagingError as err:
             out(f"error: {err}", file=sys.stderr)
             return 2
@@ -80,6 +81,9 @@ def run(args, out=print):
             out(f"weights: {note}")
         out("import check: the staged app imports and builds its page from the staged folder alone "
             "(models: " + ", ".join(f"{n} {k} {s}" for n, (k, s) in loaded.items()) + ")")
+        if strays:
+            out(f"removed {len(strays)} files the import check left in the staging folder: {', '.join(strays[:5])}"
+                + (" …" if len(strays) > 5 else ""))
         if args.dry_run:
             out("dry run: nothing uploaded")
             return 0

@@ -252,6 +252,25 @@ def stage(p, dest):
     return dest
 
 
+def prune(p, staged):
+    """Remove from `staged` whatever is not in the plan (e.g. caches a check wrote) → removed paths."""
+    staged = Path(staged)
+    keep = set(p.paths())
+    removed = []
+    for path in sorted(staged.rglob("*"), reverse=True):
+        rel = path.relative_to(staged).as_posix()
+        if path.is_file() or path.is_symlink():
+            if rel not in keep:
+                path.unlink()
+                removed.append(rel)
+        elif path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
+    missing = [rel for rel in keep if not (staged / rel).is_file()]
+    if missing:
+        raise StagingError(f"staged folder {staged} lost {', '.join(sorted(missing))}")
+    return removed
+
+
 # ---- checks -----------------------------------------------------------------------------------
 def check_weights(p, staged, *, offline=False):
     """Load both models strictly (lainr's from_pretrained) from what the Space will load.
@@ -385,12 +404,17 @@ def check_imports(staged, *, env_extra=None, python=sys.executable, timeout=IMPO
     """Import the staged app and every staged module in a fresh interpreter whose cwd and
     sys.path[0] are the staged folder (isolated mode: no PYTHONPATH, no checkout), then build the
     page as the Space would. → {name: [kind, source]} of the loaded models."""
-    import json
-
-    staged = Path(staged).resolve()
     problems = local_imports(staged)
     if problems:
         raise StagingError("the Space would miss files the app imports:\n  " + "\n  ".join(problems))
+    return import_staged(staged, env_extra=env_extra, python=python, timeout=timeout)
+
+
+def import_staged(staged, *, env_extra=None, python=sys.executable, timeout=IMPORT_CHECK_TIMEOUT_S):
+    """The subprocess half of check_imports (no static check first)."""
+    import json
+
+    staged = Path(staged).resolve()
     modules = []
     for path in sorted(staged.rglob("*.py")):
         rel = path.relative_to(staged).with_suffix("")
@@ -401,7 +425,7 @@ def check_imports(staged, *, env_extra=None, python=sys.executable, timeout=IMPO
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP")}
     env.update({"HF_HUB_OFFLINE": env.get("HF_HUB_OFFLINE", "1"), "GRADIO_ANALYTICS_ENABLED": "False"})
     env.update(env_extra or {})
-    proc = subprocess.run([python, "-I", "-c", IMPORT_CHECK, str(staged), json.dumps(modules)],
+    proc = subprocess.run([python, "-I", "-B", "-c", IMPORT_CHECK, str(staged), json.dumps(modules)],
                           cwd=staged, env=env, capture_output=True, text=True, timeout=timeout)
     if proc.returncode != 0:
         tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-8:])
