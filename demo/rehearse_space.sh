@@ -20,7 +20,7 @@
 # (for step 1), ~5 GB of disk for the venv (torch's CUDA wheels: what pip installs on a Space too).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-PY="${PYTHON:-python3}"
+PY="${PYTHON:-$(command -v python || command -v python3)}"
 MODES=(bundled)
 JSON_OUT=""
 KEEP=0
