@@ -423,7 +423,8 @@ def import_staged(staged, *, env_extra=None, python=sys.executable, timeout=IMPO
         parts = rel.parts[:-1] if rel.name == "__init__" else rel.parts
         modules.append(".".join(parts))
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP")}
-    env.update({"HF_HUB_OFFLINE": env.get("HF_HUB_OFFLINE", "1"), "GRADIO_ANALYTICS_ENABLED": "False"})
+    # never downloads: bundled weights are local; Hub ids were fetched (or found cached) by check_weights
+    env.update({"HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"})
     env.update(env_extra or {})
     proc = subprocess.run([python, "-I", "-B", "-c", IMPORT_CHECK, str(staged), json.dumps(modules)],
                           cwd=staged, env=env, capture_output=True, text=True, timeout=timeout)
