@@ -237,10 +237,21 @@ def plan(space_id, *, weights_from_hub=False, simplified_id=None, corrected_id=N
     return p
 
 
+STAGED_TOP = {"app.py", "README.md", "requirements.txt", ".gitattributes", "demo", "lainr", "weights", "__pycache__"}
+
+
 def stage(p, dest):
-    """Write the plan into `dest` (emptied first) → dest."""
+    """Write the plan into `dest` → dest. An existing `dest` must be empty or an earlier staging
+    (only the names a staging has at its top); it is then emptied first."""
     dest = Path(dest)
     if dest.exists():
+        if not dest.is_dir():
+            raise StagingError(f"--staging {dest} exists and is not a folder")
+        top = {entry.name for entry in dest.iterdir()}
+        if top and not (top <= STAGED_TOP and "app.py" in top):
+            raise StagingError(f"--staging {dest} is not empty and not an earlier staging "
+                               f"({', '.join(sorted(top - STAGED_TOP)[:5]) or 'no app.py'}); "
+                               f"give a new or empty folder")
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
     for rel, src in p.copies.items():

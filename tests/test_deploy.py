@@ -252,6 +252,13 @@ def test_staging_inside_the_sources_is_refused(capsys, fake_hub):
     assert (ROOT / "demo" / "app.py").is_file() and fake_hub.calls == []
 
 
+def test_staging_over_an_unrelated_folder_is_refused(capsys, fake_hub, tmp_path, weights_root):
+    (tmp_path / "notes.txt").write_text("mine")
+    code, _, err = run_deploy(capsys, "--dry-run", "--weights", str(weights_root), "--staging", str(tmp_path))
+    assert code == 2 and "not empty and not an earlier staging" in err and "notes.txt" in err
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
 def test_hub_ids_need_weights_from_hub(capsys, fake_hub):
     code, _, err = run_deploy(capsys, "--dry-run", "--simplified-id", "a/b")
     assert code == 2 and "--weights-from-hub" in err
