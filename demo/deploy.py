@@ -80,7 +80,7 @@ def run(args, out=print):
         for note in notes:
             out(f"weights: {note}")
         out("import check: the staged app imports and builds its page from the staged folder alone "
-            "(models: " + ", ".join(f"{n} {k} {s}" for n, (k, s) in loaded.items()) + ")")
+            "(models: " + ", ".join(f"{n} {k} {s}".rstrip() for n, (k, s) in loaded.items()) + ")")
         if strays:
             out(f"removed {len(strays)} files the import check left in the staging folder: {', '.join(strays[:5])}"
                 + (" …" if len(strays) > 5 else ""))
