@@ -194,7 +194,9 @@ def run_job(a, identity, j, out):
         return json.loads(res_path.read_text())
     run = out / "runs" / j["name"]
     log_path = out / "logs" / f"{j['name']}.log"
-    env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
+    root = str(Path(__file__).resolve().parents[1])  # `python -m train` of this very checkout, from any cwd
+    env = dict(os.environ, OMP_NUM_THREADS=str(a.threads),
+               PYTHONPATH=os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p))
     t0 = time.time()
     with open(log_path, "a") as log:
         log.write(f"\n# {time.strftime('%Y-%m-%dT%H:%M:%S')} {' '.join(train_command(a, identity, j, out))}\n")
