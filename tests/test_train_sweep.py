@@ -121,5 +121,6 @@ def test_sweep_end_to_end_resume_confirm_and_another_sweep_refused(tmp_path, tin
     assert conf["name"] == f"{res['best']}@2x" and conf["base"] == res["best"]
     assert conf["status"] == "done" and conf["steps"] == 4 and conf["image_passes"] == 32
     assert (out / "runs" / conf["name"] / "checkpoint.pt").is_file()
-    assert "confirmation (2× passes)" in (out / "table.md").read_text()
+    assert "## Confirmation: the best 1 at 32 image passes" in (out / "table.md").read_text()
+    assert res2["best"] == res["best"] and f"best: {res['best']} (lr" in r.stdout
     assert "one configuration: no ranking to compare" in (out / "table.md").read_text()

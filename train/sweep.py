@@ -220,8 +220,17 @@ def run_job(a, identity, j, out):
 
 
 def run_all(a, identity, jobs, out):
-    with ThreadPoolExecutor(max_workers=max(1, a.parallel)) as pool:
-        return list(pool.map(lambda j: run_job(a, identity, j, out), jobs))
+    """The jobs, --parallel at a time. Ctrl-C: queued jobs are dropped (the running trainers get the
+    signal too); re-running the same command resumes."""
+    pool = ThreadPoolExecutor(max_workers=max(1, a.parallel))
+    futures = [pool.submit(run_job, a, identity, j, out) for j in jobs]
+    try:
+        return [f.result() for f in futures]
+    except KeyboardInterrupt:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    finally:
+        pool.shutdown(wait=True)
 
 
 # ---- reporting ----------------------------------------------------------------------------------
@@ -251,36 +260,50 @@ def best_of(grid_results, confirm_results):
     return ranked[0] if ranked else None
 
 
+def _row(i, r, note=""):
+    if r["status"] != "done":
+        return (f"| – | `{r['name']}` | {fmt_lr(r['lr'])} | {r['batch_size']} | {r['warmup_frac']:g} | {r['steps']} | "
+                f"– | {r['status']} | – | – | – | {note} |")
+    return (f"| {i} | `{r['name']}` | {fmt_lr(r['lr'])} | {r['batch_size']} | {r['warmup_frac']:g} | {r['steps']} | "
+            f"{r['image_passes']:,} | {r['test_psnr']:.2f} | {r['test_ssim']:.3f} | {r['img_s']:.2f} | "
+            f"{(r['train_s'] or r['wall_s']) / 60:.1f} | {note} |")
+
+
+HEADER = ["| rank | configuration | peak lr | batch | warm-up | steps | image passes | test PSNR (dB) | SSIM | img/s | "
+          "training (min) | note |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+
+
 def table_md(identity, grid_results, confirm_results):
     held, text = confirm_report(grid_results, confirm_results)
     lines = [f"# Recipe study: {identity['model']} model, {identity['passes']:,} image passes per configuration",
              "", f"Data `{identity['data']}`; test PSNR / SSIM on the same first {identity['eval_images']} test "
              f"images of the trainer's validation order; seed 0; everything but peak lr, batch and warm-up is "
-             f"SPEC §5's. Sorted by test PSNR.", "",
-             "| rank | configuration | peak lr | batch | warm-up | steps | image passes | test PSNR (dB) | SSIM | "
-             "img/s | training (min) | note |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    ranked = _rank(grid_results + confirm_results)
-    others = [r for r in grid_results + confirm_results if r["status"] != "done"]
-    for i, r in enumerate(ranked + others, 1):
-        note = "ablation: spatial bias off (α = 0)" if r.get("ablation") == "alpha0" else (
-            r.get("ablation") or "")
-        if r["name"].endswith("@2x"):
-            note = (note + "; " if note else "") + "confirmation (2× passes)"
-        if r["status"] == "done":
-            lines.append(f"| {i} | `{r['name']}` | {fmt_lr(r['lr'])} | {r['batch_size']} | {r['warmup_frac']:g} | "
-                         f"{r['steps']} | {r['image_passes']:,} | {r['test_psnr']:.2f} | {r['test_ssim']:.3f} | "
-                         f"{r['img_s']:.2f} | {(r['train_s'] or r['wall_s']) / 60:.1f} | {note} |")
-        else:
-            lines.append(f"| – | `{r['name']}` | {fmt_lr(r['lr'])} | {r['batch_size']} | {r['warmup_frac']:g} | "
-                         f"{r['steps']} | – | {r['status']} | – | – | – | {note} |")
+             f"SPEC §5's. Sorted by test PSNR.", "", *HEADER]
+    ranked = _rank(grid_results)
+    for i, r in enumerate(ranked + [r for r in grid_results if r["status"] != "done"], 1):
+        lines.append(_row(i, r, "ablation: spatial bias off (α = 0)" if r.get("ablation") == "alpha0"
+                          else r.get("ablation") or ""))
     lines.append("")
-    if text:
-        lines += [text, ""]
+    if confirm_results:
+        base = {r["name"]: r for r in grid_results}
+        lines += [f"## Confirmation: the best {len(confirm_results)} at {2 * identity['passes']:,} image passes", "",
+                  *HEADER]
+        for i, r in enumerate(_rank(confirm_results) + [r for r in confirm_results if r["status"] != "done"], 1):
+            b = base[r["base"]]
+            lines.append(_row(i, r, f"{b['test_psnr']:.2f} dB at 1× (+{r['test_psnr'] - b['test_psnr']:.2f})"
+                              if r["status"] == "done" else ""))
+        lines += ["", text, ""]
     best = best_of(grid_results, confirm_results)
     if best:
-        lines += [f"Best recipe: `{best['name']}` (peak lr {fmt_lr(best['lr'])}, batch {best['batch_size']}, "
-                  f"{describe_warmup(best['warmup_frac'])}): {best['test_psnr']:.2f} dB.", ""]
+        lines += [f"Best recipe: `{recipe_name(best)}` (peak lr {fmt_lr(best['lr'])}, batch {best['batch_size']}, "
+                  f"{describe_warmup(best['warmup_frac'])}): {best['test_psnr']:.2f} dB after "
+                  f"{best['image_passes']:,} image passes" + (" (the best confirmed)" if confirm_results else "")
+                  + ".", ""]
     return "\n".join(lines)
+
+
+def recipe_name(r):
+    return r.get("base") or r["name"]
 
 
 def plot(path, grid_results, confirm_results):
@@ -299,6 +322,7 @@ def plot(path, grid_results, confirm_results):
         ax.plot(xs, ys, "o-" if len(xs) > 1 else "o", label=r["name"])
     ax.set_xlabel("image passes")
     ax.set_ylabel("test PSNR (dB)")
+    ax.set_title("test PSNR vs image passes (lines: the confirmation at 2× passes)", fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
@@ -311,7 +335,7 @@ def write_reports(out, identity, grid_results, confirm_results):
     best = best_of(grid_results, confirm_results)
     atomic_write_json(out / "sweep.json", {"identity": identity, "configs": grid_results,
                                            "confirm": confirm_results, "ranking_held": held,
-                                           "best": best and best["name"]})
+                                           "best": best and recipe_name(best)})
     (out / "table.md").write_text(table_md(identity, grid_results, confirm_results))
     plot(out / "psnr_vs_passes.png", grid_results, confirm_results)
     return best
@@ -360,6 +384,18 @@ def print_plan(a, jobs):
           f"on {a.parallel * a.threads} free cores")
 
 
+def run_sweep(a, identity, jobs, out):
+    grid_results = run_all(a, identity, jobs, out)
+    confirm_results = []
+    if a.confirm:
+        done = [r for r in _rank(grid_results) if not r.get("ablation")]
+        grid = identity["grid"]
+        cjobs = [dict(job(f"{r['name']}@2x", grid[r["name"]], 2 * a.passes, identity["model_config_base"]),
+                      base=r["name"]) for r in done[:a.confirm]]
+        confirm_results = run_all(a, identity, cjobs, out)
+    return grid_results, confirm_results
+
+
 def main(argv=None):
     a = parser().parse_args(argv)
     out = Path(a.out)
@@ -379,19 +415,16 @@ def main(argv=None):
     if not existed:
         atomic_write_json(out / IDENTITY, identity)
     print_plan(a, jobs)
-    grid_results = run_all(a, identity, jobs, out)
-    confirm_results = []
-    if a.confirm:
-        done = [r for r in _rank(grid_results) if not r.get("ablation")]
-        grid = identity["grid"]
-        cjobs = [dict(job(f"{r['name']}@2x", grid[r["name"]], 2 * a.passes, identity["model_config_base"]),
-                      base=r["name"]) for r in done[:a.confirm]]
-        confirm_results = run_all(a, identity, cjobs, out)
+    try:
+        grid_results, confirm_results = run_sweep(a, identity, jobs, out)
+    except KeyboardInterrupt:
+        print("interrupted: re-run the same command to resume (scored configurations are kept)", file=sys.stderr)
+        return 130
     best = write_reports(out, identity, grid_results, confirm_results)
     print((out / "table.md").read_text())
     if best:
-        print(f"best: {best['name']} (lr {fmt_lr(best['lr'])}, batch {best['batch_size']}, "
-              f"warm-up {best['warmup_frac']:g})")
+        print(f"best: {recipe_name(best)} (lr {fmt_lr(best['lr'])}, batch {best['batch_size']}, "
+              f"warm-up {best['warmup_frac']:g})" + (" — the best at 2× passes" if confirm_results else ""))
         print(f"to make it the cpu preset: in train/recipes.py set RECIPES['cpu']['{a.model}'] = "
               f"dict(lr={fmt_lr(best['lr'])}, batch_size={best['batch_size']}, warmup_frac={best['warmup_frac']!r}) "
               f"and cite {out / 'table.md'} in the comment above it")
