@@ -119,7 +119,7 @@ def test_shipping_splits_big_files_into_parts(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("case", ["unknown_model", "non_empty_out", "cuda_without_gpu", "bad_budget",
-                                  "unknown_recipe"])
+                                  "unknown_recipe", "init_from_without_weights"])
 def test_bad_input_is_refused_before_any_training(tmp_path, case):
     data = pack(jpeg_folder(tmp_path / "folder", n_train=2, n_test=1), tmp_path / "pack.npz")
     out = tmp_path / "out"
@@ -132,6 +132,8 @@ def test_bad_input_is_refused_before_any_training(tmp_path, case):
         expect = "not empty"
     elif case == "cuda_without_gpu":
         env, expect = {"DEVICE": "cuda", "CUDA_VISIBLE_DEVICES": ""}, "no CUDA GPU"
+    elif case == "init_from_without_weights":
+        env, expect = dict(env, JOB_ARGS=f"--init-from {tmp_path}"), "no simplified/config.json there"
     elif case == "unknown_recipe":
         env, expect = dict(env, JOB_ARGS="--recipe fastest"), "unknown recipe 'fastest'"
     else:

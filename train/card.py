@@ -33,6 +33,9 @@ def model_card(info):
                                             f"{e.get('from_total') or 'wall-time schedule'} → {e['total_steps']} steps"
                                             f"{' (' + e['at'] + ')' if e.get('at') else ''}\n" for e in ext))
     recipe_md = f"- Recipe: {info['recipe']}.\n" if info.get("recipe") else ""
+    if cfg.get("init_from"):
+        recipe_md += (f"- Initialised from the weights in `{cfg['init_from']}` (fresh optimiser state; the steps "
+                      f"below are this run's only).\n")
     return f"""---
 library_name: lainr
 license: mit

@@ -30,6 +30,8 @@ def parser():
     p.add_argument("--recipe", default="protocol",
                    help="named preset of peak lr, batch size and warm-up fraction: protocol (SPEC §5, default), "
                         "cpu, gpu (train/recipes.py); --lr / --batch-size / --warmup-frac override it")
+    p.add_argument("--init-from", default="", help="a weights folder (Hub format) a new run starts from, "
+                                                   "e.g. weights/corrected; the optimiser starts afresh")
     p.add_argument("--warmup-frac", type=float, help="share of the run in linear warm-up (default: the recipe's)")
     p.add_argument("--max-steps", type=int, default=0, help="planned total of optimiser steps")
     p.add_argument("--time-budget", default="", help="training time, e.g. 2h, 90m, 1h30m: planned total steps = "
@@ -61,7 +63,7 @@ def config_from_args(a):
                        time_budget=parse_duration(a.time_budget) if a.time_budget else 0.0, seed=a.seed,
                        device=a.device, workers=a.workers, threads=a.threads, bf16=a.bf16,
                        val_limit=a.val_limit, val_minutes=a.val_minutes, ckpt_minutes=a.ckpt_minutes,
-                       log_every=a.log_every, recipe=a.recipe, warmup_frac=a.warmup_frac)
+                       log_every=a.log_every, recipe=a.recipe, warmup_frac=a.warmup_frac, init_from=a.init_from)
 
 
 def main(argv=None):

@@ -17,7 +17,7 @@ LR_FLOOR = 1e-8  # corrected cosine ends here
 
 # Fields that define "the same run": a resumed run must agree on all of them.
 IDENTITY_FIELDS = ("model", "model_config", "data", "lr", "batch_size", "pixels", "train_sigma", "seed",
-                   "weight_decay", "grad_clip", "warmup_frac", "recipe")
+                   "weight_decay", "grad_clip", "warmup_frac", "recipe", "init_from")
 
 
 @dataclass
@@ -48,6 +48,7 @@ class TrainConfig:
     log_every: int = 1  # steps between metrics.jsonl step records
     recipe: str = "protocol"  # named preset of (lr, batch_size, warmup_frac): train/recipes.py
     warmup_frac: float = None  # share of the run in linear warm-up; None → the recipe's (protocol: corrected 1/8, simplified 0)
+    init_from: str = ""  # a weights folder (Hub format) a new run starts from; "" → random initialisation
 
     def resolved(self):
         """Copy with every None field filled in: explicit values, then the recipe's, then the protocol's."""

@@ -68,6 +68,9 @@ def check_inputs(a):
     if a.device.startswith("cuda") and not torch.cuda.is_available():
         raise JobError(f"DEVICE={a.device} but no CUDA GPU is visible here; DEVICE=cpu runs the dry run")
     check_source(a.data)
+    for model in models:
+        if a.init_from and not (Path(a.init_from) / model / "config.json").is_file():
+            raise JobError(f"--init-from {a.init_from}: no {model}/config.json there")
     from .recipes import recipe
     recipe(a.recipe, models[0])  # unknown recipe → ValueError listing the known ones
     budget = parse_duration(a.budget)
@@ -208,6 +211,8 @@ class Job:
             args.append("--bf16")
         if self.a.tiny:
             args += ["--config-json", json.dumps(TINY[model])]
+        if self.a.init_from:
+            args += ["--init-from", str(Path(self.a.init_from) / model)]
         guard = seconds * 1.5 + 60  # a wall-clock guard only; the schedule is set by the steps
         t = time.time()
         rc = self.run(args, timeout=guard)
@@ -225,7 +230,9 @@ class Job:
                 f"- Machine: {m.get('gpu', 'CPU dry run')}, torch {m.get('torch')}, triton {m.get('triton')}; "
                 f"bf16 autocast (Fourier features and the spatial bias in fp32); selective scan: "
                 f"{self.scan_variant}.\n"
-                f"- Budget: {facts['budget_s']:.0f} s of this model's training in a {self.budget:.0f} s call budget; "
+                + (f"- Started from the weights in `{Path(self.a.init_from) / model}` (`--init-from`), "
+                   f"fresh optimiser state.\n" if self.a.init_from else "")
+                + f"- Budget: {facts['budget_s']:.0f} s of this model's training in a {self.budget:.0f} s call budget; "
                 f"measured {bench['img_per_s']:.0f} img/s at batch {facts['batch_size']} → "
                 f"{facts['planned_steps']} planned optimiser steps (× {SAFETY} safety), the rate schedule compressed "
                 f"over them.\n"
@@ -336,6 +343,8 @@ def parser():
     p.add_argument("--eval-timeout", type=float, default=300.0)
     p.add_argument("--bench-steps", type=int, default=8)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--init-from", default="", help="a folder holding simplified/ and corrected/ weights the runs "
+                   "start from (e.g. weights: continue the bundled models); default: random initialisation")
     p.add_argument("--tiny", action="store_true", help="small models (the CPU dry run of the test suite)")
     return p
 

@@ -22,7 +22,7 @@ from .config import TrainConfig
 from .data import check_source, load_split, to_float
 from .export import export_run
 from .metrics_log import MetricsLog
-from .model_factory import build_model  # noqa: F401 — also importable as train.loop.build_model
+from .model_factory import build_model, init_weights  # build_model: also importable as train.loop.build_model
 from .schedule import lr_for_step, new_plan, plan_total, recipe_description, schedule_description
 from .validate import evaluate_split, val_indices
 
@@ -166,6 +166,7 @@ def train(cfg: TrainConfig, *, resume=False, export=True, progress=True, extend_
     if extend_to is not None and extend_to < 1:
         raise ValueError(f"--extend-to must be a positive number of steps, got {extend_to}")
     check_source(cfg.data)  # bad data → DataError before anything is written
+    start_state = init_weights(cfg)  # --init-from that does not fit → ValueError before anything is written
     rank, world, device = _dist_setup(cfg)
     if cfg.batch_size % world:
         raise ValueError(f"--batch-size {cfg.batch_size} must be divisible by the {world} DDP processes")
@@ -198,6 +199,8 @@ def train(cfg: TrainConfig, *, resume=False, export=True, progress=True, extend_
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)  # decay on all params
     state = dict(step=0, epoch=0, batch_in_epoch=0, elapsed=0.0, epoch_sums=[0.0, 0.0, 0], finished=False,
                  last_val=None)
+    if ckpt is None and start_state is not None:  # a new run from --init-from; the optimiser starts afresh
+        model.load_state_dict(start_state)
     if ckpt is not None:
         model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
