@@ -15,33 +15,14 @@ else the pure-torch `chunked` variant; the JSON records which.
 """
 import argparse
 import json
-import statistics
 import sys
-import time
 
 import torch
 
 from bench.configs import build_model, protocol
 from bench.measure import count_flops
 from bench.train_step import TrainStep
-
-
-def _sync(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def _time(fn, device, repeats, warmup=2):
-    for _ in range(warmup):
-        fn()
-    _sync(device)
-    runs = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        _sync(device)
-        runs.append(time.perf_counter() - t0)
-    return statistics.median(runs)
+from train.gpu_throughput import _sync, _timed as _time  # one timing helper for the bench and the GPU call
 
 
 def _is_oom(err):

@@ -33,6 +33,7 @@ import tarfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 PART_BYTES = 15 * 2 ** 20  # < the 16 MiB a returned file may have
@@ -142,7 +143,7 @@ class Job:
         decoded = self.work / "data_decoded.npz"
         if not decoded.is_file():
             pack(self.a.data, decoded)
-        with __import__("numpy").load(decoded) as z:
+        with np.load(decoded) as z:
             meta = json.loads(bytes(z["meta"]).decode())
         self.data_path = str(decoded)
         self.stage("data", seconds=round(time.time() - t, 1), source=meta["source"], n_train=meta.get("n_train"),
@@ -316,7 +317,7 @@ class Job:
         if exported and self.a.eval_limit >= 0:
             metrics = self.evaluate(exported)
             if metrics:  # the cards' figures from that evaluation (same files: sha256-checked by export)
-                for model, dest in exported.items():
+                for model in exported:
                     self.export(model, *runs[model], metrics=metrics)
         self.report["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         self.report["seconds"] = round(time.time() - self.t0, 1)
