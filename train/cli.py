@@ -43,7 +43,9 @@ def parser():
     p.add_argument("--device", default="", help="cpu, cuda, cuda:1 (default: cuda if available)")
     p.add_argument("--workers", type=int, default=0, help="processes decoding images into the cache")
     p.add_argument("--threads", type=int, default=0, help="CPU threads for torch and numba (0 = their defaults)")
-    p.add_argument("--bf16", action="store_true", help="CUDA autocast in bfloat16")
+    p.add_argument("--bf16", action="store_true",
+                   help="autocast in bfloat16 (CUDA, or a CPU with AVX-512 BF16 / AMX; Fourier features and the "
+                        "spatial bias stay in float32)")
     p.add_argument("--val-limit", type=int, default=1000, help="test images per validation (0 = all)")
     p.add_argument("--val-minutes", type=float, default=0.0, help="also validate every N minutes")
     p.add_argument("--ckpt-minutes", type=float, default=10.0)
@@ -68,11 +70,14 @@ def config_from_args(a):
 
 def main(argv=None):
     a = parser().parse_args(argv)
-    from .loop import TrainingDiverged, train
+    from .loop import TrainingDiverged, TrainingStopped, train
     try:
         cfg = config_from_args(a)
         summary = train(cfg, resume=a.resume, export=not a.no_export, progress=not a.no_progress,
                         extend_to=a.extend_to)
+    except TrainingStopped as err:  # Ctrl-C / SIGTERM after a checkpoint: resumable
+        print(str(err), file=sys.stderr)
+        return err.exit_code
     except TrainingDiverged as err:
         print(f"error: training diverged: {err}", file=sys.stderr)
         return 3

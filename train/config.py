@@ -41,7 +41,7 @@ class TrainConfig:
     device: str = ""  # "" → cuda if available else cpu
     workers: int = 0  # processes used to decode images into the cache
     threads: int = 0  # CPU threads for torch and numba (hardware.set_threads); 0 → their defaults
-    bf16: bool = False  # CUDA autocast in bfloat16
+    bf16: bool = False  # autocast in bfloat16 (CUDA, or CPU: see train.loop._autocast)
     val_limit: int = 1000  # test images in each validation pass (0 → all 10,000)
     val_minutes: float = 0.0  # also validate every N minutes (0 → only at epoch ends and the end)
     ckpt_minutes: float = 10.0

@@ -5,12 +5,46 @@ import platform
 import torch
 
 
+def _cpuinfo():
+    """→ (model name, set of flags) from /proc/cpuinfo; (platform's name, empty set) where it is absent."""
+    name, flags = "", set()
+    try:
+        for line in open("/proc/cpuinfo", encoding="utf-8", errors="replace"):
+            key, _, value = line.partition(":")
+            key = key.strip()
+            if key == "model name" and not name:
+                name = value.strip()
+            elif key == "flags" and not flags:
+                flags = set(value.split())
+            if name and flags:
+                break
+    except OSError:
+        pass
+    return name or platform.processor() or platform.machine(), flags
+
+
+def cpu_has_bf16():
+    """True where the CPU computes bfloat16 natively (AVX-512 BF16 or AMX): the case where CPU bf16 autocast
+    can train faster than float32. Elsewhere torch emulates it."""
+    return bool(_cpuinfo()[1] & {"avx512_bf16", "amx_bf16"})
+
+
+def vector_width():
+    """The widest SIMD the CPU reports, as `lscpu` would show it: "AVX-512 (+bf16)", "AVX2", ..."""
+    flags = _cpuinfo()[1]
+    if "avx512f" in flags:
+        return "AVX-512" + (" (+bf16)" if cpu_has_bf16() else "")
+    for flag, label in (("avx2", "AVX2"), ("avx", "AVX"), ("sse4_2", "SSE4.2"), ("asimd", "NEON")):
+        if flag in flags:
+            return label
+    return "unknown vector width"
+
+
 def describe(device):
     if str(device).startswith("cuda") and torch.cuda.is_available():
         return f"{torch.cuda.get_device_name(torch.device(device))} (CUDA), torch {torch.__version__}"
-    cpu = platform.processor() or platform.machine()
-    return (f"CPU only: {os.cpu_count()} cores ({cpu}), {torch.get_num_threads()} torch thread(s), "
-            f"torch {torch.__version__}")
+    return (f"CPU only: {os.cpu_count()} cores ({_cpuinfo()[0]}, {vector_width()}), "
+            f"{torch.get_num_threads()} torch thread(s), torch {torch.__version__}")
 
 
 def set_threads(n):

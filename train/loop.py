@@ -23,6 +23,7 @@ from .data import check_source, load_split, to_float
 from .export import export_run
 from .metrics_log import MetricsLog
 from .model_factory import build_model, init_weights  # build_model: also importable as train.loop.build_model
+from .stop_request import StopRequest, TrainingStopped
 from .schedule import lr_for_step, new_plan, plan_total, recipe_description, schedule_description
 from .validate import evaluate_split, val_indices
 
@@ -157,6 +158,18 @@ def _probe_seconds_per_step(model, cfg, images, order, local_batch, device, auto
     return timed / n, n
 
 
+def _autocast(cfg, device, is_main):
+    """bf16 autocast for --bf16 (CUDA, or CPU: fastest where it has AVX-512 BF16 / AMX), else None. The
+    library keeps the Fourier features, the spatial bias and the biased attention in float32 inside it."""
+    if not cfg.bf16:
+        return None
+    kind = torch.device(device).type
+    if kind == "cpu" and is_main and not hardware.cpu_has_bf16():
+        print("warning: --bf16 on a CPU without AVX-512 BF16 / AMX: torch emulates bfloat16 there and training "
+              "may run slower than in float32", file=sys.stderr)
+    return lambda: torch.autocast(kind, dtype=torch.bfloat16)
+
+
 def train(cfg: TrainConfig, *, resume=False, export=True, progress=True, extend_to=None):
     """Run (or resume) training into cfg.out. Returns a summary dict (rank 0) or None.
 
@@ -211,8 +224,7 @@ def train(cfg: TrainConfig, *, resume=False, export=True, progress=True, extend_
             print(f"resuming {out} at step {state['step']} (epoch {state['epoch']}, "
                   f"{state['elapsed'] / 60:.1f} min trained)", file=sys.stderr)
     hw = hardware.describe(device)
-    autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if cfg.bf16 and device.startswith("cuda") \
-        else None
+    autocast = _autocast(cfg, device, is_main)
     sampler = DistributedSampler(range(len(train_set)), num_replicas=world, rank=rank, shuffle=True,
                                  seed=cfg.seed, drop_last=False)
     local_batch = cfg.batch_size // world
@@ -264,80 +276,87 @@ def train(cfg: TrainConfig, *, resume=False, export=True, progress=True, extend_
                mininterval=1.0 if sys.stderr.isatty() else 30.0, desc=f"{cfg.model}")
     current_lr, synced_elapsed, img_s = cfg.lr, clock(), 0.0
     net.train()
-    while not done():
-        sampler.set_epoch(state["epoch"])
-        order = torch.tensor(list(sampler))
-        for b in range(state["batch_in_epoch"], steps_per_epoch):
-            if done():
-                break
-            t0 = time.time()
-            if os.environ.get("LAINR_TRAIN_STEP_SLEEP"):  # test hook: slow steps so a test can kill mid-run
-                time.sleep(float(os.environ["LAINR_TRAIN_STEP_SLEEP"]))
-            current_lr = lr_for_step(cfg, state["step"], state["epoch"], plan)
-            for group in opt.param_groups:
-                group["lr"] = current_lr
-            idx = order[b * local_batch:(b + 1) * local_batch]
-            x = to_float(train_set.images[idx], device)  # (b, 3, 32, 32)
-            coords, targets = queries(x, cfg.pixels, cfg.train_sigma,
-                                      step_generator(cfg.seed, state["step"], rank, device))
-            with (autocast() if autocast else nullcontext()):
-                pred = net(x, coords)  # (b, Q, 3)
-            loss, psnr = loss_and_psnr(cfg.model, pred, targets)
-            if os.environ.get("LAINR_TRAIN_NAN_AT_STEP") == str(state["step"]):  # test hook: simulate divergence
-                loss = loss * float("nan")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            stats = torch.tensor([loss.item(), psnr, clock() if is_main else 0.0], dtype=torch.float64)
-            if world > 1:
-                dist.all_reduce(stats)
-                stats[:2] /= world
-            loss_v, psnr_v, synced_elapsed = stats.tolist()
-            if not math.isfinite(loss_v):
-                bar.close()
-                raise TrainingDiverged(
-                    f"loss became {loss_v} at step {state['step']} (epoch {state['epoch']}, lr {current_lr:.3g}); "
-                    f"training stopped. The last good checkpoint is kept in {out / CKPT}"
-                    + ("" if (out / CKPT).is_file() else " (none was written yet)") + ".")
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            opt.step()
-            state["step"] += 1
-            state["batch_in_epoch"] = b + 1
-            s = state["epoch_sums"]
-            s[0], s[1], s[2] = s[0] + loss_v, s[1] + psnr_v, s[2] + 1
-            dt = time.time() - t0
-            img_s = cfg.batch_size / dt if img_s == 0 else 0.9 * img_s + 0.1 * cfg.batch_size / dt
-            if state["step"] % cfg.log_every == 0:
-                log.write("step", step=state["step"], epoch=state["epoch"], loss=loss_v, psnr=psnr_v,
-                          lr=current_lr, img_s=cfg.batch_size / dt, elapsed=synced_elapsed)
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss_v:.4f}", psnr=f"{psnr_v:.2f}", img_s=f"{img_s:.1f}", lr=f"{current_lr:.2e}",
-                            refresh=False)
-            end_of_epoch = state["batch_in_epoch"] == steps_per_epoch
-            if cfg.val_minutes and time.time() - last_val >= cfg.val_minutes * 60 and not end_of_epoch:
-                m = validate("val")
-                if m:
-                    log.write("val", step=state["step"], epoch=state["epoch"], val_loss=m["loss"],
-                              val_psnr=m["psnr"], val_ssim=m["ssim"], n=m["n"], elapsed=clock())
-                last_val = time.time()
-                _plot(out, is_main)
-            if time.time() - last_ckpt >= cfg.ckpt_minutes * 60 and not end_of_epoch:
+    with StopRequest(enabled=world == 1) as stop:
+        while not done():
+            sampler.set_epoch(state["epoch"])
+            order = torch.tensor(list(sampler))
+            for b in range(state["batch_in_epoch"], steps_per_epoch):
+                if done():
+                    break
+                t0 = time.time()
+                if os.environ.get("LAINR_TRAIN_STEP_SLEEP"):  # test hook: slow steps so a test can kill mid-run
+                    time.sleep(float(os.environ["LAINR_TRAIN_STEP_SLEEP"]))
+                current_lr = lr_for_step(cfg, state["step"], state["epoch"], plan)
+                for group in opt.param_groups:
+                    group["lr"] = current_lr
+                idx = order[b * local_batch:(b + 1) * local_batch]
+                x = to_float(train_set.images[idx], device)  # (b, 3, 32, 32)
+                coords, targets = queries(x, cfg.pixels, cfg.train_sigma,
+                                          step_generator(cfg.seed, state["step"], rank, device))
+                with (autocast() if autocast else nullcontext()):
+                    pred = net(x, coords)  # (b, Q, 3)
+                loss, psnr = loss_and_psnr(cfg.model, pred, targets)
+                if os.environ.get("LAINR_TRAIN_NAN_AT_STEP") == str(state["step"]):  # test hook: simulate divergence
+                    loss = loss * float("nan")
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                stats = torch.tensor([loss.item(), psnr, clock() if is_main else 0.0], dtype=torch.float64)
+                if world > 1:
+                    dist.all_reduce(stats)
+                    stats[:2] /= world
+                loss_v, psnr_v, synced_elapsed = stats.tolist()
+                if not math.isfinite(loss_v):
+                    bar.close()
+                    raise TrainingDiverged(
+                        f"loss became {loss_v} at step {state['step']} (epoch {state['epoch']}, lr {current_lr:.3g}); "
+                        f"training stopped. The last good checkpoint is kept in {out / CKPT}"
+                        + ("" if (out / CKPT).is_file() else " (none was written yet)") + ".")
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+                opt.step()
+                state["step"] += 1
+                state["batch_in_epoch"] = b + 1
+                s = state["epoch_sums"]
+                s[0], s[1], s[2] = s[0] + loss_v, s[1] + psnr_v, s[2] + 1
+                dt = time.time() - t0
+                img_s = cfg.batch_size / dt if img_s == 0 else 0.9 * img_s + 0.1 * cfg.batch_size / dt
+                if state["step"] % cfg.log_every == 0:
+                    log.write("step", step=state["step"], epoch=state["epoch"], loss=loss_v, psnr=psnr_v,
+                              lr=current_lr, img_s=cfg.batch_size / dt, elapsed=synced_elapsed)
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss_v:.4f}", psnr=f"{psnr_v:.2f}", img_s=f"{img_s:.1f}", lr=f"{current_lr:.2e}",
+                                refresh=False)
+                end_of_epoch = state["batch_in_epoch"] == steps_per_epoch
+                if cfg.val_minutes and time.time() - last_val >= cfg.val_minutes * 60 and not end_of_epoch:
+                    m = validate("val")
+                    if m:
+                        log.write("val", step=state["step"], epoch=state["epoch"], val_loss=m["loss"],
+                                  val_psnr=m["psnr"], val_ssim=m["ssim"], n=m["n"], elapsed=clock())
+                    last_val = time.time()
+                    _plot(out, is_main)
+                if time.time() - last_ckpt >= cfg.ckpt_minutes * 60 and not end_of_epoch:
+                    checkpoint()
+                    last_ckpt = time.time()
+                if stop:  # Ctrl-C / SIGTERM: this step is done; save it and leave (the same command resumes)
+                    checkpoint()
+                    bar.close()
+                    raise TrainingStopped(
+                        f"stopped on request at step {state['step']} of {total}; checkpoint saved in {out / CKPT}. "
+                        f"Run the same command again to resume from there.", state["step"], stop.signum)
+            if state["batch_in_epoch"] == steps_per_epoch:  # the epoch is complete
+                s = state["epoch_sums"]
+                m = validate("epoch")
+                if is_main:
+                    log.write("epoch", step=state["step"], epoch=state["epoch"], train_loss=s[0] / max(s[2], 1),
+                              train_psnr=s[1] / max(s[2], 1), val_loss=m["loss"], val_psnr=m["psnr"],
+                              val_ssim=m["ssim"], n=m["n"], lr=current_lr, elapsed=clock())
+                state["epoch"] += 1
+                state["batch_in_epoch"] = 0
+                state["epoch_sums"] = [0.0, 0.0, 0]
                 checkpoint()
                 last_ckpt = time.time()
-        if state["batch_in_epoch"] == steps_per_epoch:  # the epoch is complete
-            s = state["epoch_sums"]
-            m = validate("epoch")
-            if is_main:
-                log.write("epoch", step=state["step"], epoch=state["epoch"], train_loss=s[0] / max(s[2], 1),
-                          train_psnr=s[1] / max(s[2], 1), val_loss=m["loss"], val_psnr=m["psnr"],
-                          val_ssim=m["ssim"], n=m["n"], lr=current_lr, elapsed=clock())
-            state["epoch"] += 1
-            state["batch_in_epoch"] = 0
-            state["epoch_sums"] = [0.0, 0.0, 0]
-            checkpoint()
-            last_ckpt = time.time()
-            _plot(out, is_main)
-        _barrier(world)
-    bar.close()
+                _plot(out, is_main)
+            _barrier(world)
+        bar.close()
 
     ran = state["step"] - steps_at_start
     if ran == 0 and state["finished"]:
