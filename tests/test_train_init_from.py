@@ -62,3 +62,29 @@ def test_what_does_not_fit_is_refused_before_anything_is_written(setup, tmp_path
     r = run_module("train", train_args(model, data, out, tmp / "cache", "--max-steps", "1", "--init-from", str(folder)))
     assert r.returncode == 2 and expect in r.stderr, r.stderr
     assert not out.exists()
+
+
+def test_the_card_lists_the_training_history_of_a_chain(setup, tmp_path):
+    """Run A (from scratch) → export → run B from A's folder → export → run C from B's folder: C's card
+    lists A and B with their steps, then itself and the totals, even after A's folder is gone."""
+    tmp, data, _ = setup
+    folders = []
+    for i, steps in enumerate((3, 2, 1)):
+        run, hf = tmp_path / f"run{i}", tmp_path / f"hf{i}"
+        extra = ["--init-from", str(folders[-1])] if folders else []
+        r = run_module("train", train_args("corrected", data, run, tmp / "cache", "--max-steps", str(steps),
+                                           "--no-export", *extra))
+        assert r.returncode == 0, r.stderr
+        r = run_module("train.export", [str(run), str(hf), "--eval-limit", "2", "--dtype", "float32"])
+        assert r.returncode == 0, r.stderr
+        folders.append(hf)
+        if i == 1:
+            (folders[0] / "training_info.json").unlink()  # the history was read when run 1 started
+    info = json.loads((folders[2] / "training_info.json").read_text())
+    assert [s["from"] for s in info["lineage"]] == [str(folders[0]), str(folders[1])]
+    assert [s["step"] for s in info["lineage"]] == [3, 2] and info["step"] == 1
+    card = (folders[2] / "README.md").read_text()
+    assert "Training history" in card and f"1. `{folders[0]}`: 3 steps of batch 4" in card
+    assert f"2. `{folders[1]}`: 2 steps of batch 4" in card and "3. this run: 1 steps of batch 4" in card
+    total_epochs = sum(s["epochs"] for s in info["lineage"]) + info["epochs"]
+    assert f"In all: {total_epochs:.2f} epochs" in card

@@ -1,6 +1,8 @@
 """The model card (README.md) written beside exported weights: YAML front matter + what was run."""
 import json
 
+from .lineage import lineage_markdown
+
 
 def _fmt(v, nd=2):
     return "n/a" if v is None else f"{v:.{nd}f}"
@@ -36,6 +38,8 @@ def model_card(info):
     if cfg.get("init_from"):
         recipe_md += (f"- Initialised from the weights in `{cfg['init_from']}` (fresh optimiser state; the steps "
                       f"below are this run's only).\n")
+    recipe_md += lineage_markdown(info.get("lineage"), info["epochs"], info.get("elapsed", 0), info["step"],
+                                  cfg.get("batch_size"))
     return f"""---
 library_name: lainr
 license: mit

@@ -113,6 +113,7 @@ def export_run(run_dir, out_dir, *, dtype="auto", eval_limit=1000, device="cpu",
             "data_source": ckpt["data_source"], "config": asdict(cfg), "test": result, "dtype": chosen,
             "dtype_delta_db": delta, "dtype_check_n": len(check), "params": model.num_parameters(), "jitter": jit,
             "n_train": ckpt.get("n_train", 50000),
+            "lineage": ckpt.get("lineage") or [],
             "notes": notes + ("" if ckpt.get("finished") else
                               "\n**Note:** exported from an unfinished run's latest checkpoint; its schedule had "
                               "not reached its end.\n")}

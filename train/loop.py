@@ -23,6 +23,7 @@ from .data import check_source, load_split, to_float
 from .export import export_run
 from .metrics_log import MetricsLog
 from .model_factory import build_model, init_weights  # build_model: also importable as train.loop.build_model
+from .lineage import lineage_of
 from .stop_request import StopRequest, TrainingStopped
 from .schedule import lr_for_step, new_plan, plan_total, recipe_description, schedule_description
 from .validate import evaluate_split, val_indices
@@ -211,7 +212,7 @@ def train(cfg: TrainConfig, *, resume=False, export=True, progress=True, extend_
     model = build_model(cfg).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)  # decay on all params
     state = dict(step=0, epoch=0, batch_in_epoch=0, elapsed=0.0, epoch_sums=[0.0, 0.0, 0], finished=False,
-                 last_val=None)
+                 last_val=None, lineage=lineage_of(cfg.init_from))  # the --init-from history, read at the start
     if ckpt is None and start_state is not None:  # a new run from --init-from; the optimiser starts afresh
         model.load_state_dict(start_state)
     if ckpt is not None:
