@@ -124,3 +124,20 @@ def test_sweep_end_to_end_resume_confirm_and_another_sweep_refused(tmp_path, tin
     assert "## Confirmation: the best 1 at 32 image passes" in (out / "table.md").read_text()
     assert res2["best"] == res["best"] and f"best: {res['best']} (lr" in r.stdout
     assert "one configuration: no ranking to compare" in (out / "table.md").read_text()
+
+    # --report: the reports from what is scored so far (the whole grid without --configs); nothing trained
+    runs_now = _snapshot(out / "runs")
+    (out / "runs" / "b32-lr1e-4-w0").mkdir()
+    (out / "runs" / "b32-lr1e-4-w0" / "checkpoint.pt").write_bytes(b"x")  # a run that was started
+    r = _main(sweep_args(tiny_data, out, cache, "--report"), capsys)
+    assert r.returncode == 0, r.stderr
+    assert {k: v for k, v in _snapshot(out / "runs").items() if k in runs_now} == runs_now
+    rep = json.loads((out / "sweep.json").read_text())
+    status = {c["name"]: c["status"] for c in rep["configs"]}
+    assert status == {n: "done" if n in PAIR.split(",") else "unfinished" if n == "b32-lr1e-4-w0" else "not started"
+                      for n in default_grid("simplified")}
+    assert [c["name"] for c in rep["confirm"]] == [f"{res['best']}@2x"] and rep["best"] == res["best"]
+    assert "| – | `b32-lr1e-4-w0` |" in r.stdout and "unfinished" in r.stdout and "the best confirmed" in r.stdout
+    r = _main(sweep_args(tiny_data, tmp_path / "empty", cache, "--report"), capsys)
+    assert r.returncode == 2 and "holds no sweep" in r.stderr
+    assert not (tmp_path / "empty").exists()

@@ -2,7 +2,7 @@
 
     python -m train.sweep --model {simplified,corrected} --data PATH --out DIR --passes N
                           [--configs NAME,NAME] [--confirm K] [--eval-images 500] [--parallel 2] [--threads 1]
-                          [--dry-run]
+                          [--dry-run | --report]
 
 Every configuration differs from the protocol only in peak lr, batch size and warm-up fraction (plus,
 for the corrected model, one ablation with the spatial bias off). Each trains DIR/runs/<name> for
@@ -10,7 +10,8 @@ ceil(passes / batch) optimiser steps with `python -m train --max-steps ...` (the
 shape compressed over those steps, seed 0) and is scored on the same first --eval-images test images of
 the trainer's fixed validation order (train.validate.val_indices). --confirm K re-runs the best K at
 twice the passes (<name>@2x). Results: DIR/sweep.json, DIR/table.md, DIR/psnr_vs_passes.png.
-Re-running the same command skips scored configurations and resumes unfinished ones.
+Re-running the same command skips scored configurations and resumes unfinished ones. --report writes
+the three reports from what is scored so far (e.g. beside a sweep still running) and trains nothing.
 """
 import argparse
 import json
@@ -253,9 +254,15 @@ def confirm_report(grid_results, confirm_results):
                   f"**the ranking {'held' if held else 'did NOT hold'}**.")
 
 
+def confirmed(confirm_results):
+    """True once every confirmation run has finished (a partial confirmation decides nothing)."""
+    return bool(confirm_results) and all(r["status"] == "done" for r in confirm_results)
+
+
 def best_of(grid_results, confirm_results):
-    """The winning recipe: best confirmed at 2× when confirmation ran, else best at 1× (ablations excluded)."""
-    pool = [r for r in (confirm_results or grid_results) if not r.get("ablation")]
+    """The winning recipe: best confirmed at 2× when the confirmation has finished, else best at 1×
+    (ablations excluded)."""
+    pool = [r for r in (confirm_results if confirmed(confirm_results) else grid_results) if not r.get("ablation")]
     ranked = _rank(pool)
     return ranked[0] if ranked else None
 
@@ -297,7 +304,9 @@ def table_md(identity, grid_results, confirm_results):
     if best:
         lines += [f"Best recipe: `{recipe_name(best)}` (peak lr {fmt_lr(best['lr'])}, batch {best['batch_size']}, "
                   f"{describe_warmup(best['warmup_frac'])}): {best['test_psnr']:.2f} dB after "
-                  f"{best['image_passes']:,} image passes" + (" (the best confirmed)" if confirm_results else "")
+                  f"{best['image_passes']:,} image passes"
+                  + (" (the best confirmed)" if confirmed(confirm_results)
+                     else " (at 1×; the confirmation has not finished)" if confirm_results else "")
                   + ".", ""]
     return "\n".join(lines)
 
@@ -358,6 +367,8 @@ def parser():
     p.add_argument("--data-root", default="data")
     p.add_argument("--cache-dir", default="")
     p.add_argument("--dry-run", action="store_true", help="print the plan; train nothing, write nothing")
+    p.add_argument("--report", action="store_true",
+                   help="write table.md, sweep.json and the plot from what is scored so far; train nothing")
     p.add_argument("--config-json-base", default="", help=argparse.SUPPRESS)  # model-config overrides (tests)
     return p
 
@@ -384,6 +395,28 @@ def print_plan(a, jobs):
           f"on {a.parallel * a.threads} free cores")
 
 
+def collect(identity, jobs, out):
+    """What is scored so far, training nothing → (grid_results, confirm_results): each configuration's
+    result, or {status: "unfinished"} (a checkpoint exists) / {status: "not started"}; the confirmation
+    runs (`<name>@2x`) that were started."""
+    def state(j):
+        res = out / "results" / f"{j['name']}.json"
+        if res.is_file():
+            return json.loads(res.read_text())
+        return {**j, "status": "unfinished" if (out / "runs" / j["name"] / CKPT).is_file() else "not started"}
+
+    grid_results = [state(j) for j in jobs]
+    names = {j["name"] for j in jobs}
+    confirm_results = []
+    for run in sorted((out / "runs").glob("*@2x")):
+        base = run.name[:-len("@2x")]
+        if base in names:
+            cj = dict(job(run.name, identity["grid"][base], 2 * identity["passes"], identity["model_config_base"]),
+                      base=base)
+            confirm_results.append(state(cj))
+    return grid_results, confirm_results
+
+
 def run_sweep(a, identity, jobs, out):
     grid_results = run_all(a, identity, jobs, out)
     confirm_results = []
@@ -407,6 +440,8 @@ def main(argv=None):
         if a.dry_run:
             print_plan(a, jobs)
             return 0
+        if a.report and not existed:
+            raise SweepError(f"--report: {out} holds no sweep ({IDENTITY}) to report on")
     except (SweepError, json.JSONDecodeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -414,6 +449,10 @@ def main(argv=None):
         (out / sub).mkdir(parents=True, exist_ok=True)
     if not existed:
         atomic_write_json(out / IDENTITY, identity)
+    if a.report:
+        write_reports(out, identity, *collect(identity, jobs, out))
+        print((out / "table.md").read_text())
+        return 0
     print_plan(a, jobs)
     try:
         grid_results, confirm_results = run_sweep(a, identity, jobs, out)
