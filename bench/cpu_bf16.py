@@ -15,6 +15,7 @@ import time
 import torch
 
 from bench.configs import build_model, protocol
+from bench.measure import load_average
 from bench.train_step import TrainStep
 from train import hardware
 from train.recipes import recipe
@@ -53,7 +54,7 @@ def main(argv=None):
     a = ap.parse_args(argv)
     hardware.set_threads(a.threads)
     machine = hardware.describe("cpu")
-    print(f"{machine}; load average {' '.join(f'{x:.2f}' for x in __import__('os').getloadavg())}")
+    print(f"{machine}; load average {' '.join(f'{x:.2f}' for x in load_average() or [])}")
     rows = []
     for name in a.models.split(","):
         row = compare(name, rounds=a.rounds, steps=a.steps, quick=a.quick)

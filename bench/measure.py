@@ -7,13 +7,14 @@ and the end of a run is recorded beside the numbers.
 import os
 import platform
 import statistics
-import subprocess
 import time
 from contextlib import contextmanager
 
 import torch
 from torch.utils import flop_counter
 from torch.utils.flop_counter import FlopCounterMode
+
+from train import hardware
 
 
 # ---- timing --------------------------------------------------------------------------------------
@@ -129,20 +130,9 @@ def load_average():
         return None
 
 
-def cpu_model():
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name:"):
-                return line.split(":", 1)[1].strip()
-    except (OSError, subprocess.SubprocessError):
-        pass
-    return platform.processor() or "unknown"
-
-
 def machine_info():
     """CPU model, core count, torch version and thread settings."""
-    info = dict(cpu=cpu_model(), logical_cpus=os.cpu_count(), torch=torch.__version__,
+    info = dict(cpu=hardware.cpu_model(), logical_cpus=os.cpu_count(), torch=torch.__version__,
                 torch_threads=torch.get_num_threads(), torch_interop_threads=torch.get_num_interop_threads(),
                 python=platform.python_version(), mkldnn=torch.backends.mkldnn.is_available())
     info["env"] = {k: os.environ[k] for k in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OMP_NUM_THREADS",

@@ -23,6 +23,11 @@ def _cpuinfo():
     return name or platform.processor() or platform.machine(), flags
 
 
+def cpu_model():
+    """The CPU's model name, as `lscpu` shows it ("Model name")."""
+    return _cpuinfo()[0]
+
+
 def cpu_has_bf16():
     """True where the CPU computes bfloat16 natively (AVX-512 BF16 or AMX): the case where CPU bf16 autocast
     can train faster than float32. Elsewhere torch emulates it."""
@@ -43,7 +48,7 @@ def vector_width():
 def describe(device):
     if str(device).startswith("cuda") and torch.cuda.is_available():
         return f"{torch.cuda.get_device_name(torch.device(device))} (CUDA), torch {torch.__version__}"
-    return (f"CPU only: {os.cpu_count()} cores ({_cpuinfo()[0]}, {vector_width()}), "
+    return (f"CPU only: {os.cpu_count()} cores ({cpu_model()}, {vector_width()}), "
             f"{torch.get_num_threads()} torch thread(s), torch {torch.__version__}")
 
 
