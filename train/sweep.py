@@ -297,7 +297,7 @@ def table_md(identity, grid_results, confirm_results):
                   *HEADER]
         for i, r in enumerate(_rank(confirm_results) + [r for r in confirm_results if r["status"] != "done"], 1):
             b = base[r["base"]]
-            lines.append(_row(i, r, f"{b['test_psnr']:.2f} dB at 1× (+{r['test_psnr'] - b['test_psnr']:.2f})"
+            lines.append(_row(i, r, f"{b['test_psnr']:.2f} dB at 1× ({r['test_psnr'] - b['test_psnr']:+.2f})"
                               if r["status"] == "done" else ""))
         lines += ["", text, ""]
     best = best_of(grid_results, confirm_results)
