@@ -14,6 +14,7 @@ import torch
 from torch.utils import flop_counter
 from torch.utils.flop_counter import FlopCounterMode
 
+from lainr.cpu_threads import set_cpu_threads
 from train import hardware
 
 
@@ -149,11 +150,12 @@ def machine_info():
 
 @contextmanager
 def num_threads(n):
-    """Temporarily set torch's intra-op thread count (None: leave it)."""
+    """Temporarily set the CPU thread count of torch and numba (None: leave it)."""
     old = torch.get_num_threads()
     if n:
-        torch.set_num_threads(n)
+        set_cpu_threads(n)
     try:
         yield
     finally:
-        torch.set_num_threads(old)
+        if n:
+            set_cpu_threads(old)

@@ -15,6 +15,8 @@ import time
 
 import torch
 
+from lainr.cpu_threads import set_cpu_threads
+
 
 def _ru_maxrss_mib():
     kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
@@ -48,7 +50,7 @@ def measure(model_name, size, chunk=None, quick=False, threads=None, reference=F
     from bench.reference import reference_model
 
     if threads:
-        torch.set_num_threads(threads)
+        set_cpu_threads(threads)
     torch.manual_seed(0)
     model = build_model(model_name, quick).eval()
     images = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))

@@ -27,6 +27,7 @@ from bench.measure import (clock_name, count_flops, gemm_ceiling, load_average, 
                            set_clock, time_fn)
 from bench.reference import reference_model
 from bench.train_step import TrainStep
+from lainr.cpu_threads import set_cpu_threads
 from lainr.ginr import DEFAULT_CHUNK
 
 MODELS = ("simplified", "corrected")
@@ -278,12 +279,7 @@ def main(argv=None):
     set_clock(a.clock)
     threads = a.threads or (1 if a.quick else None)  # quick: 1 thread, robust on a loaded machine
     if threads:
-        torch.set_num_threads(threads)
-        try:
-            import numba
-            numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-        except ImportError:
-            pass
+        set_cpu_threads(threads)  # numba's pool first, then torch (see lainr.cpu_threads)
     result = run(quick=a.quick, repeats=a.repeats, chunk=a.chunk, models=a.models, reference=a.reference,
                  scan=not a.skip_scan)
     print()

@@ -41,9 +41,9 @@ def main(argv=None):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     args = parse_args(argv)
     if args.threads:
-        import torch
+        from lainr.cpu_threads import set_cpu_threads
 
-        torch.set_num_threads(args.threads)
+        set_cpu_threads(args.threads)
     demo, engine = create(args.simplified, args.corrected)
     if not args.no_warm_up:  # the first decode pays seconds of set-up; pay it while the page loads
         threading.Thread(target=warm_up, args=(engine,), daemon=True, name="warm-up").start()

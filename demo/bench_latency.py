@@ -23,6 +23,8 @@ import time
 import numpy as np
 import torch
 
+from lainr.cpu_threads import set_cpu_threads
+
 from .engine import Engine, warm_up
 from .images import MODEL_SIZE, Prepared
 from . import walk
@@ -140,7 +142,7 @@ def main(argv=None):
     parser.add_argument("--json", help="also write the rows to this file")
     args = parser.parse_args(argv)
     if args.threads:
-        torch.set_num_threads(args.threads)
+        set_cpu_threads(args.threads)
     engine = Engine(load_models(args.simplified, args.corrected))
     for lm in engine.models.values():
         print(lm.summary())

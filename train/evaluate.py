@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from lainr import psnr_per_image
+from lainr.cpu_threads import set_cpu_threads
 
 from .data import DataError, load_split, to_float
 from .validate import evaluate_sigmas, val_indices
@@ -297,7 +298,7 @@ def main(argv=None):
     p.add_argument("--device", default="cpu")
     a = p.parse_args(argv)
     if a.threads:
-        torch.set_num_threads(a.threads)
+        set_cpu_threads(a.threads)
     try:
         results = run(a.weights, a.data, a.out, a.limit, a.data_root, a.cache_dir or None, a.embed_n, a.device)
     except (DataError, ValueError, OSError) as err:

@@ -4,6 +4,8 @@ import platform
 
 import torch
 
+from lainr.cpu_threads import set_cpu_threads
+
 
 def _cpuinfo():
     """→ (model name, set of flags) from /proc/cpuinfo; (platform's name, empty set) where it is absent."""
@@ -53,12 +55,6 @@ def describe(device):
 
 
 def set_threads(n):
-    """CPU threads for torch *and* numba (the selective-scan kernels), as bench/run.py sets them.
-    numba is optional: without it only torch's threads are set. Returns numba's thread count or None."""
-    torch.set_num_threads(n)
-    try:
-        import numba
-    except ImportError:
-        return None
-    numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
-    return numba.get_num_threads()
+    """CPU threads for torch *and* numba (the selective-scan kernels): lainr.cpu_threads.set_cpu_threads,
+    which sets them in the order that keeps torch at n. Returns numba's thread count or None."""
+    return set_cpu_threads(n)
