@@ -36,3 +36,29 @@ def test_rejects_a_thread_count_below_one():
     from lainr.cpu_threads import set_cpu_threads
     with pytest.raises(ValueError, match="positive"):
         set_cpu_threads(0)
+
+
+WORKER = """
+import threading, torch, numba
+from lainr.cpu_threads import set_cpu_threads
+from lainr.scan.fused_numba import selective_scan_fused_numba as scan
+set_cpu_threads(1)
+seen = {}
+def decode():  # as a web server's worker thread would: set_cpu_threads never ran here
+    seen['before'] = numba.get_num_threads()
+    r = torch.randn
+    B, D, L, N = 2, 8, 16, 4
+    u = r(B, D, L, requires_grad=True)
+    scan(u, r(B, D, L).exp(), -r(D, N).exp(), r(B, N, L), r(B, N, L), r(D), r(B, D, L)).sum().backward()
+    seen['after'] = numba.get_num_threads()
+t = threading.Thread(target=decode); t.start(); t.join()
+print(seen['before'], seen['after'])
+"""
+
+
+def test_the_scan_uses_the_chosen_count_in_other_threads():
+    pytest.importorskip("numba")
+    env = dict(os.environ, NUMBA_NUM_THREADS="2", PYTHONPATH=str(ROOT))
+    r = subprocess.run([sys.executable, "-c", WORKER], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["2", "1"], f"numba threads in a worker thread before / after a scan: {r.stdout}"

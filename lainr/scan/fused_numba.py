@@ -26,6 +26,8 @@ import math
 
 import torch
 
+from ..cpu_threads import apply_numba_threads
+
 try:
     import numba
     import numpy as np
@@ -300,6 +302,7 @@ def _np(t):
 class _FusedScan(torch.autograd.Function):
     @staticmethod
     def forward(ctx, u, delta, A, B, C, D, z):
+        apply_numba_threads()  # this thread's numba count = set_cpu_threads' (a server's worker thread too)
         gated = z is not None
         wd = _work_dtype(u, delta, A, B, C, D, *((z,) if gated else ()))
         ctx.in_dtypes = tuple(t.dtype if t is not None else None for t in (u, delta, A, B, C, D, z))
@@ -316,6 +319,7 @@ class _FusedScan(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, gy):
+        apply_numba_threads()
         uu, dd, AA, Bt, Ct, DD, zz = ctx.saved_tensors
         wd, gated = uu.dtype, ctx.gated
         gy = gy.to(wd).contiguous()
