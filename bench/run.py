@@ -268,7 +268,8 @@ def main(argv=None):
     p.add_argument("--json", default=None, help="write all results to this JSON file")
     p.add_argument("--repeats", type=int, default=None, help="timed runs per figure (median; default 3)")
     p.add_argument("--chunk", type=int, default=None, help=f"decode chunk (default render's, {DEFAULT_CHUNK})")
-    p.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU threads for torch and the numba scan (default: all cores)")
     p.add_argument("--models", nargs="*", default=list(MODELS), choices=list(MODELS))
     p.add_argument("--reference", action="store_true",
                    help="run the reference forward passes (bench/reference.py): the 'before' figures")

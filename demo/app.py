@@ -25,7 +25,8 @@ def parse_args(argv=None):
     parser.add_argument("--share", action="store_true", help="create a public gradio.live link")
     parser.add_argument("--no-warm-up", action="store_true", help="skip the background warm-up render")
     parser.add_argument("--threads", type=int, default=None,
-                        help="torch intra-op threads (default: torch's; use 1 on a machine busy with other jobs)")
+                        help="CPU threads for torch and the numba scan (default: all cores; "
+                             "use 1 on a machine busy with other jobs)")
     return parser.parse_args(argv)
 
 
