@@ -8,9 +8,12 @@ import pytest
 from tests.test_train_helpers import ROOT
 
 
-def test_set_threads_sets_torch_and_numba():
+def test_set_threads_sets_torch_and_numba(monkeypatch):
     numba = pytest.importorskip("numba")
     import torch
+
+    import lainr.cpu_threads
+    monkeypatch.setattr(lainr.cpu_threads, "_numba_threads", lainr.cpu_threads._numba_threads)  # restored after
 
     from train.hardware import set_threads
     old_t, old_n = torch.get_num_threads(), numba.get_num_threads()
@@ -24,6 +27,9 @@ def test_set_threads_sets_torch_and_numba():
 
 def test_set_threads_without_numba(monkeypatch):
     import torch
+
+    import lainr.cpu_threads
+    monkeypatch.setattr(lainr.cpu_threads, "_numba_threads", lainr.cpu_threads._numba_threads)  # restored after
 
     from train.hardware import set_threads
     old = torch.get_num_threads()
