@@ -1,6 +1,7 @@
 """train.evaluate (metrics.json keys, figures), train.plot and train.publish --dry-run, on tiny models."""
 import json
 
+import pytest
 import torch
 
 from lainr import CorrectedConfig, CorrectedGINR, SimplifiedConfig, SimplifiedGINR, psnr_per_image
@@ -58,6 +59,20 @@ def test_plot_from_metrics_log(tmp_path):
     (tmp_path / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in recs) + "\n{broken")
     assert plot_run(tmp_path).stat().st_size > 1000
 
+
+
+def test_plot_cli_writes_the_named_figure_and_refuses_a_folder_without_metrics(tmp_path, capsys):
+    from train.plot import main
+    recs = [{"kind": "step", "step": i, "epoch": 0, "loss": 1 / i, "psnr": i, "lr": 1e-4, "img_s": 1, "elapsed": i}
+            for i in range(1, 10)]
+    (tmp_path / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in recs) + "\n")
+    assert main([str(tmp_path), str(tmp_path / "named.png")]) == 0
+    assert (tmp_path / "named.png").stat().st_size > 1000 and not (tmp_path / "curves.png").exists()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(SystemExit) as err:
+        main([str(empty)])
+    assert err.value.code == 2 and "holds no metrics.jsonl" in capsys.readouterr().err
 
 def test_publish_dry_run_lists_files_and_needs_an_export(tmp_path, capsys):
     from train.publish import main

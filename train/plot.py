@@ -60,11 +60,15 @@ def plot_run(run_dir, out=None):
 
 
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) not in (1, 2):
-        print(__doc__, file=sys.stderr)
-        return 2
-    print(plot_run(*argv))
+    import argparse
+    p = argparse.ArgumentParser(prog="python -m train.plot", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("run_dir", help="a run folder holding metrics.jsonl")
+    p.add_argument("out", nargs="?", default=None, help="the figure to write (default RUN_DIR/curves.png)")
+    a = p.parse_args(argv)
+    if not (Path(a.run_dir) / "metrics.jsonl").is_file():
+        p.error(f"{a.run_dir} holds no metrics.jsonl (is it a run folder written by python -m train?)")
+    print(plot_run(a.run_dir, a.out))
     return 0
 
 
