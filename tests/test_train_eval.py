@@ -60,7 +60,6 @@ def test_plot_from_metrics_log(tmp_path):
     assert plot_run(tmp_path).stat().st_size > 1000
 
 
-
 def test_plot_cli_writes_the_named_figure_and_refuses_a_folder_without_metrics(tmp_path, capsys):
     from train.plot import main
     recs = [{"kind": "step", "step": i, "epoch": 0, "loss": 1 / i, "psnr": i, "lr": 1e-4, "img_s": 1, "elapsed": i}
@@ -73,6 +72,7 @@ def test_plot_cli_writes_the_named_figure_and_refuses_a_folder_without_metrics(t
     with pytest.raises(SystemExit) as err:
         main([str(empty)])
     assert err.value.code == 2 and "holds no metrics.jsonl" in capsys.readouterr().err
+
 
 def test_publish_dry_run_lists_files_and_needs_an_export(tmp_path, capsys):
     from train.publish import main
