@@ -6,6 +6,7 @@ bottom: test PSNR per validation and the learning rate.
 import sys
 from pathlib import Path
 
+from .checkpoint import METRICS
 from .metrics_log import read_metrics
 
 
@@ -66,7 +67,7 @@ def main(argv=None):
     p.add_argument("run_dir", help="a run folder holding metrics.jsonl")
     p.add_argument("out", nargs="?", default=None, help="the figure to write (default RUN_DIR/curves.png)")
     a = p.parse_args(argv)
-    if not (Path(a.run_dir) / "metrics.jsonl").is_file():
+    if not (Path(a.run_dir) / METRICS).is_file():
         p.error(f"{a.run_dir} holds no metrics.jsonl (is it a run folder written by python -m train?)")
     print(plot_run(a.run_dir, a.out))
     return 0
