@@ -53,7 +53,9 @@ class LoadedModel:
             value = self.info.get(key)
             if value in (None, ""):
                 continue
-            if key in ("steps", "epochs") and str(value) in str(self.info.get("protocol", "")).replace(",", ""):
+            said = str(self.info.get("protocol", "")).replace(",", "")
+            if key == "steps" and re.search(rf"\b{value}\b", said) or \
+                    key == "epochs" and f"({float(value):.2f} epochs)" in said:
                 continue  # already said by the protocol line
             if key == "test_psnr":
                 n = self.info.get("test_images")
@@ -121,9 +123,11 @@ def read_card(directory):
         info["protocol"] = _find([r"Schedule:\s*\*\*(.+?)\*\*",
                                   r"(protocol schedule compressed to [^\n|]*?steps(?:\s*\([^)]*\))?)",
                                   r"(protocol,\s*\d+\s*epochs)"], text)
-        info["steps"] = _find([r"([0-9][0-9,]*)\s+(?:optimi[sz]er\s+|training\s+)?steps",
+        info["steps"] = _find([r"Steps:\s*([0-9][0-9,]*)",  # the steps done (the schedule may aim further)
+                               r"([0-9][0-9,]*)\s+(?:optimi[sz]er\s+|training\s+)?steps",
                                r"steps[^0-9\n]*([0-9][0-9,]*)"], text, int)
-        info["epochs"] = _find([r"([0-9]+(?:\.[0-9]+)?)\s+epochs"], text)
+        info["epochs"] = _find([r"Steps:[^\n(]*\(([0-9]+(?:\.[0-9]+)?)\s+epochs",
+                                r"([0-9]+(?:\.[0-9]+)?)\s+epochs"], text)
         info["test_images"] = _find([r"on \*\*([0-9][0-9,]*) test images"], text, int)
         data = _find([r"Training data:\s*([^\n]+)", r"(lossless[^\n.|]*)", r"(JPEG copy[^\n.|]*)"], text)
         if data:

@@ -99,6 +99,22 @@ def test_project_card_format(tmp_path):
     assert info["data"].startswith("CIFAR-10 JPEG copy")
 
 
+def test_card_of_an_unfinished_run_reports_the_steps_done_not_the_planned_total(tmp_path):
+    from types import SimpleNamespace
+    from demo.weights import LoadedModel
+    model = SimpleNamespace(num_parameters=lambda: 8_927_494)
+    (tmp_path / "README.md").write_text(
+        "- Schedule: **protocol schedule compressed to 12124 steps (0.97 epochs)**.\n"
+        "- Steps: 3979 optimiser steps of batch 4 (0.318 epochs of 50,000 training images).\n")
+    info = read_card(tmp_path)
+    assert info["steps"] == 3979 and info["epochs"] == "0.318"
+    line = LoadedModel("corrected", model, "w", "local", True, info).summary()
+    assert "steps 3979" in line and "epochs 0.318" in line
+    info["protocol"] += ", stopped at step 3979 (0.32 epochs), before the schedule's end"
+    line = LoadedModel("corrected", model, "w", "local", True, info).summary()
+    assert "steps 3979" not in line and "epochs 0.318" not in line and "stopped at step 3979" in line  # said once
+
+
 def test_cli_flags():
     from demo.app import parse_args
 

@@ -91,6 +91,8 @@ def test_extension_segments_set_the_rate_from_their_step():
     assert lrs[-1] == pytest.approx(1e-8)
     text = schedule_description(cfg, 16, 4.0, plan)
     assert text == "protocol schedule compressed to 8 steps (2.00 epochs), extended at step 8 to 16 steps (4.00 epochs)"
+    stopped = schedule_description(cfg, 12, 3.0, plan)  # a run stopped (or exported) before its end says so
+    assert stopped == text + ", stopped at step 12 (3.00 epochs), before the schedule's end"
 
 
 # ---- runs --------------------------------------------------------------------------------------

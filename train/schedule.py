@@ -118,6 +118,9 @@ def schedule_description(cfg, steps, epochs_done, plan=None):
     for seg in plan[1:]:
         ep = f" ({seg['total_steps'] * per_step:.2f} epochs)" if per_step else ""
         parts.append(f"extended at step {seg['from_step']} to {seg['total_steps']} steps{ep}")
+    total = plan[-1]["total_steps"]
+    if total is not None and steps < total:  # an unfinished run: say where it stopped, not only where it aimed
+        parts.append(f"stopped at step {steps} ({epochs_done:.2f} epochs), before the schedule's end")
     return ", ".join(parts)
 
 
