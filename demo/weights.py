@@ -48,12 +48,12 @@ class LoadedModel:
         if not self.trained:
             return f"**{self.name}**: ⚠️ UNTRAINED (random initialisation, {params}) — renders are noise"
         bits = [f"`{self.source}` ({self.kind})", params]
+        said = str(self.info.get("protocol", "")).replace(",", "")  # the schedule line, already shown
         for key, label in (("protocol", None), ("steps", "steps"), ("epochs", "epochs"),
                            ("test_psnr", "test PSNR"), ("data", "data")):
             value = self.info.get(key)
             if value in (None, ""):
                 continue
-            said = str(self.info.get("protocol", "")).replace(",", "")
             if key == "steps" and re.search(rf"\b{value}\b", said) or \
                     key == "epochs" and f"({float(value):.2f} epochs)" in said:
                 continue  # already said by the protocol line
