@@ -193,6 +193,46 @@ def test_export_takes_card_figures_from_evaluate_metrics(tmp_path, tiny_data):
     assert {f.name: f.read_bytes() for f in hf.iterdir()} == before
 
 
+def test_recard_rewrites_the_card_of_an_export_whose_run_is_gone(tmp_path, tiny_data, capsys):
+    import shutil
+    from train.evaluate import main as evaluate_main
+    from train.recard import main as recard_main
+    out, hf = tmp_path / "run", tmp_path / "hf"
+    assert _run_inproc(tmp_path, "corrected", tiny_data, out, "--max-steps", "2", "--no-export") == 0
+    from train.export import main as export_main
+    assert export_main([str(out), str(hf), "--dtype", "float32", "--eval-limit", "2"]) == 0
+    before = json.loads((hf / "training_info.json").read_text())
+    assert before["test"]["n"] == 2 and before["step"] == 2
+    ev = tmp_path / "eval"
+    assert evaluate_main(["--weights", str(hf), "--data", str(tiny_data), "--out", str(ev), "--cache-dir",
+                          str(tmp_path / "cache"), "--limit", "0", "--embed-n", "4"]) == 0
+    entry = json.loads((ev / "metrics.json").read_text())[str(hf)]
+    shutil.rmtree(out)  # the run folder is gone; the export and the measurement remain
+    weights = (hf / "model.safetensors").read_bytes()
+
+    # figures of another file, of another folder, or a folder that is no export: refused, nothing rewritten
+    files = {f.name: f.read_bytes() for f in hf.iterdir()}
+    (ev / "bad.json").write_text(json.dumps({str(hf): dict(entry, weights_sha256="0" * 64)}))
+    (ev / "other.json").write_text(json.dumps({str(tmp_path / "elsewhere"): entry}))
+    assert recard_main([str(hf), "--metrics", str(ev / "bad.json")]) == 2
+    assert "different model.safetensors" in capsys.readouterr().err
+    assert recard_main([str(hf), "--metrics", str(ev / "other.json")]) == 2
+    assert recard_main([str(tmp_path), "--metrics", str(ev / "metrics.json")]) == 2
+    assert "not a folder written by train.export" in capsys.readouterr().err
+    assert {f.name: f.read_bytes() for f in hf.iterdir()} == files
+
+    assert recard_main([str(hf), "--metrics", str(ev / "metrics.json"), "--notes", "Measured again."]) == 0
+    info = json.loads((hf / "training_info.json").read_text())
+    assert info["test"] == {"psnr": entry["test_psnr"], "ssim": entry["test_ssim"], "n": 6, "of": 6}
+    assert info["jitter"]["0.05"]["psnr"] == entry["jitter_psnr"]["0.05"]
+    assert {k: v for k, v in info.items() if k not in ("test", "jitter")} == \
+        {k: v for k, v in before.items() if k not in ("test", "jitter")}
+    card = (hf / "README.md").read_text()
+    assert f"value: {entry['test_psnr']:.3f}" in card and "(the whole test split)" in card
+    assert "Measured again." in card and "unfinished" not in card
+    assert (hf / "model.safetensors").read_bytes() == weights
+
+
 def test_pack_of_a_jpeg_folder_loads_like_the_folder(tmp_path):
     from PIL import Image
     from train.data import load_split

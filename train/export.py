@@ -29,6 +29,8 @@ from .validate import evaluate_sigmas, evaluate_split, val_indices
 
 FP16_MAX_COST_DB = 0.05
 JITTER_SIGMAS = (0.0, 0.005, 0.01, 0.02, 0.05)
+UNFINISHED_NOTE = ("\n**Note:** exported from an unfinished run's latest checkpoint; its schedule had not reached "
+                   "its end.\n")
 
 
 def _half_roundtrip(model):
@@ -114,9 +116,7 @@ def export_run(run_dir, out_dir, *, dtype="auto", eval_limit=1000, device="cpu",
             "dtype_delta_db": delta, "dtype_check_n": len(check), "params": model.num_parameters(), "jitter": jit,
             "n_train": ckpt.get("n_train", 50000),
             "lineage": ckpt.get("lineage") or [],
-            "notes": notes + ("" if ckpt.get("finished") else
-                              "\n**Note:** exported from an unfinished run's latest checkpoint; its schedule had "
-                              "not reached its end.\n")}
+            "notes": notes + ("" if ckpt.get("finished") else UNFINISHED_NOTE)}
     (out_dir / "README.md").write_text(model_card(info))
     (out_dir / "training_info.json").write_text(json.dumps(
         {k: v for k, v in info.items() if k != "notes"}, indent=2, default=str) + "\n")

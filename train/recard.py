@@ -1,0 +1,62 @@
+"""Rewrite the model card of exported weights from a `train.evaluate` measurement, without the run folder.
+
+    python -m train.recard WEIGHTS_DIR --metrics METRICS_JSON [--notes TEXT]
+
+For exported weights whose run folder is gone (e.g. with the machine it trained on) and whose card
+should carry figures measured later, say on the whole test split. README.md and training_info.json
+are rewritten from the folder's own training_info.json (what was run) and the metrics.json entry
+for WEIGHTS_DIR (what was measured); model.safetensors is not touched, and the entry must have
+measured that very file (checked by sha256) — otherwise nothing is written.
+"""
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .card import model_card
+from .evaluate import weights_sha256
+from .export import UNFINISHED_NOTE, _from_metrics, _metrics_entry
+
+INFO = "training_info.json"
+
+
+def recard(weights_dir, metrics, notes=""):
+    """→ the new info dict; README.md and training_info.json of weights_dir rewritten."""
+    weights_dir = Path(weights_dir)
+    for name in (INFO, "model.safetensors"):
+        if not (weights_dir / name).is_file():
+            raise FileNotFoundError(f"{weights_dir} has no {name}: not a folder written by train.export")
+    info = json.loads((weights_dir / INFO).read_text())
+    entry = _metrics_entry(metrics, weights_dir)
+    if entry.get("weights_sha256") != weights_sha256(weights_dir):
+        raise ValueError(f"{metrics} measured a different model.safetensors than the one in {weights_dir} "
+                         f"(re-run train.evaluate on {weights_dir})")
+    n_total = (info.get("test") or {}).get("of") or entry["n_test"]  # size of the whole test split
+    info["test"], info["jitter"] = _from_metrics(entry, n_total)
+    unfinished = info.get("total_steps") and info["step"] < info["total_steps"]
+    card = model_card(dict(info, notes=notes + (UNFINISHED_NOTE if unfinished else "")))
+    (weights_dir / "README.md").write_text(card)
+    (weights_dir / INFO).write_text(json.dumps(info, indent=2, default=str) + "\n")
+    return info
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m train.recard", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("weights_dir")
+    p.add_argument("--metrics", required=True, help="train.evaluate metrics.json with an entry for WEIGHTS_DIR")
+    p.add_argument("--notes", default="", help="extra markdown for the model card (replaces the old notes)")
+    a = p.parse_args(argv)
+    try:
+        info = recard(a.weights_dir, a.metrics, a.notes)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    t = info["test"]
+    print(f"re-carded {a.weights_dir}: PSNR {t['psnr']:.2f} dB, SSIM {t['ssim']:.4f} on {t['n']} of {t['of']} "
+          f"test images")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
