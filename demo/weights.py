@@ -49,7 +49,7 @@ class LoadedModel:
             return f"**{self.name}**: ⚠️ UNTRAINED (random initialisation, {params}) — renders are noise"
         bits = [f"`{self.source}` ({self.kind})", params]
         said = str(self.info.get("protocol", "")).replace(",", "")  # the schedule line, already shown
-        for key, label in (("protocol", None), ("steps", "steps"), ("epochs", "epochs"),
+        for key, label in (("protocol", None), ("steps", "steps"), ("epochs", "epochs"), ("in_all", None),
                            ("test_psnr", "test PSNR"), ("data", "data")):
             value = self.info.get(key)
             if value in (None, ""):
@@ -105,6 +105,18 @@ def _front_matter_psnr(text):
     return None
 
 
+def _training_in_all(text):
+    """The card's totals over all training stages (train/lineage.py: a numbered "Training history"
+    list, then "- In all: E epochs, H h of training.") → e.g. "in all 3.30 epochs, 9.30 h over 3 stages"."""
+    total = re.search(r"In all:\s*([0-9.]+) epochs, ([0-9.]+) h of training", text)
+    if not total:
+        return None
+    history = text.split("Training history", 1)[-1].split("\n- ", 1)[0]
+    stages = len(re.findall(r"^\s+\d+\.\s", history, flags=re.MULTILINE))
+    return f"in all {total.group(1)} epochs, {total.group(2)} h of training" + (
+        f" over {stages} stages" if stages > 1 else "")
+
+
 def read_card(directory):
     """What a model card (README.md) says about training: a dict, possibly empty.
 
@@ -129,6 +141,7 @@ def read_card(directory):
         info["epochs"] = _find([r"Steps:[^\n(]*\(([0-9]+(?:\.[0-9]+)?)\s+epochs",
                                 r"([0-9]+(?:\.[0-9]+)?)\s+epochs"], text)
         info["test_images"] = _find([r"on \*\*([0-9][0-9,]*) test images"], text, int)
+        info["in_all"] = _training_in_all(text)
         data = _find([r"Training data:\s*([^\n]+)", r"(lossless[^\n.|]*)", r"(JPEG copy[^\n.|]*)"], text)
         if data:
             info["data"] = data.strip().rstrip(".")

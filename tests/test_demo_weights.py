@@ -115,6 +115,32 @@ def test_card_of_an_unfinished_run_reports_the_steps_done_not_the_planned_total(
     assert "steps 3979" not in line and "epochs 0.318" not in line and "stopped at step 3979" in line  # said once
 
 
+def test_card_of_a_continued_run_gives_the_totals_of_all_its_stages(tmp_path):
+    """A run started --init-from earlier weights: the page line says the whole training, not only the last stage."""
+    from types import SimpleNamespace
+    from demo.weights import LoadedModel
+    (tmp_path / "README.md").write_text(
+        "- Schedule: **protocol schedule compressed to 2000 steps (0.16 epochs)**.\n"
+        "- Training history (this run continues the weights of the stages before it):\n"
+        "  1. `weights/corrected`: 944 steps of batch 128 (2.41 epochs, 0.05 h) on NVIDIA H200\n"
+        "  2. `weights/corrected`: 9012 steps of batch 4 (0.72 epochs, 8.49 h) on CPU only\n"
+        "  3. this run: 2000 steps of batch 4 (0.16 epochs, 0.76 h)\n"
+        "- In all: 3.30 epochs, 9.30 h of training.\n"
+        "- Steps: 2000 optimiser steps of batch 4 (0.160 epochs of 50,000 training images).\n")
+    info = read_card(tmp_path)
+    assert info["in_all"] == "in all 3.30 epochs, 9.30 h of training over 3 stages"
+    line = LoadedModel("corrected", SimpleNamespace(num_parameters=lambda: 1), "w", "local", True, info).summary()
+    assert "2000 steps (0.16 epochs) · in all 3.30 epochs, 9.30 h of training over 3 stages" in line
+    (tmp_path / "README.md").write_text("- Schedule: **protocol schedule compressed to 20 steps (0.01 epochs)**.\n")
+    assert "in_all" not in read_card(tmp_path)  # a single-stage card has no totals line
+
+
+def test_bundled_cards_state_every_stage():
+    from demo.weights import BUNDLED
+    assert read_card(BUNDLED / "corrected")["in_all"].endswith("over 3 stages")
+    assert read_card(BUNDLED / "simplified")["in_all"].endswith("over 2 stages")
+
+
 def test_cli_flags():
     from demo.app import parse_args
 
