@@ -1,7 +1,11 @@
 """The model card (README.md) written beside exported weights: YAML front matter + what was run."""
 import json
+from pathlib import Path
 
 from .lineage import lineage_markdown
+
+UNFINISHED_NOTE = ("\n**Note:** exported from an unfinished run's latest checkpoint; its schedule had not reached "
+                   "its end.\n")
 
 
 def _fmt(v, nd=2):
@@ -103,3 +107,12 @@ SSIM per image then averaged, on **{test.get('n', 'n/a')} test images**{' (a fix
 CIFAR-10 (A. Krizhevsky, "Learning Multiple Layers of Features from Tiny Images", 2009). Code and
 weights: MIT.
 """
+
+
+def write_card(out_dir, info, notes="", finished=True):
+    """out_dir/README.md (the card, with notes and, for an unfinished run, a note saying so) and
+    out_dir/training_info.json (info itself, without notes)."""
+    out_dir = Path(out_dir)
+    card_notes = notes + ("" if finished else UNFINISHED_NOTE)
+    (out_dir / "README.md").write_text(model_card(dict(info, notes=card_notes)))
+    (out_dir / "training_info.json").write_text(json.dumps(info, indent=2, default=str) + "\n")

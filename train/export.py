@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from .card import model_card
+from .card import write_card
 from .checkpoint import CKPT, load_checkpoint
 from .config import TrainConfig
 from .data import load_split
@@ -29,8 +29,6 @@ from .validate import evaluate_sigmas, evaluate_split, val_indices
 
 FP16_MAX_COST_DB = 0.05
 JITTER_SIGMAS = (0.0, 0.005, 0.01, 0.02, 0.05)
-UNFINISHED_NOTE = ("\n**Note:** exported from an unfinished run's latest checkpoint; its schedule had not reached "
-                   "its end.\n")
 
 
 def _half_roundtrip(model):
@@ -115,11 +113,8 @@ def export_run(run_dir, out_dir, *, dtype="auto", eval_limit=1000, device="cpu",
             "data_source": ckpt["data_source"], "config": asdict(cfg), "test": result, "dtype": chosen,
             "dtype_delta_db": delta, "dtype_check_n": len(check), "params": model.num_parameters(), "jitter": jit,
             "n_train": ckpt.get("n_train", 50000),
-            "lineage": ckpt.get("lineage") or [],
-            "notes": notes + ("" if ckpt.get("finished") else UNFINISHED_NOTE)}
-    (out_dir / "README.md").write_text(model_card(info))
-    (out_dir / "training_info.json").write_text(json.dumps(
-        {k: v for k, v in info.items() if k != "notes"}, indent=2, default=str) + "\n")
+            "lineage": ckpt.get("lineage") or []}
+    write_card(out_dir, info, notes, finished=bool(ckpt.get("finished")))
     return info
 
 

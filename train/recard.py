@@ -13,9 +13,9 @@ import json
 import sys
 from pathlib import Path
 
-from .card import model_card
+from .card import write_card
 from .evaluate import weights_sha256
-from .export import UNFINISHED_NOTE, _from_metrics, _metrics_entry
+from .export import _from_metrics, _metrics_entry
 
 INFO = "training_info.json"
 
@@ -34,9 +34,7 @@ def recard(weights_dir, metrics, notes=""):
     n_total = (info.get("test") or {}).get("of") or entry["n_test"]  # size of the whole test split
     info["test"], info["jitter"] = _from_metrics(entry, n_total)
     unfinished = info.get("total_steps") and info["step"] < info["total_steps"]
-    card = model_card(dict(info, notes=notes + (UNFINISHED_NOTE if unfinished else "")))
-    (weights_dir / "README.md").write_text(card)
-    (weights_dir / INFO).write_text(json.dumps(info, indent=2, default=str) + "\n")
+    write_card(weights_dir, info, notes, finished=not unfinished)
     return info
 
 
