@@ -46,7 +46,12 @@ def parser():
     p.add_argument("--bf16", action="store_true",
                    help="autocast in bfloat16 (CUDA, or a CPU with AVX-512 BF16 / AMX; Fourier features and the "
                         "spatial bias stay in float32)")
-    p.add_argument("--val-limit", type=int, default=1000, help="test images per validation (0 = all)")
+    p.add_argument("--val-from", choices=["train", "test"], default="train",
+                   help="validate on the held-out tenth of the training split (default; never trained on, "
+                        "train/splits.py) or on the test split (then every training image is used)")
+    p.add_argument("--val-list", default="", help="a custom validation list (JSON of ranks within each class of "
+                                                  "the training split; see train/splits.py)")
+    p.add_argument("--val-limit", type=int, default=1000, help="validation images per validation (0 = all)")
     p.add_argument("--val-minutes", type=float, default=0.0, help="also validate every N minutes")
     p.add_argument("--ckpt-minutes", type=float, default=10.0)
     p.add_argument("--log-every", type=int, default=1)
@@ -64,7 +69,7 @@ def config_from_args(a):
                        epochs=a.epochs, batch_size=a.batch_size, pixels=a.pixels, max_steps=a.max_steps,
                        time_budget=parse_duration(a.time_budget) if a.time_budget else 0.0, seed=a.seed,
                        device=a.device, workers=a.workers, threads=a.threads, bf16=a.bf16,
-                       val_limit=a.val_limit, val_minutes=a.val_minutes, ckpt_minutes=a.ckpt_minutes,
+                       val_from=a.val_from, val_list=a.val_list, val_limit=a.val_limit, val_minutes=a.val_minutes, ckpt_minutes=a.ckpt_minutes,
                        log_every=a.log_every, recipe=a.recipe, warmup_frac=a.warmup_frac, init_from=a.init_from)
 
 
@@ -87,5 +92,6 @@ def main(argv=None):
     if summary:
         vp = summary["val_psnr"]
         print(f"done: {summary['schedule']}; {summary['elapsed'] / 60:.1f} min; "
-              f"val PSNR {vp if vp is None else round(vp, 2)} dB on {summary['val_n']} test images")
+              f"val PSNR {vp if vp is None else round(vp, 2)} dB on {summary['val_n']} {summary.get('val_from', 'test')} "
+              f"images")
     return 0

@@ -17,7 +17,7 @@ LR_FLOOR = 1e-8  # corrected cosine ends here
 
 # Fields that define "the same run": a resumed run must agree on all of them.
 IDENTITY_FIELDS = ("model", "model_config", "data", "lr", "batch_size", "pixels", "train_sigma", "seed",
-                   "weight_decay", "grad_clip", "warmup_frac", "recipe", "init_from")
+                   "weight_decay", "grad_clip", "warmup_frac", "recipe", "init_from", "val_from", "val_list")
 
 
 @dataclass
@@ -42,7 +42,9 @@ class TrainConfig:
     workers: int = 0  # processes used to decode images into the cache
     threads: int = 0  # CPU threads for torch and numba (hardware.set_threads); 0 → their defaults
     bf16: bool = False  # autocast in bfloat16 (CUDA, or CPU: see train.loop._autocast)
-    val_limit: int = 1000  # test images in each validation pass (0 → all 10,000)
+    val_from: str = "train"  # validation images: "train" (the held-out tenth, train/splits.py) or "test"
+    val_list: str = ""  # a custom validation list (JSON, train/splits.py); "" → the committed rule
+    val_limit: int = 1000  # validation images in each validation pass (0 → all of them)
     val_minutes: float = 0.0  # also validate every N minutes (0 → only at epoch ends and the end)
     ckpt_minutes: float = 10.0
     log_every: int = 1  # steps between metrics.jsonl step records
@@ -65,6 +67,10 @@ class TrainConfig:
             raise ValueError("batch size, epochs and lr must be positive")
         if not 0 <= cfg.warmup_frac < 1:
             raise ValueError(f"--warmup-frac must be in [0, 1), got {cfg.warmup_frac}")
+        if cfg.val_from not in ("train", "test"):
+            raise ValueError(f"--val-from must be 'train' or 'test', got {cfg.val_from!r}")
+        if cfg.val_list and cfg.val_from != "train":
+            raise ValueError("--val-list names held-out training images; it needs --val-from train")
         if cfg.max_steps < 0 or cfg.time_budget < 0:
             raise ValueError("--max-steps and --time-budget must not be negative")
         return cfg

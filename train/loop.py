@@ -19,7 +19,8 @@ from .batches import loss_and_psnr, queries, step_generator
 from .checkpoint import (CKPT, inspect_run_dir, load_checkpoint, rng_state, save_checkpoint, set_rng_state,
                          truncate_metrics, write_run_json)
 from .config import TrainConfig
-from .data import check_source, load_split, to_float
+from . import splits
+from .data import Split, check_source, load_split, to_float
 from .export import export_run
 from .metrics_log import MetricsLog
 from .model_factory import build_model, init_weights  # build_model: also importable as train.loop.build_model
@@ -202,11 +203,10 @@ def train(cfg: TrainConfig, *, resume=False, export=True, progress=True, extend_
     # data (rank 0 builds the cache first; the others then read it)
     if not is_main:
         _barrier(world)
-    train_set = load_split(cfg.data, "train", data_root=cfg.data_root, cache_dir=cfg.cache_dir, workers=cfg.workers)
-    test_set = load_split(cfg.data, "test", data_root=cfg.data_root, cache_dir=cfg.cache_dir, workers=cfg.workers)
+    train_set, val_set, val_info = train_and_validation_sets(cfg)
     if is_main:
         _barrier(world)
-    val_idx = val_indices(len(test_set), cfg.val_limit)
+    val_idx = val_indices(len(val_set), cfg.val_limit)
 
     torch.manual_seed(cfg.seed)
     model = build_model(cfg).to(device)
@@ -239,6 +239,7 @@ def train(cfg: TrainConfig, *, resume=False, export=True, progress=True, extend_
                                   "max_steps": cfg.max_steps, "time_budget": cfg.time_budget,
                                   "recipe": cfg.recipe, "lr": cfg.lr, "batch_size": cfg.batch_size,
                                   "warmup_frac": cfg.warmup_frac, "total_steps": plan_total(plan),
+                                  "validation": val_info, "n_train": len(train_set),
                                   **({"extension": extension} if extension else {})}, plan=plan)
         if extension:
             print(f"{out}: schedule extended at step {extension['from_step']} from {extension['from_total']} to "
@@ -262,7 +263,7 @@ def train(cfg: TrainConfig, *, resume=False, export=True, progress=True, extend_
 
     def validate(kind):
         if is_main:
-            m = evaluate_split(model, test_set.images, val_idx, device=device, autocast=autocast)
+            m = evaluate_split(model, val_set.images, val_idx, device=device, autocast=autocast)
             state["last_val"] = {"step": state["step"], **m}
             return m
         return None
@@ -384,6 +385,24 @@ def train(cfg: TrainConfig, *, resume=False, export=True, progress=True, extend_
     return summary
 
 
+def train_and_validation_sets(cfg):
+    """→ (images trained on, validation images, what run.json records about them).
+
+    --val-from train (default): the held-out tenth of the training split (train/splits.py) validates
+    and is never trained on; --val-from test: every training image trains, the test split validates.
+    """
+    train_set = load_split(cfg.data, "train", data_root=cfg.data_root, cache_dir=cfg.cache_dir, workers=cfg.workers)
+    if cfg.val_from == "test":
+        test_set = load_split(cfg.data, "test", data_root=cfg.data_root, cache_dir=cfg.cache_dir, workers=cfg.workers)
+        return train_set, test_set, splits.describe("test", None)
+    held_out = splits.validation_indices(train_set.labels, cfg.val_list or None)
+    if len(held_out) == 0:
+        raise ValueError("the training split is too small to hold out validation images; use --val-from test")
+    keep = splits.train_indices(len(train_set), held_out)
+    part = lambda idx: Split(train_set.images[idx], train_set.labels[idx], train_set.classes, train_set.source)  # noqa: E731
+    return part(keep), part(held_out), splits.describe("train", held_out, cfg.val_list or None)
+
+
 def _plan_new_run(cfg, model, train_set, sampler, local_batch, steps_per_epoch, device, autocast, rank, world,
                   is_main):
     """The step plan of a new budgeted run: --max-steps, or --time-budget × the measured speed (the
@@ -419,6 +438,7 @@ def _summary(cfg, state, steps_per_epoch, hw, source, plan=None):
             "total_steps": plan_total(plan), "recipe": recipe_description(cfg),
             "schedule": schedule_description(cfg, state["step"], epochs_done, plan), "hardware": hw,
             "data_source": source, "val_psnr": lv.get("psnr"), "val_ssim": lv.get("ssim"), "val_n": lv.get("n"),
+            "val_from": cfg.val_from,
             "config": asdict(cfg)}
 
 

@@ -175,17 +175,18 @@ def score_checkpoint(run, identity, a):
 
     from .checkpoint import load_checkpoint
     from .config import TrainConfig
-    from .data import load_split
     from .hardware import set_threads
+    from .loop import train_and_validation_sets
     from .model_factory import build_model
     from .validate import evaluate_split, val_indices
     set_threads(a.threads)
     ckpt = load_checkpoint(run / CKPT)
     model = build_model(TrainConfig.from_dict(ckpt["config"]).resolved())
     model.load_state_dict(ckpt["model"])
-    test = load_split(identity["data"], "test", data_root=a.data_root, cache_dir=a.cache_dir or None)
+    cfg = TrainConfig.from_dict({**ckpt["config"], "data_root": a.data_root, "cache_dir": a.cache_dir})
+    _, val_set, _ = train_and_validation_sets(cfg)  # the images the trainer validated on
     with torch.no_grad():
-        return evaluate_split(model.eval(), test.images, val_indices(len(test), a.eval_images))
+        return evaluate_split(model.eval(), val_set.images, val_indices(len(val_set), a.eval_images))
 
 
 def run_job(a, identity, j, out):
