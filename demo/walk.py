@@ -16,6 +16,10 @@ from .engine import bicubic
 from .images import to_uint8
 
 TS = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+def no_progress(*args, **kwargs):
+    """Progress reporting when nobody listens (a gr.Progress is falsy: never `progress or …`)."""
 MAX_TS = 9
 ROWS = ("crossfade", "simplified", "corrected")
 LABELS = {"crossfade": "pixel cross-fade", "simplified": "simplified: latent mix",
@@ -30,7 +34,7 @@ _lock = threading.Lock()
 
 def frames(engine, first, second, ts, size, progress=None):
     """→ {row: [(size, size, 3) float32 per t]} for the cross-fade and both models."""
-    progress = progress or (lambda *a, **k: None)
+    progress = no_progress if progress is None else progress
     a, b = bicubic(first, size), bicubic(second, size)
     out = {"crossfade": [(1 - t) * a + t * b for t in ts], "simplified": [], "corrected": []}
     for i, name in enumerate(("simplified", "corrected")):
