@@ -76,9 +76,23 @@ def animation_frames(rows, ts):
     return result + result[-2:0:-1]
 
 
+def shared_palette(frames):
+    """The frames (RGB) mapped to one 256-colour palette made from all of them at once (fast octree):
+    GIF needs palette images, and quantizing each frame on its own (PIL's default median cut) cost
+    seconds per walk. Repeated frames (the way back) stay the same objects → P-mode images."""
+    unique = list({id(f): f for f in frames}.values())
+    w, h = unique[0].size
+    mosaic = Image.new("RGB", (w, h * len(unique)))
+    for i, frame in enumerate(unique):
+        mosaic.paste(frame, (0, h * i))
+    palette = mosaic.quantize(colors=256, method=Image.Quantize.FASTOCTREE)
+    mapped = {id(f): f.quantize(palette=palette, dither=Image.Dither.NONE) for f in unique}
+    return [mapped[id(f)] for f in frames]
+
+
 def write_gif(rows, ts):
     """The animation as a GIF in a private temp dir (the oldest files beyond KEEP_FILES are removed) → path."""
-    images = animation_frames(rows, ts)
+    images = shared_palette(animation_frames(rows, ts))
     with _lock:
         if _tmp["dir"] is None:
             _tmp["dir"] = Path(tempfile.mkdtemp(prefix="ginr-walk-"))
