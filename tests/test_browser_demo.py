@@ -183,7 +183,10 @@ def test_page_in_real_browser(demo_server, demo_weight_dirs, tmp_path):
         page.locator("#refine-run").click()
         page.wait_for_function("() => /refining (simplified|corrected): step/.test(document.body.innerText)")
         page.locator("#refine-cancel").click()
-        _wait_text(page, "#refine-info", "Cancelled")
+        page.wait_for_function("() => /Cancelled|corrected 1000 steps/.test("
+                               "document.querySelector('#refine-info').innerText)", timeout=TIMEOUT_MS)
+        info = page.inner_text("#refine-info")
+        assert "Cancelled" in info, f"the refinement ran to its end: {info}"
         page.locator("#run").click()
         page.wait_for_function("() => document.querySelector('#pixel-text').innerText.includes('Click a pixel')")
 
