@@ -103,3 +103,20 @@ def test_no_absolute_server_path_in_any_endpoint_output(demo_client, demo_weight
     for text in texts:
         assert "/tmp/" not in text and str(demo_weight_dirs["corrected"].parent) not in text, text
         assert not text.startswith("/"), text
+
+
+def test_two_refinements_of_one_image_never_share_latents_or_renders(demo_server):
+    """Each refinement is its own record (kept in its visitor's gr.State) with its own cache tag."""
+    import numpy as np
+
+    from demo.images import prepare
+    from demo.service import Service, apply_refined
+
+    service = Service(demo_server[2])
+    _, first, images_a, _ = service.refine(CAT, 1, 32)
+    _, second, images_b, _ = service.refine(CAT, 6, 32)
+    assert first.tag != second.tag
+    assert not np.allclose(images_a["corrected_refined"], images_b["corrected_refined"])
+    image = prepare(CAT)
+    assert apply_refined(image, first).key != apply_refined(image, second).key != image.key
+    assert apply_refined(prepare(DOG), first).latents is None  # another image: its own one-pass latents
