@@ -36,7 +36,8 @@ consistency check only (↓32).
 
 **Refine** (Reconstruct tab) fits each model's latents to this image by gradient steps, decoder
 frozen: it closes part of the gap between one encoder pass and the best code the decoder can use.
-It is fitted at the 32×32 pixel centres only, so it does not make super-resolution better by itself.
+It is fitted at the 32×32 pixel centres only, so what it does between them is not fitted: for
+real up-sampling read the "vs photo" scores of a photo example after refining.
 
 **Where the figures come from.** The banner's training facts and test PSNR are read from each weights
 folder's `training_info.json`; the model cards (below) and `weights/eval/` (evaluation tables and
