@@ -19,6 +19,7 @@ MODEL_SIZE = 32  # the encoders take 32×32 RGB
 MAX_PIXELS = 20_000_000  # refuse anything larger (decompression bombs included)
 MAX_FILE_BYTES = 10 * 1024 * 1024  # also enforced by launch(max_file_size=...)
 WORK_SIDE = 1024  # larger photos are box-reduced to about this first
+KEEP_CROPS = 32  # centre crops of non-square uploads kept on disk for the page to show
 MAX_REFERENCE = 512  # the kept photo (the reference) is at most this big: outputs go up to 512
 ASSETS = Path(__file__).resolve().parent / "assets"
 
@@ -241,7 +242,10 @@ def centre_crop_file(path, directory):
     square = _centre_square(im, notes)
     if square.mode not in ("1", "L", "LA", "I", "I;16", "P", "RGB", "RGBA"):
         square = square.convert("RGB")
-    out = Path(directory) / f"{Path(path).stem[:60]}-centre-{square.size[0]}.png"
+    directory = Path(directory)
+    for old in sorted(directory.glob("*.png"), key=lambda f: f.stat().st_mtime)[:-KEEP_CROPS]:
+        old.unlink(missing_ok=True)  # a bounded folder: the page shows the latest crops only
+    out = directory / f"{Path(path).stem[:60]}-centre-{square.size[0]}.png"
     square.save(out, format="PNG", compress_level=1)
     return str(out)
 

@@ -5,7 +5,7 @@ import gradio as gr
 from . import metrics_view, ui_refine
 from .engine import MAX_SIGMA
 from .service import to_display
-from .ui_common import DISPLAY_SIDE, enlarge, errors_as_gr, guard, status, to_status, whole_number
+from .ui_common import DISPLAY_SIDE, enlarge, guard, status, to_status, whole_number
 
 CLICK_HINT = ("**Click a pixel** of the simplified or corrected render to see, right here, how that query "
               "attends over the LP tokens.")
@@ -205,8 +205,7 @@ def api(service):
         """Render the image with both models. image: any image file; resolution: output side in
         pixels (32–512); sigma: query jitter (0–0.05). Returns the simplified render, the corrected
         render (PNG) and a JSON of PSNR/SSIM (with the reference used) and the loaded weights."""
-        with errors_as_gr():
-            _, images, metrics = service.reconstruct(image, resolution, sigma, 0)
+        _, images, metrics = service.reconstruct(image, resolution, sigma, 0)
         return to_display(images["simplified"]), to_display(images["corrected"]), metrics
 
     api_button.click(reconstruct, [api_image, api_resolution, api_sigma],

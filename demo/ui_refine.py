@@ -4,7 +4,7 @@ import gradio as gr
 
 from . import attention_view, metrics_view, refine
 from .service import to_display
-from .ui_common import enlarge, errors_as_gr, guard, safe_image, status, to_status, whole_number
+from .ui_common import enlarge, guard, safe_image, status, to_status, whole_number
 
 HELP = f"""**Refine** fits each model's latent tokens to *this* image by gradient steps on the 32×32
 pixel centres (the decoder stays frozen), starting from the one encoder pass above. It shows how
@@ -104,8 +104,7 @@ def api(service):
         them. image: any image file; steps: 0–1000; resolution: output side in pixels (32–512).
         Returns the simplified and corrected renders of the refined latents (PNG) and a JSON with the
         scores of the one-pass and refined renders, the PSNR history per step and the seconds taken."""
-        with errors_as_gr():
-            _, _, images, metrics = service.refine(image, steps, resolution)
+        _, _, images, metrics = service.refine(image, steps, resolution)
         return to_display(images["simplified_refined"]), to_display(images["corrected_refined"]), metrics
 
     api_button.click(refine_api, [api_image, api_steps, api_resolution], [api_simplified, api_corrected, api_metrics],
