@@ -3,6 +3,7 @@ import json
 from pathlib import Path
 
 from .lineage import lineage_markdown
+from .schedule import rewarmup_text
 
 UNFINISHED_NOTE = ("\n**Note:** exported from an unfinished run's latest checkpoint; its schedule had not reached "
                    "its end.\n")
@@ -10,6 +11,22 @@ UNFINISHED_NOTE = ("\n**Note:** exported from an unfinished run's latest checkpo
 
 def _fmt(v, nd=2):
     return "n/a" if v is None else f"{v:.{nd}f}"
+
+
+def segments_markdown(segments, step):
+    """The card's list of training segments (one per start) with the settings that may change between
+    them (bf16 autocast, CPU threads, hardware); empty for a run trained in one go."""
+    if not segments or len(segments) < 2:
+        return ""
+    lines = ["- Training segments (the run was resumed; bf16 and threads may differ between them):"]
+    for seg, nxt in zip(segments, segments[1:] + [None]):
+        end = nxt["from_step"] if nxt else step
+        if seg.get("recorded") is False:
+            lines.append(f"  - steps {seg['from_step']}–{end}: settings not recorded (older trainer)")
+            continue
+        lines.append(f"  - steps {seg['from_step']}–{end}: bf16 {'on' if seg.get('bf16') else 'off'}, "
+                     f"{seg.get('threads')} thread(s), {seg.get('world_size', 1)} process(es) on {seg.get('hardware')}")
+    return "\n".join(lines) + "\n"
 
 
 def model_card(info):
@@ -37,7 +54,9 @@ def model_card(info):
         ext_md = ("- Schedule extensions (`--extend-to`; from that step on the rate follows the schedule over the "
                   "new total):\n" + "".join(f"  - at step {e['from_step']}: "
                                             f"{e.get('from_total') or 'wall-time schedule'} → {e['total_steps']} steps"
+                                            f"{rewarmup_text(e)}"
                                             f"{' (' + e['at'] + ')' if e.get('at') else ''}\n" for e in ext))
+    ext_md += segments_markdown(info.get("segments"), info["step"])
     recipe_md = f"- Recipe: {info['recipe']}.\n" if info.get("recipe") else ""
     if cfg.get("init_from"):
         recipe_md += (f"- Initialised from the weights in `{cfg['init_from']}` (fresh optimiser state; the steps "

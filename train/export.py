@@ -113,7 +113,7 @@ def export_run(run_dir, out_dir, *, dtype="auto", eval_limit=1000, device="cpu",
             "data_source": ckpt["data_source"], "config": asdict(cfg), "test": result, "dtype": chosen,
             "dtype_delta_db": delta, "dtype_check_n": len(check), "params": model.num_parameters(), "jitter": jit,
             "n_train": ckpt.get("n_train", 50000),
-            "lineage": ckpt.get("lineage") or []}
+            "lineage": ckpt.get("lineage") or [], "segments": ckpt.get("segments") or []}
     write_card(out_dir, info, notes, finished=bool(ckpt.get("finished")))
     return info
 
