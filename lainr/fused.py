@@ -20,6 +20,13 @@ def _frozen(t):
     return t.detach().clone()
 
 
+def _mm(a, b):
+    """a @ b (matrix or matrix–vector) in float32 at least, returned in a's dtype: a fold of bf16 weights
+    is rounded once, not at every partial sum."""
+    dtype = torch.promote_types(a.dtype, torch.float32)
+    return (a.to(dtype) @ b.to(dtype)).to(a.dtype)
+
+
 class FusedLAINRDecoder(Float32Buffers):
     """LAINRDecoder's function, folded: (latents (B, m, d), coords (B, Q, 2)) → RGB (B, Q, 3).
 
@@ -43,8 +50,8 @@ class FusedLAINRDecoder(Float32Buffers):
             "omega_q": dec.omega_q, "omega_bands": dec.omega_bands,  # (n,), (K, n)
             "query_w": dec.query_lin.weight, "query_b": dec.query_lin.bias,
             "to_q_w": att.to_q.weight, "to_kv_w": att.to_kv.weight,
-            "mod_w": torch.cat([lin.weight @ att.to_out.weight for lin in dec.modulation_lins]),  # (K·hidden, h·e)
-            "mod_b": torch.cat([lin.weight @ att.to_out.bias + lin.bias for lin in dec.modulation_lins]),
+            "mod_w": torch.cat([_mm(lin.weight, att.to_out.weight) for lin in dec.modulation_lins]),  # (K·hidden, h·e)
+            "mod_b": torch.cat([_mm(lin.weight, att.to_out.bias) + lin.bias for lin in dec.modulation_lins]),
             "band_w": torch.stack([lin.weight for lin in dec.bandwidth_lins]),  # (K, hidden, 4n)
             "band_b": torch.stack([lin.bias for lin in dec.bandwidth_lins]),
             "out_w": torch.stack([lin.weight for lin in dec.out_lins]),  # (K, 3, hidden)
@@ -112,10 +119,10 @@ class FusedSimplifiedDecoder(Float32Buffers):
             "B_mod": dec.B_mod, "B_hypo": dec.B_hypo,
             "c1_w": c1.weight, "c1_b": c1.bias,
             "to_k_w": att.to_k.weight, "to_k_b": att.to_k.bias,
-            "q_w": att.to_q.weight @ c2.weight, "q_b": att.to_q.weight @ c2.bias + att.to_q.bias,  # (d, hidden), (d,)
+            "q_w": _mm(att.to_q.weight, c2.weight), "q_b": _mm(att.to_q.weight, c2.bias) + att.to_q.bias,  # (d, hidden)
             "to_v_w": att.to_v.weight, "to_v_b": att.to_v.bias,
             "m0_w": m0.weight, "m0_b": m0.bias,
-            "h_w": w_mod @ m1.weight, "h_b": w_mod @ m1.bias + first.bias,  # (hidden, hidden), (hidden,)
+            "h_w": _mm(w_mod, m1.weight), "h_b": _mm(w_mod, m1.bias) + first.bias,  # (hidden, hidden), (hidden,)
             "feat_w": w_feat,  # (hidden, 2·hypo_freqs)
         }
         tail = [layer for layer in dec.hyponet[2:] if isinstance(layer, nn.Linear)]  # ReLU between, Sigmoid last
