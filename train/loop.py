@@ -14,7 +14,7 @@ import torch.distributed as dist
 from torch.utils.data import DistributedSampler
 from tqdm import tqdm
 
-from . import hardware
+from . import collectives, hardware
 from .batches import loss_and_psnr, queries, step_generator
 from .checkpoint import (CKPT, inspect_run_dir, load_checkpoint, rng_state, save_checkpoint, set_rng_state,
                          truncate_metrics, write_run_json)
@@ -56,7 +56,7 @@ def _dist_setup(cfg):
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
     if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+        dist.init_process_group(collectives.backend(device))
     return rank, world, device
 
 
@@ -246,7 +246,9 @@ def train(cfg: TrainConfig, *, resume=False, export=True, progress=True, extend_
                   f"{extension['total_steps']} steps", file=sys.stderr)
     _barrier(world)
 
-    net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    on_cuda = str(device).startswith("cuda")
+    net = model if world == 1 else torch.nn.parallel.DistributedDataParallel(
+        model, device_ids=[torch.device(device).index] if on_cuda else None)
     log = MetricsLog(out, enabled=is_main)
     clock = _Clock(state["elapsed"])
     steps_at_start = state["step"]
@@ -302,11 +304,10 @@ def train(cfg: TrainConfig, *, resume=False, export=True, progress=True, extend_
                     loss = loss * float("nan")
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
-                stats = torch.tensor([loss.item(), psnr, clock() if is_main else 0.0], dtype=torch.float64)
-                if world > 1:
-                    dist.all_reduce(stats)
-                    stats[:2] /= world
-                loss_v, psnr_v, synced_elapsed = stats.tolist()
+                # mean loss and PSNR over the processes; rank 0's clock (the others add 0)
+                loss_v, psnr_v, synced_elapsed = collectives.all_reduce_values(
+                    [loss.item(), psnr, clock() if is_main else 0.0], device, world)
+                loss_v, psnr_v = loss_v / world, psnr_v / world
                 if not math.isfinite(loss_v):
                     bar.close()
                     raise TrainingDiverged(
@@ -412,10 +413,8 @@ def _plan_new_run(cfg, model, train_set, sampler, local_batch, steps_per_epoch, 
         sampler.set_epoch(0)
         sec, n = _probe_seconds_per_step(model, cfg, train_set.images, torch.tensor(list(sampler)), local_batch,
                                          device, autocast, rank)
-        if world > 1:  # every process plans with the slowest one's speed
-            t = torch.tensor([sec], dtype=torch.float64)
-            dist.all_reduce(t, op=dist.ReduceOp.MAX)
-            sec = t.item()
+        # every process plans with the slowest one's speed
+        (sec,) = collectives.all_reduce_values([sec], device, world, op=dist.ReduceOp.MAX)
         by_time = max(1, int(cfg.time_budget / sec))
         info = {"probe_img_s": cfg.batch_size / sec, "probe_steps": n, "steps_for_time_budget": by_time}
         if not cfg.max_steps or by_time < cfg.max_steps:
