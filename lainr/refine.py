@@ -49,6 +49,7 @@ class RefineResult:
     steps_done: int
     seconds: float
     stopped: object = None  # None | "callback"
+    snapshots: dict = None  # {step: latents (B, m, d)} for the steps asked for with `snapshots=`
 
 
 def _check_number(name, value, *, positive):
@@ -109,13 +110,14 @@ def _lr_at(schedule, lr, taken, steps):
 
 
 def fit_latents(model, images, steps=None, lr=None, sigma=None, seed=0, latents=None, callback=None, *,
-                optimizer=None, schedule=None):
+                optimizer=None, schedule=None, snapshots=()):
     """Refine the latents of `images` (B, 3, 32, 32) in [0, 1] by gradient steps; decoder frozen.
 
     steps 0..1000, lr > 0, sigma ≥ 0 (query jitter; target sampled bicubically from the input at the
     jittered coords), None → REFINE_DEFAULTS. `latents` (B, m, d) is the start (None → model.encode).
     callback(step, psnr (B,)) is called for step = 0 (one pass) … steps_done; returning True stops
     (result.stopped = "callback"). optimizer "adam" | "sgd", schedule "constant" | "cosine".
+    snapshots: step counts at which a copy of the latents is kept (result.snapshots[step]).
     Deterministic for a seed. Raises ValueError on bad input, RefineDiverged on NaN/inf.
     """
     d = REFINE_DEFAULTS
@@ -147,6 +149,7 @@ def fit_latents(model, images, steps=None, lr=None, sigma=None, seed=0, latents=
 
     z = latents.detach().to(dtype).clone().requires_grad_(True)  # (B, m, d): the only leaf with a gradient
     opt = _make_optimizer(optimizer, [z], lr)
+    keep, kept = set(snapshots), {}
     history, stopped = [], None
     for step in range(steps + 1):
         train_at_centres = sigma == 0 and step < steps
@@ -154,6 +157,8 @@ def fit_latents(model, images, steps=None, lr=None, sigma=None, seed=0, latents=
             pred = decoder(z, centre_part)  # (B, 1024, 3)
         psnr = _clamped_psnr(pred, target)  # (B,)
         history.append(psnr)
+        if step in keep:
+            kept[step] = z.detach().clone()
         if not torch.isfinite(pred).all():
             raise RefineDiverged(f"refinement diverged at step {step}: the decoder output is NaN/inf "
                                  f"(lr {lr} may be too high); keep the one-pass latents")
@@ -180,4 +185,4 @@ def fit_latents(model, images, steps=None, lr=None, sigma=None, seed=0, latents=
                                  f"keep the one-pass latents")
     psnr = torch.stack(history)  # (steps_done + 1, B)
     return RefineResult(latents=z.detach(), psnr=psnr, steps_done=len(history) - 1,
-                        seconds=time.perf_counter() - start, stopped=stopped)
+                        seconds=time.perf_counter() - start, stopped=stopped, snapshots=kept)

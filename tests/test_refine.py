@@ -209,3 +209,14 @@ def test_cosine_schedule_and_sgd_run():
     model = _model("simplified")
     r = model.fit_latents(_images(1), steps=10, optimizer="sgd", schedule="cosine", lr=0.5)
     assert r.psnr.shape == (11, 1) and math.isfinite(r.psnr[-1].item())
+
+
+def test_snapshots_match_shorter_constant_rate_runs():
+    model = _model("corrected")
+    images = _images(2)
+    long = model.fit_latents(images, steps=6, snapshots=(0, 3))
+    short = model.fit_latents(images, steps=3)
+    assert sorted(long.snapshots) == [0, 3]
+    torch.testing.assert_close(long.snapshots[3], short.latents)
+    with torch.no_grad():
+        torch.testing.assert_close(long.snapshots[0], model.encode(images))

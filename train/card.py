@@ -116,3 +116,52 @@ def write_card(out_dir, info, notes="", finished=True):
     card_notes = notes + ("" if finished else UNFINISHED_NOTE)
     (out_dir / "README.md").write_text(model_card(dict(info, notes=card_notes)))
     (out_dir / "training_info.json").write_text(json.dumps(info, indent=2, default=str) + "\n")
+
+
+# ---- Test-time refinement section (from weights/eval/refine.json, written by train.refine_eval) -------------
+REFINE_HEADING = "## Test-time refinement"
+
+
+def refine_section(summary, label):
+    """The card's "Test-time refinement" section for the weights `label` (e.g. "corrected") from a
+    refine.json summary (train.refine_eval); "" when that summary has no figures for them."""
+    m = summary.get("models", {}).get(label)
+    if not m or not m.get("steps"):
+        return ""
+    d, plan = summary["defaults"], summary["plan"]
+    rows = "".join(f"| {s} | {r['psnr']['n']:,} | {r['psnr']['mean']:.2f} [{r['psnr']['low']:.2f}, "
+                   f"{r['psnr']['high']:.2f}] | {r['ssim']['mean']:.4f} | {r['off_grid_psnr']['mean']:.2f} | "
+                   f"{r['seconds_per_image']:.2f} |\n"
+                   for s, r in sorted(m["steps"].items(), key=lambda kv: int(kv[0])))
+    photos = m.get("photos") or {}
+    sr = "".join(f"| {s} | " + " | ".join(f"{p[k]['model']['mean']:.2f} / {p[k]['bicubic']['mean']:.2f}"
+                                          for k in ("2", "4", "8")) + " |\n"
+                 for s, p in sorted(photos.items(), key=lambda kv: int(kv[0])))
+    sr_md = ("\nSuper-resolution of 32×32 photos after refinement, PSNR (dB) model / bicubic against the photo:\n\n"
+             "| steps | ×2 | ×4 | ×8 |\n|---|---|---|---|\n" + sr) if sr else ""
+    return (f"{REFINE_HEADING}\n\n"
+            f"`model.fit_latents(images, steps=…)` refines one image's latents by gradient steps, decoder frozen "
+            f"(defaults: {d['optimizer']}, {d['schedule']} lr {d['lr']}, σ {d['sigma']}, {d['steps']} steps). "
+            f"CIFAR-10 test images, PSNR at 32×32 with its 95 % bootstrap interval; the 128² render area-downsampled "
+            f"back to 32 shows the field between pixel centres. CPU: {summary['cpu']}, {summary['threads']} "
+            f"thread(s). Source: `weights/eval/refine.md`.\n\n"
+            f"| steps | n | PSNR (dB) | SSIM | 128² ↓32 (dB) | s / image |\n|---|---|---|---|---|---|\n{rows}{sr_md}")
+
+
+def with_refine_section(card_text, section):
+    """card_text with its "Test-time refinement" section replaced by `section` (appended when absent);
+    the rest of the card is left as it is."""
+    start = card_text.find(REFINE_HEADING)
+    if start < 0:
+        return card_text.rstrip("\n") + "\n\n" + section if section else card_text
+    nxt = card_text.find("\n## ", start + len(REFINE_HEADING))
+    rest = card_text[nxt + 1:] if nxt >= 0 else ""
+    return card_text[:start] + section + ("\n" + rest if rest else "")
+
+
+def add_refine_sections(refine_json, cards):
+    """Write the section into each card: cards = {label: path to README.md}."""
+    summary = json.loads(Path(refine_json).read_text())
+    for label, path in cards.items():
+        path = Path(path)
+        path.write_text(with_refine_section(path.read_text(), refine_section(summary, label)))

@@ -296,15 +296,24 @@ def main(argv=None):
     p.add_argument("--embed-n", type=int, default=EMBED_N)
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--refine-steps", default="", help="e.g. 0,10,50,200,1000: add the test-time refinement table "
+                   "(train.refine_eval → OUT/refine.{json,md,png})")
+    p.add_argument("--refine-images", type=int, default=1000, help="test images for the refinement table")
+    p.add_argument("--refine-long-images", type=int, default=100,
+                   help="of those, how many also get the step counts above 200")
+    p.add_argument("--refine-only", action="store_true", help="skip the one-pass evaluation (refinement table only)")
     a = p.parse_args(argv)
     if a.threads:
         set_cpu_threads(a.threads)
     try:
-        results = run(a.weights, a.data, a.out, a.limit, a.data_root, a.cache_dir or None, a.embed_n, a.device)
+        if a.refine_steps:
+            from .refine_eval import run_cli
+            run_cli(a, load_weights, _label)
+        if not a.refine_only:
+            print(table(run(a.weights, a.data, a.out, a.limit, a.data_root, a.cache_dir or None, a.embed_n, a.device)))
     except (DataError, ValueError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(table(results))
     return 0
 
 
