@@ -1,0 +1,1 @@
+"""Studies that measure the design notes' claims on the bundled weights (docs/claims.md)."""
