@@ -63,6 +63,9 @@ def test_a_resumed_measurement_equals_an_uninterrupted_one(tmp_path):
     chunks = sorted(cache_folder(tmp_path, "abc", "test", idx).glob("chunk-*.npz"))
     assert len(chunks) == 3
     chunks[1].unlink()  # as if interrupted there
+    so_far = measure(None, images, idx, (0.0, 0.02), chunk=3, cache_dir=tmp_path, weights_sha="abc", cached_only=True)
+    assert so_far.indices.tolist() == [0, 2, 3, 5, 6]  # chunks are strided: chunk 1 held images 1 and 4
+    assert np.allclose(so_far.psnr, whole.psnr[:, so_far.indices], atol=1e-5)
     resumed = measure(model, images, idx, (0.0, 0.02), chunk=3, cache_dir=tmp_path, weights_sha="abc")
     for a, b in ((whole.psnr, resumed.psnr), (whole.ssim, resumed.ssim), (whole.pooled, resumed.pooled)):
         assert np.allclose(a, b, atol=1e-5)

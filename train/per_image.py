@@ -2,12 +2,15 @@
 
 Each batch is encoded once; from its latents come the mean-pooled latent per image (for the class
 separation study) and, for each jitter σ, the clamped PSNR and SSIM of every image's 32×32
-reconstruction. Jitter is seeded per chunk (seed, σ's position, chunk start), so a resumed
-measurement gives the same values as an uninterrupted one.
+reconstruction. Jitter is seeded per chunk (seed, σ's position, chunk), so a resumed measurement
+gives the same values as an uninterrupted one.
 
-With a cache folder, every finished chunk is an .npz under
-    cache/<weights sha256[:16]>-<split>-<hash of the indices>/chunk-<start>.npz
-and a re-run reads the chunks it has (a chunk measured at other σ is measured again).
+Chunks are strided: of K chunks, chunk k holds the images at positions k, k + K, k + 2K, … of the
+index list, so the chunks finished so far are always a spread-out, class-mixed subset (the splits are
+stored class by class). With a cache folder, every finished chunk is an .npz under
+    cache/<weights sha256[:16]>-<split>-<hash of the indices>/chunk-<k>-of-<K>.npz
+a re-run reads the chunks it has (a chunk measured at other σ is measured again), and
+`cached_only=True` returns the images measured so far without measuring any.
 """
 import hashlib
 import os
@@ -39,8 +42,8 @@ class PerImage:
         return self.psnr[i], self.ssim[i]
 
 
-def chunk_seed(seed, sigma_pos, start):
-    return int(np.random.SeedSequence([seed, sigma_pos, start]).generate_state(1)[0])
+def chunk_seed(seed, sigma_pos, chunk):
+    return int(np.random.SeedSequence([seed, sigma_pos, chunk]).generate_state(1)[0])
 
 
 @torch.no_grad()
@@ -86,28 +89,42 @@ def _write_chunk(path, sigmas, psnr, ssim, pooled):
 
 
 def measure(model, images_u8, indices, sigmas=(0.0,), *, split="test", weights_sha=None, cache_dir=None,
-            seed=0, chunk=CHUNK, device="cpu", progress=None):
-    """Per-image PSNR/SSIM at each σ and pooled latents of `indices` → PerImage.
+            seed=0, chunk=CHUNK, device="cpu", progress=None, cached_only=False):
+    """Per-image PSNR/SSIM at each σ and pooled latents of `indices` → PerImage (in the order of `indices`).
 
     `progress(done)` is called after each chunk with the number of images done (cached ones included).
+    cached_only: only the chunks already in the cache (model may be None); FileNotFoundError if none.
     """
     sigmas = tuple(float(s) for s in sigmas)
     indices = torch.as_tensor(indices, dtype=torch.long)
     folder = cache_folder(cache_dir, weights_sha, split, indices) if cache_dir else None
-    was_training = model.training
-    model.eval()
-    parts = []
-    for start in range(0, len(indices), chunk):
-        part = indices[start:start + chunk]
-        path = folder / f"chunk-{start:06d}.npz" if folder else None
+    if cached_only and folder is None:
+        raise ValueError("cached_only needs a cache folder")
+    n_chunks = max(1, -(-len(indices) // chunk))
+    was_training = model.training if model is not None else False
+    if model is not None:
+        model.eval()
+    positions, parts, done = [], [], 0
+    for k in range(n_chunks):
+        pos = torch.arange(k, len(indices), n_chunks)
+        path = folder / f"chunk-{k:04d}-of-{n_chunks:04d}.npz" if folder else None
         got = _read_chunk(path, sigmas) if path else None
-        if got is None:
-            got = measure_chunk(model, images_u8, part, sigmas, start=start, seed=seed, device=device)
+        if got is None and not cached_only:
+            got = measure_chunk(model, images_u8, indices[pos], sigmas, start=k, seed=seed, device=device)
             if path:
                 _write_chunk(path, sigmas, *got)
-        parts.append(got)
+        if got is not None:
+            positions.append(pos)
+            parts.append(got)
+        done += len(pos)
         if progress is not None:
-            progress(min(start + chunk, len(indices)))
-    model.train(was_training)
-    psnr, ssim, pooled = (np.concatenate([p[k] for p in parts], axis=-1 if k < 2 else 0) for k in range(3))
-    return PerImage(indices.numpy(), sigmas, psnr, ssim, pooled)
+            progress(done)
+    if model is not None:
+        model.train(was_training)
+    if not parts:
+        raise FileNotFoundError(f"no measured chunks in {folder}")
+    order = torch.cat(positions).argsort().numpy()  # back to the order of `indices`
+    kept = torch.cat(positions).sort().values.numpy()
+    psnr, ssim = (np.concatenate([p[i] for p in parts], axis=-1)[:, order] for i in (0, 1))
+    pooled = np.concatenate([p[2] for p in parts])[order]
+    return PerImage(indices.numpy()[kept], sigmas, psnr, ssim, pooled)
