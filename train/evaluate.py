@@ -147,7 +147,8 @@ def decoupled_experiment(model, images_u8, idx, sigmas=(0.0, 0.01, 0.05)):
     return out
 
 
-def evaluate_weights(model, data, idx, split="test", desc="test", weights_sha=None, measure_cache=None):
+def evaluate_weights(model, data, idx, split="test", desc="test", weights_sha=None, measure_cache=None,
+                     cached_only=False):
     """PSNR/SSIM and the jitter table per image (each image encoded once for all σ; tqdm bar on
     stderr) → (the entry's headline keys with 95 % intervals, the PerImage)."""
     from tqdm import tqdm
@@ -155,7 +156,8 @@ def evaluate_weights(model, data, idx, split="test", desc="test", weights_sha=No
     dev = next(model.parameters()).device
     with tqdm(total=len(idx), desc=desc, unit="img", file=sys.stderr) as bar:
         per = measure(model, data.images, idx, SIGMAS, split=split, weights_sha=weights_sha,
-                      cache_dir=measure_cache, device=dev, progress=lambda done: bar.update(done - bar.n))
+                      cache_dir=measure_cache, device=dev, progress=lambda done: bar.update(done - bar.n),
+                      cached_only=cached_only)
     return summarise(per, split), per
 
 
@@ -291,7 +293,7 @@ def table(results):
 
 
 def run(weights, data, out, limit=0, data_root="data", cache_dir=None, embed_n=EMBED_N, device="cpu",
-        split="test", measure_cache=None):
+        split="test", measure_cache=None, cached_only=False):
     out = Path(out)
     scored, idx = load_eval_split(split, data, limit=limit, data_root=data_root, cache_dir=cache_dir)
     hi = photos()
@@ -300,7 +302,7 @@ def run(weights, data, out, limit=0, data_root="data", cache_dir=None, embed_n=E
         model = load_weights(source, device)
         key, sha = entry_key(source), weights_sha256(source)
         res, per = evaluate_weights(model, scored, idx, split, desc=_label(source), weights_sha=sha,
-                                    measure_cache=measure_cache)
+                                    measure_cache=measure_cache, cached_only=cached_only)
         res["data"] = describe_data(split, scored.source)
         res["weights_sha256"] = sha
         res["sr_psnr"], sr_imgs = sr_experiment(model, hi) if hi is not None else ({}, None)
@@ -332,6 +334,8 @@ def main(argv=None):
                    help="test: the test split; val: the validation split (held-out training images, train/splits.py)")
     p.add_argument("--limit", type=int, default=0, help="images for PSNR/SSIM/jitter (0 = the whole split)")
     p.add_argument("--measure-cache", default="", help="folder for per-chunk figures and pooled latents (resumable)")
+    p.add_argument("--cached-only", action="store_true",
+                   help="report only the images already measured in --measure-cache (a spread-out subset; n says how many)")
     p.add_argument("--embed-n", type=int, default=EMBED_N)
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--device", default="cpu")
@@ -340,7 +344,7 @@ def main(argv=None):
         set_cpu_threads(a.threads)
     try:
         results = run(a.weights, a.data, a.out, a.limit, a.data_root, a.cache_dir or None, a.embed_n, a.device,
-                      a.split, a.measure_cache or None)
+                      a.split, a.measure_cache or None, a.cached_only)
     except (DataError, SplitError, ValueError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
