@@ -66,6 +66,11 @@ def pooled_latents(model, split, idx, split_name, sha, cache):
     return measure(model, split.images, idx, (), split=split_name, weights_sha=sha, cache_dir=cache).pooled
 
 
+def pixel_features(images_u8):
+    """(n, 3, 32, 32) uint8 → (n, 3072) float: the raw-pixel baseline."""
+    return images_u8.reshape(len(images_u8), -1).float().div(255).numpy()
+
+
 def classify(train_x, train_y, test_x, test_y, k=K):
     """→ {"knn": correct (n_test,) bool, "probe": correct (n_test,) bool} on standardised features."""
     from sklearn.linear_model import LogisticRegression
@@ -85,7 +90,7 @@ def embed_2d(feats, seed=0):
     from sklearn.manifold import TSNE
 
     pca = PCA(n_components=2, random_state=seed).fit_transform(feats)
-    tsne = TSNE(n_components=2, perplexity=30, init="pca", random_state=seed).fit_transform(
+    tsne = TSNE(n_components=2, perplexity=min(30.0, (len(feats) - 1) / 3), init="pca", random_state=seed).fit_transform(
         (feats - feats.mean(0)) / (feats.std(0) + 1e-8))
     return pca, tsne
 
@@ -117,6 +122,9 @@ def table(res):
     pct = (lambda e: f"{100 * e['mean']:.1f} [{100 * e['low']:.1f}, {100 * e['high']:.1f}]")
     for name, r in res["models"].items():
         lines.append(f"| {name} | {pct(r['knn'])} | {pct(r['probe'])} |")
+    if "baselines" in res:
+        b = res["baselines"]["pixels"]
+        lines.append(f"| raw pixels (baseline) | {pct(b['knn'])} | {pct(b['probe'])} |")
     for name, d in res.get("differences", {}).items():
         lines.append(f"| {name} (paired, points) | {pct(d['knn'])} | {pct(d['probe'])} |")
     return "\n".join(lines) + "\n"
@@ -147,10 +155,14 @@ def run(weights, data, out, cache, n_train=N_TRAIN, n_embed=N_EMBED, encode_only
     if encode_only:
         return None
     keys = list(correct)
-    for a, b in zip(keys[1:], keys[:-1]):
+    for a, b in ((a, b) for i, a in enumerate(keys) for b in keys[:i]):  # every pair, later − earlier
         res["differences"][f"{a} − {b}"] = {m: paired_difference(correct[a][m].astype(float),
                                                                   correct[b][m].astype(float)).as_dict()
                                             for m in ("knn", "probe")}
+    pixels = classify(*(pixel_features(s.images[i]) for s, i in ((train, tr_idx),)), y_tr,
+                      pixel_features(test.images[te_idx]), y_te)
+    res["baselines"] = {"pixels": {m: bootstrap_mean(c.astype(float)).as_dict() for m, c in pixels.items()},
+                        "note": "the same classifiers on the raw pixels (3,072 values per image)"}
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     figure(out / "separation.png", embeds, y_te[emb_pos], test.classes)
