@@ -22,6 +22,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 from .eval_split import REPO, read_per_image
 from .stats import bootstrap_mean, paired_difference
 
@@ -209,8 +211,12 @@ def build(eval_dir, simplified, corrected, ablations_path=None):
     for name, e in (("s", s), ("c", c)):
         for sigma in (0.0, 0.02):
             per[name, sigma] = read_per_image(npz, e["per_image"]["prefix"], sigma)
-    if not (per["s", 0.0][0] == per["c", 0.0][0]).all():
-        raise ClaimsError(f"{npz}: the two models were measured on different images; re-run train.evaluate on both")
+    common = np.intersect1d(per["s", 0.0][0], per["c", 0.0][0])  # pair on the images both were measured on
+    if not len(common):
+        raise ClaimsError(f"{npz}: the two models were measured on no common image; re-run train.evaluate on both")
+    for key, (idx, psnr, ssim) in per.items():
+        keep = np.isin(idx, common)
+        per[key] = (idx[keep], psnr[keep], ssim[keep])
     inf = _read_json(eval_dir / "inference_ablations.json", "python -m train.study.inference_ablations")
     sep = _read_json(eval_dir / "separation.json", "python -m train.study.separation")
     missing = [k for k in (s_key, c_key) if k not in sep.get("models", {})]
