@@ -8,8 +8,25 @@ UNFINISHED_NOTE = ("\n**Note:** exported from an unfinished run's latest checkpo
                    "its end.\n")
 
 
+LOSSY_TEST = "CIFAR-10 test split (lossy JPEG copy, q ≈ 75)"
+
+
 def _fmt(v, nd=2):
     return "n/a" if v is None else f"{v:.{nd}f}"
+
+
+def _fmt_ci(row, key, nd=2):
+    """'29.34 [29.27, 29.41]' when the row has the 95 % interval of `key`, else the bare figure."""
+    ci = row.get(f"{key}_ci")
+    return _fmt(row.get(key), nd) + (f" [{ci['low']:.{nd}f}, {ci['high']:.{nd}f}]" if ci else "")
+
+
+def test_data(info):
+    """The data the card's figures stand on, in words: the lossy-JPEG caveat where it applies."""
+    test = info.get("test") or {}
+    if test.get("data"):
+        return test["data"]
+    return LOSSY_TEST if "lossy JPEG" in str(info.get("data_source", "")) else "CIFAR-10 test split"
 
 
 def model_card(info):
@@ -20,7 +37,7 @@ def model_card(info):
     if test.get("psnr") is not None:
         metrics_yaml = (f"model-index:\n- name: mamba-ginr-{info['model']}\n  results:\n"
                         f"  - task:\n      type: image-to-image\n      name: 32x32 reconstruction\n"
-                        f"    dataset:\n      type: cifar10\n      name: CIFAR-10 test split\n"
+                        f"    dataset:\n      type: cifar10\n      name: \"{test_data(info)}\"\n"
                         f"    metrics:\n    - type: psnr\n      value: {test['psnr']:.3f}\n"
                         f"    - type: ssim\n      value: {test['ssim']:.4f}\n")
     cfg = info.get("config", {})
@@ -28,7 +45,7 @@ def model_card(info):
     jitter_md = ""
     if jitter:
         jitter_md = ("\n## Jitter robustness (32×32 reconstruction, queries + N(0, σ²))\n\n| σ | PSNR (dB) | SSIM |\n"
-                     "|---|---|---|\n" + "".join(f"| {s} | {_fmt(v['psnr'])} | {_fmt(v['ssim'], 4)} |\n"
+                     "|---|---|---|\n" + "".join(f"| {s} | {_fmt_ci(v, 'psnr')} | {_fmt_ci(v, 'ssim', 4)} |\n"
                                                  for s, v in jitter.items()))
     hours = info.get("elapsed", 0) / 3600
     ext = info.get("extensions") or []
@@ -87,12 +104,12 @@ big = model.render(images, 128)   # images (B, 3, 32, 32) in [0, 1] → (B, 3, 1
 
 ## Measured results
 
-Test split, 32×32 reconstruction from the pixel-centre grid, predictions clamped to [0, 1], PSNR and
-SSIM per image then averaged, on **{test.get('n', 'n/a')} test images**{' (a fixed seeded subset of ' + format(test.get('of'), ',') + ')' if test.get('of') and test.get('n') != test.get('of') else ' (the whole test split)'}:
+{test_data(info)}: 32×32 reconstruction from the pixel-centre grid, predictions clamped to [0, 1], PSNR and
+SSIM per image then averaged{' (in brackets: 95 % bootstrap interval over images)' if test.get('psnr_ci') else ''}, on **{test.get('n', 'n/a')} test images**{' (a fixed seeded subset of ' + format(test.get('of'), ',') + ')' if test.get('of') and test.get('n') != test.get('of') else ' (the whole test split)'}:
 
 | PSNR (dB) | SSIM |
 |---|---|
-| {_fmt(test.get('psnr'))} | {_fmt(test.get('ssim'), 4)} |
+| {_fmt_ci(test, 'psnr')} | {_fmt_ci(test, 'ssim', 4)} |
 {jitter_md}
 {info.get('notes', '')}
 
@@ -111,8 +128,12 @@ weights: MIT.
 
 def write_card(out_dir, info, notes="", finished=True):
     """out_dir/README.md (the card, with notes and, for an unfinished run, a note saying so) and
-    out_dir/training_info.json (info itself, without notes)."""
+    out_dir/training_info.json (info itself, with the notes kept as "card_notes" so that a later
+    train.recard keeps them)."""
     out_dir = Path(out_dir)
+    info = {k: v for k, v in info.items() if k != "notes"}
+    if notes:
+        info["card_notes"] = notes
     card_notes = notes + ("" if finished else UNFINISHED_NOTE)
     (out_dir / "README.md").write_text(model_card(dict(info, notes=card_notes)))
     (out_dir / "training_info.json").write_text(json.dumps(info, indent=2, default=str) + "\n")
