@@ -8,7 +8,7 @@ What a Space gets (every path relative to the repository root):
                                  sets GINR_SIMPLIFIED / GINR_CORRECTED to the Hub ids first)
   demo/**                        the Gradio app, without caches and without this deploy tooling
   lainr/**                       the model library, without caches
-  weights/{simplified,corrected}/{config.json,model.safetensors,README.md}
+  weights/{simplified,corrected}/{config.json,model.safetensors,README.md[,training_info.json]}
                                  (not with --weights-from-hub; training curves and eval figures
                                  are not used by the app and stay behind)
   requirements.txt               the repository's, less the test-only lines
@@ -28,6 +28,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NAMES = ("simplified", "corrected")
 WEIGHT_FILES = ("config.json", "model.safetensors", "README.md")
+OPTIONAL_WEIGHT_FILES = ("training_info.json",)  # the facts the banner shows ("no training record" without)
 PACKAGES = ("demo", "lainr")
 # deploy tooling: builds the Space, is not part of it
 TOOLING = {"demo/deploy.py", "demo/staging.py", "demo/rehearse_space.sh"}
@@ -228,6 +229,9 @@ def plan(space_id, *, weights_from_hub=False, simplified_id=None, corrected_id=N
                     raise StagingError(f"bundled weights incomplete: no {src} "
                                        f"(export them with python -m train.export, or use --weights-from-hub)")
                 p.copies[f"weights/{name}/{fname}"] = src
+            for fname in OPTIONAL_WEIGHT_FILES:
+                if (weights_dir / name / fname).is_file():
+                    p.copies[f"weights/{name}/{fname}"] = weights_dir / name / fname
     for package in PACKAGES:
         p.copies.update(_package_files(root, package))
     if (root / ".gitattributes").is_file():

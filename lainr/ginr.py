@@ -127,6 +127,13 @@ class GINR(nn.Module):
         rgb = rgb.clamp(0, 1) if clamp else rgb
         return rearrange(rgb, "b (h w) c -> b c h w", h=size, w=size)
 
+    def fit_latents(self, images, **kw):
+        """Test-time refinement of the latents of `images` (decoder frozen) → lainr.refine.RefineResult.
+
+        Keywords as `lainr.refine.fit_latents` (steps, lr, sigma, seed, latents, callback, …)."""
+        from .refine import fit_latents
+        return fit_latents(self, images, **kw)
+
     @torch.no_grad()
     def attention_maps(self, images, coords):
         """Attention of the given queries over the LP tokens.

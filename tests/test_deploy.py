@@ -84,8 +84,9 @@ def test_dry_run_lists_exactly_the_space_files_with_sizes(bundled_dry_run, weigh
     assert expected_top <= set(files)
     assert {p.split("/")[0] for p in files} == expected_top | {"demo", "lainr", "weights"}
     for name in ("simplified", "corrected"):
-        assert {p for p in files if p.startswith(f"weights/{name}/")} == {
-            f"weights/{name}/{f}" for f in ("config.json", "model.safetensors", "README.md")}
+        expected = ("config.json", "model.safetensors", "README.md") + (
+            ("training_info.json",) if (weights_root / name / "training_info.json").is_file() else ())
+        assert {p for p in files if p.startswith(f"weights/{name}/")} == {f"weights/{name}/{f}" for f in expected}
         assert files[f"weights/{name}/model.safetensors"] == (weights_root / name / "model.safetensors").stat().st_size
     sources = {p.relative_to(ROOT).as_posix() for d in ("demo", "lainr") for p in (ROOT / d).rglob("*")
                if p.is_file() and "__pycache__" not in p.parts and not p.name.endswith(".pyc")}

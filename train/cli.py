@@ -71,13 +71,15 @@ def parser():
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--config-json", default="", help=argparse.SUPPRESS)  # model-config overrides (tests)
     p.add_argument("--pixels", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--train-sigma", type=float, help=argparse.SUPPRESS)  # training jitter σ (ablations)
     return p
 
 
 def config_from_args(a):
     return TrainConfig(model=a.model, data=a.data, out=a.out, data_root=a.data_root, cache_dir=a.cache_dir,
                        model_config=json.loads(a.config_json) if a.config_json else {}, lr=a.lr,
-                       epochs=a.epochs, batch_size=a.batch_size, pixels=a.pixels, max_steps=a.max_steps,
+                       epochs=a.epochs, batch_size=a.batch_size, pixels=a.pixels,
+                       train_sigma=a.train_sigma, max_steps=a.max_steps,
                        time_budget=parse_duration(a.time_budget) if a.time_budget else 0.0, seed=a.seed,
                        device=a.device, workers=a.workers, threads=a.threads, bf16=a.bf16,
                        val_from=a.val_from, val_list=a.val_list, val_limit=a.val_limit, val_minutes=a.val_minutes, ckpt_minutes=a.ckpt_minutes,

@@ -1,0 +1,188 @@
+"""Test-time refinement ("fit this image", SPEC §9): gradient steps on one image's latents, decoder frozen.
+
+    result = model.fit_latents(images)            # or lainr.fit_latents(model, images, ...)
+    big = model.decode(result.latents, coords)    # render the refined latents like one-pass ones
+
+The loss is the sum over images of each image's MSE at its 1,024 pixel centres (optionally at
+jittered centres, the target then sampled from the input there), so each image's gradient is the
+same whether it is refined alone or in a batch. Only the latents receive gradients: the decoder is
+evaluated from detached weights (`refine_split`), so no parameter, `requires_grad` flag or other
+shared state is touched — two threads may refine with one model at once.
+"""
+import math
+import time
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+
+from .coords import jitter, pixel_centres
+from .refine_split import split_decoder
+
+MAX_STEPS = 1000
+OPTIMIZERS = ("adam", "sgd")  # sgd = SGD with Nesterov momentum 0.9
+SCHEDULES = ("constant", "cosine")  # cosine: lr·½(1 + cos(π·t/steps)), t = steps taken
+
+
+@dataclass(frozen=True)
+class RefineDefaults:
+    steps: int
+    lr: float
+    sigma: float
+    optimizer: str
+    schedule: str
+
+
+# Chosen on validation images of the training split: python -m train.study.refine_defaults (train/README.md).
+REFINE_DEFAULTS = RefineDefaults(steps=200, lr=3e-2, sigma=0.0, optimizer="adam", schedule="constant")
+
+
+class RefineDiverged(ValueError):
+    """The loss or the latents became NaN/inf; the caller should keep the one-pass latents."""
+
+
+@dataclass
+class RefineResult:
+    latents: torch.Tensor  # (B, m, d), detached
+    psnr: torch.Tensor  # (steps_done + 1, B): clamped PSNR at the pixel centres; row 0 = one pass
+    steps_done: int
+    seconds: float
+    stopped: object = None  # None | "callback"
+    snapshots: dict = None  # {step: latents (B, m, d)} for the steps asked for with `snapshots=`
+
+
+def _check_number(name, value, *, positive):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    if positive and value <= 0:
+        raise ValueError(f"{name} must be > 0, got {value!r}")
+    if not positive and value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value!r}")
+
+
+def _check_args(steps, lr, sigma, seed, optimizer, schedule, callback):
+    if isinstance(steps, bool) or not isinstance(steps, int) or not 0 <= steps <= MAX_STEPS:
+        raise ValueError(f"steps must be an int in 0..{MAX_STEPS}, got {steps!r}")
+    _check_number("lr", lr, positive=True)
+    _check_number("sigma", sigma, positive=False)
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ValueError(f"seed must be an int, got {seed!r}")
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
+    if schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
+    if callback is not None and not callable(callback):
+        raise ValueError("callback must be callable or None")
+
+
+def sample_image(images, coords):
+    """The input's value at continuous coords: images (B, 3, H, W), coords (B, Q, 2) (y, x) → (B, Q, 3).
+
+    Bicubic, borders replicated, clamped to [0, 1]; at pixel centres it returns the pixels exactly.
+    """
+    grid = (coords.flip(-1) * 2 - 1)[:, None]  # (B, 1, Q, 2) as (x, y) in [-1, 1]
+    out = F.grid_sample(images, grid, mode="bicubic", padding_mode="border", align_corners=False)  # (B, 3, 1, Q)
+    return out[:, :, 0].transpose(1, 2).clamp(0, 1)
+
+
+def _per_image_mse(pred, target):
+    """(B, Q, 3) × 2 → (B,)"""
+    return (pred - target).pow(2).flatten(1).mean(dim=1)
+
+
+def _clamped_psnr(pred, target):
+    """Clamped PSNR per image (the metric's formula, lainr.metrics) → (B,)."""
+    mse = _per_image_mse(pred.detach().clamp(0, 1), target)
+    return -10.0 * torch.log10(mse.clamp_min(1e-10))
+
+
+def _make_optimizer(name, params, lr):
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr)
+    return torch.optim.SGD(params, lr=lr, momentum=0.9, nesterov=True)
+
+
+def _lr_at(schedule, lr, taken, steps):
+    if schedule == "cosine":
+        return lr * 0.5 * (1 + math.cos(math.pi * taken / steps))
+    return lr
+
+
+def fit_latents(model, images, steps=None, lr=None, sigma=None, seed=0, latents=None, callback=None, *,
+                optimizer=None, schedule=None, snapshots=()):
+    """Refine the latents of `images` (B, 3, 32, 32) in [0, 1] by gradient steps; decoder frozen.
+
+    steps 0..1000, lr > 0, sigma ≥ 0 (query jitter; target sampled bicubically from the input at the
+    jittered coords), None → REFINE_DEFAULTS. `latents` (B, m, d) is the start (None → model.encode).
+    callback(step, psnr (B,)) is called for step = 0 (one pass) … steps_done; returning True stops
+    (result.stopped = "callback"). optimizer "adam" | "sgd", schedule "constant" | "cosine".
+    snapshots: step counts at which a copy of the latents is kept (result.snapshots[step]).
+    Deterministic for a seed. Raises ValueError on bad input, RefineDiverged on NaN/inf.
+    """
+    d = REFINE_DEFAULTS
+    steps = d.steps if steps is None else steps
+    lr = d.lr if lr is None else lr
+    sigma = d.sigma if sigma is None else sigma
+    optimizer = d.optimizer if optimizer is None else optimizer
+    schedule = d.schedule if schedule is None else schedule
+    _check_args(steps, lr, sigma, seed, optimizer, schedule, callback)
+    model._check_images(images)
+    if not torch.isfinite(images).all():
+        raise ValueError("images contain NaN or inf")
+    start = time.perf_counter()
+    device, dtype = model._device(), model._dtype()
+    images = images.to(device=device, dtype=dtype)
+    batch, size = images.shape[0], images.shape[-1]
+    if latents is None:
+        with torch.no_grad():
+            latents = model.encode(images)
+    model._check_latents(latents)
+    if latents.shape[0] != batch:
+        raise ValueError(f"latents are for {latents.shape[0]} images, images has {batch}")
+
+    decoder = split_decoder(model)
+    centres = pixel_centres(size, device=device, dtype=dtype).expand(batch, -1, -1)  # (B, 1024, 2)
+    target = rearrange(images, "b c h w -> b (h w) c")  # (B, 1024, 3), raster order like `centres`
+    centre_part = decoder.coordinate_part(centres)
+    generator = torch.Generator(device=device).manual_seed(seed)
+
+    z = latents.detach().to(dtype).clone().requires_grad_(True)  # (B, m, d): the only leaf with a gradient
+    opt = _make_optimizer(optimizer, [z], lr)
+    keep, kept = set(snapshots), {}
+    history, stopped = [], None
+    for step in range(steps + 1):
+        train_at_centres = sigma == 0 and step < steps
+        with torch.set_grad_enabled(train_at_centres):
+            pred = decoder(z, centre_part)  # (B, 1024, 3)
+        psnr = _clamped_psnr(pred, target)  # (B,)
+        history.append(psnr)
+        if step in keep:
+            kept[step] = z.detach().clone()
+        if not torch.isfinite(pred).all():
+            raise RefineDiverged(f"refinement diverged at step {step}: the decoder output is NaN/inf "
+                                 f"(lr {lr} may be too high); keep the one-pass latents")
+        if callback is not None and callback(step, psnr.clone()):
+            stopped = "callback"
+            break
+        if step == steps:
+            break
+        if sigma == 0:
+            loss = _per_image_mse(pred, target).sum()
+        else:
+            coords = jitter(centres, sigma, generator)  # (B, 1024, 2), fresh each step
+            loss = _per_image_mse(decoder(z, decoder.coordinate_part(coords)), sample_image(images, coords)).sum()
+        if not torch.isfinite(loss):
+            raise RefineDiverged(f"refinement diverged at step {step}: the loss is {loss.item()}; "
+                                 f"keep the one-pass latents")
+        for group in opt.param_groups:
+            group["lr"] = _lr_at(schedule, lr, step, steps)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if not torch.isfinite(z).all():
+            raise RefineDiverged(f"refinement diverged at step {step + 1}: the latents are NaN/inf; "
+                                 f"keep the one-pass latents")
+    psnr = torch.stack(history)  # (steps_done + 1, B)
+    return RefineResult(latents=z.detach(), psnr=psnr, steps_done=len(history) - 1,
+                        seconds=time.perf_counter() - start, stopped=stopped, snapshots=kept)
