@@ -136,8 +136,8 @@ def run(models, test, out, steps, *, images=1000, long_images=100, long_from=200
         state["one_image_200_steps_s"] = one_image_seconds(models)
         partial_path.write_text(json.dumps(state))
     n_long = plan["long_images"]
-    chunks = [(part, True) for part in idx[:n_long].split(batch)] + \
-             [(part, False) for part in idx[n_long:].split(batch)]  # the long step counts: first n_long images only
+    chunks = [(part, True) for part in idx[:n_long].split(batch) if len(part)] + \
+             [(part, False) for part in idx[n_long:].split(batch) if len(part)]  # long step counts: first n_long only
     for c in range(state["chunks_done"], len(chunks)):
         t = time.time()
         part, in_long = chunks[c]
