@@ -22,7 +22,8 @@ from .refine_split import split_decoder
 
 MAX_STEPS = 1000
 OPTIMIZERS = ("adam", "sgd")  # sgd = SGD with Nesterov momentum 0.9
-SCHEDULES = ("constant", "cosine")  # cosine: lr·½(1 + cos(π·t/steps)), t = steps taken
+SCHEDULES = ("constant", "cosine", "warmup")
+# cosine: lr·½(1 + cos(π·t/steps)), t = steps taken; warmup: lr·min(1, (t + 1)/W), W = max(1, steps // 10)
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,8 @@ def _make_optimizer(name, params, lr):
 def _lr_at(schedule, lr, taken, steps):
     if schedule == "cosine":
         return lr * 0.5 * (1 + math.cos(math.pi * taken / steps))
+    if schedule == "warmup":
+        return lr * min(1.0, (taken + 1) / max(1, steps // 10))
     return lr
 
 
@@ -116,7 +119,7 @@ def fit_latents(model, images, steps=None, lr=None, sigma=None, seed=0, latents=
     steps 0..1000, lr > 0, sigma ≥ 0 (query jitter; target sampled bicubically from the input at the
     jittered coords), None → REFINE_DEFAULTS. `latents` (B, m, d) is the start (None → model.encode).
     callback(step, psnr (B,)) is called for step = 0 (one pass) … steps_done; returning True stops
-    (result.stopped = "callback"). optimizer "adam" | "sgd", schedule "constant" | "cosine".
+    (result.stopped = "callback"). optimizer "adam" | "sgd", schedule "constant" | "cosine" | "warmup" (SCHEDULES).
     snapshots: step counts at which a copy of the latents is kept (result.snapshots[step]).
     Deterministic for a seed. Raises ValueError on bad input, RefineDiverged on NaN/inf.
     """

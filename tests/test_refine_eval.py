@@ -64,3 +64,23 @@ def test_card_section_is_appended_then_replaced(tmp_path, monkeypatch):
     middle = with_refine_section(once + "\n## Later\n\ny\n", section.replace("| 2 | 3 |", "| 2 | 9 |"))
     assert "| 2 | 9 |" in middle and "| 2 | 3 |" not in middle and middle.endswith("## Later\n\ny\n")
     assert refine_section(summary, "nonexistent") == ""
+
+
+def test_evaluate_cli_refine_only(tmp_path, monkeypatch, capsys):
+    import train.data
+    from train.evaluate import main
+    for label, model in _models().items():
+        model.save_pretrained(tmp_path / label)
+    monkeypatch.setattr(train.data, "load_split", lambda *a, **k: _test_split(4))
+    monkeypatch.setattr(refine_eval, "one_image_seconds", lambda models, steps=200: {k: 0.5 for k in models})
+    monkeypatch.setattr(refine_eval, "photos_scores", lambda model, steps: {})
+    out = tmp_path / "eval"
+    code = main(["--weights", str(tmp_path / "simplified"), "--weights", str(tmp_path / "corrected"), "--data", "x",
+                 "--out", str(out), "--refine-steps", "0,3", "--refine-images", "4", "--refine-only", "--threads", "1"])
+    assert code == 0
+    summary = json.loads((out / "refine.json").read_text())
+    assert set(summary["models"]) == {"simplified", "corrected"} and summary["images_done"] == 4
+    assert not (out / "metrics.json").exists()  # --refine-only: no one-pass evaluation
+    assert "| corrected | 3 | 4 |" in capsys.readouterr().out
+    assert main(["--weights", str(tmp_path / "corrected"), "--data", "x", "--out", str(out),
+                 "--refine-steps", "0,2000", "--refine-only"]) == 2

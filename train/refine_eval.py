@@ -117,7 +117,7 @@ def _merge(done, chunk):
             done.setdefault(key, []).append(value)
 
 
-def run(models, test, out, steps, *, images=1000, long_images=100, long_from=200, batch=25, threads=None, log=print):
+def run(models, test, out, steps, *, images=1000, long_images=100, long_from=200, batch=10, threads=None, log=print):
     """models {label: model}, test split → writes OUT/refine.{json,md,png}; resumes from OUT/refine_partial.json."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -135,18 +135,21 @@ def run(models, test, out, steps, *, images=1000, long_images=100, long_from=200
         state["photos"] = {label: photos_scores(m, steps) for label, m in models.items()}
         state["one_image_200_steps_s"] = one_image_seconds(models)
         partial_path.write_text(json.dumps(state))
-    chunks = idx.split(batch)
+    n_long = plan["long_images"]
+    chunks = [(part, True) for part in idx[:n_long].split(batch) if len(part)] + \
+             [(part, False) for part in idx[n_long:].split(batch) if len(part)]  # long step counts: first n_long only
     for c in range(state["chunks_done"], len(chunks)):
         t = time.time()
-        x = to_float(test.images[chunks[c]])
-        in_long = c * batch < plan["long_images"]
+        part, in_long = chunks[c]
+        x = to_float(test.images[part])
         for label, model in models.items():
             res = score_chunk(model, x, short + (long if in_long else []), default_steps)
             _merge(state["models"].setdefault(label, {}), res)
         state["chunks_done"] = c + 1
         partial_path.write_text(json.dumps(state))
         write_results(state, out, threads)
-        log(f"refine eval: chunk {c + 1}/{len(chunks)} ({(c + 1) * batch} images) in {time.time() - t:.0f} s")
+        log(f"refine eval: chunk {c + 1}/{len(chunks)} ({len(part)} images, long steps: {in_long}) "
+            f"in {time.time() - t:.0f} s")
     return write_results(state, out, threads)
 
 

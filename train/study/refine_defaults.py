@@ -64,14 +64,13 @@ def configs():
     for name, kw in [("adam-const-3e-2", dict(optimizer="adam", schedule="constant", lr=3e-2)),
                      ("adam-cos-1e-1", dict(optimizer="adam", schedule="cosine", lr=1e-1)),
                      ("adam-cos-3e-2", dict(optimizer="adam", schedule="cosine", lr=3e-2)),
-                     ("adam-const-1e-1", dict(optimizer="adam", schedule="constant", lr=1e-1))]:
+                     ("adam-const-1e-2", dict(optimizer="adam", schedule="constant", lr=1e-2))]:
         out.append((f"corrected {name}", "corrected", dict(kw, steps=200)))
-    out += [("corrected adam-cos-1e-1 (50 steps)", "corrected", dict(optimizer="adam", schedule="cosine", lr=1e-1, steps=50)),
-            ("corrected adam-cos-1e-1 (20 steps)", "corrected", dict(optimizer="adam", schedule="cosine", lr=1e-1, steps=20)),
-            ("corrected adam-cos-2e-1 (20 steps)", "corrected", dict(optimizer="adam", schedule="cosine", lr=2e-1, steps=20))]
+    out += [("corrected adam-warmup-5e-2", "corrected", dict(optimizer="adam", schedule="warmup", lr=5e-2, steps=200)),
+            ("corrected adam-warmup-3e-2 (20 steps)", "corrected", dict(optimizer="adam", schedule="warmup", lr=3e-2, steps=20))]
     for name, kw in [("adam-const-3e-2", dict(optimizer="adam", schedule="constant", lr=3e-2)),
-                     ("adam-cos-1e-1", dict(optimizer="adam", schedule="cosine", lr=1e-1)),
-                     ("adam-cos-3e-1", dict(optimizer="adam", schedule="cosine", lr=3e-1))]:
+                     ("adam-const-1e-1", dict(optimizer="adam", schedule="constant", lr=1e-1)),
+                     ("adam-cos-1e-1", dict(optimizer="adam", schedule="cosine", lr=1e-1))]:
         out.append((f"simplified {name}", "simplified", dict(kw, steps=200)))
     return out
 
