@@ -43,3 +43,6 @@ def test_cli_writes_accuracies_with_intervals_and_the_figure(tmp_path):
         assert 0 <= r["knn"]["low"] <= r["knn"]["mean"] <= r["knn"]["high"] <= 1 and r["probe"]["n"] == 12
     assert list(res["differences"]) == [f"{wc} − {ws}"] and "pixels" in res["baselines"]
     assert (out / "separation.png").stat().st_size > 1000 and "| raw pixels" in (out / "separation.md").read_text()
+    assert main(args + ["--cached-only"]) == 0  # from the cache alone: the same figures
+    assert json.loads((out / "separation.json").read_text())["models"] == res["models"]
+    assert main(args + ["--cached-only", "--measure-cache", str(tmp_path / "empty")]) == 2
