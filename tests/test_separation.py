@@ -43,3 +43,25 @@ def test_cli_writes_accuracies_with_intervals_and_the_figure(tmp_path):
         assert 0 <= r["knn"]["low"] <= r["knn"]["mean"] <= r["knn"]["high"] <= 1 and r["probe"]["n"] == 12
     assert list(res["differences"]) == [f"{wc} − {ws}"] and "pixels" in res["baselines"]
     assert (out / "separation.png").stat().st_size > 1000 and "| raw pixels" in (out / "separation.md").read_text()
+    assert main(args + ["--cached-only"]) == 0  # from the cache alone: the same figures
+    assert json.loads((out / "separation.json").read_text())["models"] == res["models"]
+    assert main(args + ["--cached-only", "--measure-cache", str(tmp_path / "empty")]) == 2
+
+
+def test_fill_cache_then_the_reports_read_it_without_encoding(tmp_path):
+    from train.evaluate import main as evaluate_main
+    from train.study.fill_cache import main as fill_main
+    from train.study.separation import main as separation_main
+    data = make_image_folder(tmp_path / "data", n_train=20, n_test=3)
+    torch.manual_seed(0)
+    ws, wc = tmp_path / "s", tmp_path / "c"
+    SimplifiedGINR(SimplifiedConfig(**TINY["simplified"])).save_pretrained(ws)
+    CorrectedGINR(CorrectedConfig(**TINY["corrected"])).save_pretrained(wc)
+    common = ["--data", str(data), "--cache-dir", str(tmp_path / "c1"), "--measure-cache", str(tmp_path / "m")]
+    weights = ["--weights", str(ws), "--weights", str(wc)]
+    assert fill_main(weights + common + ["--n-train", "20"]) == 0
+    assert separation_main(weights + common + ["--n-train", "20", "--n-embed", "5", "--out", str(tmp_path / "o"),
+                                               "--cached-only"]) == 0
+    assert evaluate_main(weights + common + ["--out", str(tmp_path / "o"), "--cached-only", "--embed-n", "4"]) == 0
+    metrics = json.loads((tmp_path / "o" / "metrics.json").read_text())
+    assert all(m["n_test"] == 6 and "test_psnr_ci" in m for m in metrics.values())

@@ -65,6 +65,10 @@ def measure_chunk(model, images_u8, indices, sigmas, *, start=0, seed=0, batch=1
     return stack(psnr), stack(ssim), torch.cat(pooled).numpy()
 
 
+def chunk_count(n, chunk=CHUNK):
+    return max(1, -(-n // chunk))
+
+
 def cache_folder(cache_dir, weights_sha, split, indices):
     digest = hashlib.sha256(np.asarray(indices, dtype=np.int64).tobytes()).hexdigest()[:12]
     return Path(cache_dir) / f"{(weights_sha or 'unhashed')[:16]}-{split}-{digest}"
@@ -89,18 +93,19 @@ def _write_chunk(path, sigmas, psnr, ssim, pooled):
 
 
 def measure(model, images_u8, indices, sigmas=(0.0,), *, split="test", weights_sha=None, cache_dir=None,
-            seed=0, chunk=CHUNK, device="cpu", progress=None, cached_only=False):
+            seed=0, chunk=CHUNK, device="cpu", progress=None, cached_only=False, chunks=None):
     """Per-image PSNR/SSIM at each σ and pooled latents of `indices` → PerImage (in the order of `indices`).
 
     `progress(done)` is called after each chunk with the number of images done (cached ones included).
     cached_only: only the chunks already in the cache (model may be None); FileNotFoundError if none.
+    chunks: measure only these chunk numbers (others are read from the cache if there, else left out).
     """
     sigmas = tuple(float(s) for s in sigmas)
     indices = torch.as_tensor(indices, dtype=torch.long)
     folder = cache_folder(cache_dir, weights_sha, split, indices) if cache_dir else None
     if cached_only and folder is None:
         raise ValueError("cached_only needs a cache folder")
-    n_chunks = max(1, -(-len(indices) // chunk))
+    n_chunks = chunk_count(len(indices), chunk)
     was_training = model.training if model is not None else False
     if model is not None:
         model.eval()
@@ -109,7 +114,7 @@ def measure(model, images_u8, indices, sigmas=(0.0,), *, split="test", weights_s
         pos = torch.arange(k, len(indices), n_chunks)
         path = folder / f"chunk-{k:04d}-of-{n_chunks:04d}.npz" if folder else None
         got = _read_chunk(path, sigmas) if path else None
-        if got is None and not cached_only:
+        if got is None and not cached_only and (chunks is None or k in chunks):
             got = measure_chunk(model, images_u8, indices[pos], sigmas, start=k, seed=seed, device=device)
             if path:
                 _write_chunk(path, sigmas, *got)

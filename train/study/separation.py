@@ -16,7 +16,8 @@ fits the kNN and the probe, so one dependency serves all three, and Barnes-Hut i
 few thousand points on a CPU. (openTSNE is faster on very large sets, which are not needed here.)
 
 Latents come from train/per_image.py's cache, shared with `train.evaluate --measure-cache`, so the
-test latents that evaluation encoded are not encoded again. --encode-only fills the cache and stops.
+test latents that evaluation encoded are not encoded again. --encode-only fills the cache and stops;
+--cached-only uses only what the cache holds (the images every model has; the report gives n).
 Writes OUT/separation.json, OUT/separation.md, OUT/separation.png.
 """
 import argparse
@@ -62,8 +63,21 @@ def probe_train_indices(labels, n, seed=SEED):
     return torch.from_numpy(np.sort(np.concatenate(picked)))
 
 
-def pooled_latents(model, split, idx, split_name, sha, cache):
-    return measure(model, split.images, idx, (), split=split_name, weights_sha=sha, cache_dir=cache).pooled
+def pooled_latents(model, split, idx, split_name, sha, cache, cached_only=False):
+    """→ (indices measured, pooled latents (n, d)); cached_only: only those already in the cache."""
+    per = measure(model, split.images, idx, (), split=split_name, weights_sha=sha, cache_dir=cache,
+                  cached_only=cached_only)
+    return per.indices, per.pooled
+
+
+def _common(found):
+    """{model: (indices, feats)} → the same images for every model: {model: feats}, indices."""
+    common = found[next(iter(found))][0]
+    for idx, _ in found.values():
+        common = np.intersect1d(common, idx)
+    if not len(common):
+        raise ValueError("the models' latent caches share no image; encode more (drop --cached-only)")
+    return {k: f[np.isin(idx, common)] for k, (idx, f) in found.items()}, common
 
 
 def pixel_features(images_u8):
@@ -131,36 +145,41 @@ def table(res):
 
 
 def run(weights, data, out, cache, n_train=N_TRAIN, n_embed=N_EMBED, encode_only=False, data_root="data",
-        data_cache=None):
+        data_cache=None, cached_only=False):
+    """cached_only: use only the latents already in the cache (the chunks are strided, so they are a
+    spread-out, class-balanced subset); the reports say how many images that was."""
     train = load_split(data, "train", data_root=data_root, cache_dir=data_cache)
     test = load_split(data, "test", data_root=data_root, cache_dir=data_cache)
-    tr_idx, te_idx = probe_train_indices(train.labels, n_train), val_indices(len(test), 0)
-    y_tr, y_te = train.labels[tr_idx].numpy(), test.labels.numpy()
+    tr_all, te_all = probe_train_indices(train.labels, n_train), val_indices(len(test), 0)
+    found_tr, found_te, shas = {}, {}, {}
+    for source in weights:
+        key = entry_key(source)
+        model, shas[key] = (None if cached_only else load_weights(source)), weights_sha256(source)
+        with torch.no_grad():
+            found_tr[key] = pooled_latents(model, train, tr_all, "train", shas[key], cache, cached_only)
+            if not encode_only:
+                found_te[key] = pooled_latents(model, test, te_all, "test", shas[key], cache, cached_only)
+    if encode_only:
+        return None
+    (f_tr, tr_idx), (f_te, te_idx) = _common(found_tr), _common(found_te)
+    y_tr, y_te = train.labels[tr_idx].numpy(), test.labels[te_idx].numpy()
     emb_pos = val_indices(len(te_idx), n_embed, seed=1).numpy()
     res = {"n_train": len(tr_idx), "n_test": len(te_idx), "n_embed": len(emb_pos), "k": K,
            "data": DATA_CAVEAT if "lossy JPEG" in test.source else f"CIFAR-10 test split ({test.source})",
+           "train_images": "class-balanced, outside the validation split (train/splits.py), seeded",
            "classes": test.classes, "models": {}, "differences": {}}
     correct, embeds = {}, {}
-    for source in weights:
-        model, sha, key = load_weights(source), weights_sha256(source), entry_key(source)
-        with torch.no_grad():
-            f_tr = pooled_latents(model, train, tr_idx, "train", sha, cache)
-            if encode_only:
-                continue
-            f_te = pooled_latents(model, test, te_idx, "test", sha, cache)
-        correct[key] = classify(f_tr, y_tr, f_te, y_te)
+    for key in f_tr:
+        correct[key] = classify(f_tr[key], y_tr, f_te[key], y_te)
         res["models"][key] = {m: bootstrap_mean(c.astype(float)).as_dict() for m, c in correct[key].items()}
-        res["models"][key]["weights_sha256"] = sha
-        embeds[key] = embed_2d(f_te[emb_pos])
-    if encode_only:
-        return None
+        res["models"][key]["weights_sha256"] = shas[key]
+        embeds[key] = embed_2d(f_te[key][emb_pos])
     keys = list(correct)
     for a, b in ((a, b) for i, a in enumerate(keys) for b in keys[:i]):  # every pair, later − earlier
         res["differences"][f"{a} − {b}"] = {m: paired_difference(correct[a][m].astype(float),
                                                                   correct[b][m].astype(float)).as_dict()
                                             for m in ("knn", "probe")}
-    pixels = classify(*(pixel_features(s.images[i]) for s, i in ((train, tr_idx),)), y_tr,
-                      pixel_features(test.images[te_idx]), y_te)
+    pixels = classify(pixel_features(train.images[tr_idx]), y_tr, pixel_features(test.images[te_idx]), y_te)
     res["baselines"] = {"pixels": {m: bootstrap_mean(c.astype(float)).as_dict() for m, c in pixels.items()},
                         "note": "the same classifiers on the raw pixels (3,072 values per image)"}
     out = Path(out)
@@ -189,14 +208,16 @@ def main(argv=None):
     p.add_argument("--n-train", type=int, default=N_TRAIN)
     p.add_argument("--n-embed", type=int, default=N_EMBED)
     p.add_argument("--encode-only", action="store_true", help="fill the latent cache and stop")
+    p.add_argument("--cached-only", action="store_true",
+                   help="use only the latents already in --measure-cache (a spread-out subset; the report says how many)")
     p.add_argument("--threads", type=int, default=0)
     a = p.parse_args(argv)
     if a.threads:
         set_cpu_threads(a.threads)
     try:
         res = run(a.weights or list(DEFAULT_WEIGHTS), a.data, a.out, a.measure_cache, a.n_train, a.n_embed,
-                  a.encode_only, a.data_root, a.cache_dir or None)
-    except (DataError, ValueError, OSError) as err:
+                  a.encode_only, a.data_root, a.cache_dir or None, a.cached_only)
+    except (DataError, ValueError, OSError) as err:  # FileNotFoundError: nothing cached yet
         print(f"error: {err}", file=sys.stderr)
         return 2
     if res is not None:
