@@ -64,6 +64,8 @@ class Engine:
 
     # ---- encode / render ---------------------------------------------------------------------
     def latents(self, name, prepared):
+        if prepared.latents is not None:  # substituted (refined) latents: nothing to encode
+            return prepared.latents[name]
         key = (name, prepared.key)
         cached = self._latents.get(key)
         if cached is None:
