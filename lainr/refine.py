@@ -22,7 +22,8 @@ from .refine_split import split_decoder
 
 MAX_STEPS = 1000
 OPTIMIZERS = ("adam", "sgd")  # sgd = SGD with Nesterov momentum 0.9
-SCHEDULES = ("constant", "cosine")  # cosine: lr·½(1 + cos(π·t/steps)), t = steps taken
+SCHEDULES = ("constant", "cosine", "warmup")
+# cosine: lr·½(1 + cos(π·t/steps)), t = steps taken; warmup: lr·min(1, (t + 1)/W), W = max(1, steps // 10)
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class RefineResult:
     steps_done: int
     seconds: float
     stopped: object = None  # None | "callback"
+    snapshots: dict = None  # {step: latents (B, m, d)} for the steps asked for with `snapshots=`
 
 
 def _check_number(name, value, *, positive):
@@ -105,17 +107,20 @@ def _make_optimizer(name, params, lr):
 def _lr_at(schedule, lr, taken, steps):
     if schedule == "cosine":
         return lr * 0.5 * (1 + math.cos(math.pi * taken / steps))
+    if schedule == "warmup":
+        return lr * min(1.0, (taken + 1) / max(1, steps // 10))
     return lr
 
 
 def fit_latents(model, images, steps=None, lr=None, sigma=None, seed=0, latents=None, callback=None, *,
-                optimizer=None, schedule=None):
+                optimizer=None, schedule=None, snapshots=()):
     """Refine the latents of `images` (B, 3, 32, 32) in [0, 1] by gradient steps; decoder frozen.
 
     steps 0..1000, lr > 0, sigma ≥ 0 (query jitter; target sampled bicubically from the input at the
     jittered coords), None → REFINE_DEFAULTS. `latents` (B, m, d) is the start (None → model.encode).
     callback(step, psnr (B,)) is called for step = 0 (one pass) … steps_done; returning True stops
-    (result.stopped = "callback"). optimizer "adam" | "sgd", schedule "constant" | "cosine".
+    (result.stopped = "callback"). optimizer "adam" | "sgd", schedule "constant" | "cosine" | "warmup" (SCHEDULES).
+    snapshots: step counts at which a copy of the latents is kept (result.snapshots[step]).
     Deterministic for a seed. Raises ValueError on bad input, RefineDiverged on NaN/inf.
     """
     d = REFINE_DEFAULTS
@@ -147,6 +152,7 @@ def fit_latents(model, images, steps=None, lr=None, sigma=None, seed=0, latents=
 
     z = latents.detach().to(dtype).clone().requires_grad_(True)  # (B, m, d): the only leaf with a gradient
     opt = _make_optimizer(optimizer, [z], lr)
+    keep, kept = set(snapshots), {}
     history, stopped = [], None
     for step in range(steps + 1):
         train_at_centres = sigma == 0 and step < steps
@@ -154,6 +160,8 @@ def fit_latents(model, images, steps=None, lr=None, sigma=None, seed=0, latents=
             pred = decoder(z, centre_part)  # (B, 1024, 3)
         psnr = _clamped_psnr(pred, target)  # (B,)
         history.append(psnr)
+        if step in keep:
+            kept[step] = z.detach().clone()
         if not torch.isfinite(pred).all():
             raise RefineDiverged(f"refinement diverged at step {step}: the decoder output is NaN/inf "
                                  f"(lr {lr} may be too high); keep the one-pass latents")
@@ -180,4 +188,4 @@ def fit_latents(model, images, steps=None, lr=None, sigma=None, seed=0, latents=
                                  f"keep the one-pass latents")
     psnr = torch.stack(history)  # (steps_done + 1, B)
     return RefineResult(latents=z.detach(), psnr=psnr, steps_done=len(history) - 1,
-                        seconds=time.perf_counter() - start, stopped=stopped)
+                        seconds=time.perf_counter() - start, stopped=stopped, snapshots=kept)

@@ -205,7 +205,26 @@ def test_sample_image_is_exact_at_pixel_centres():
     torch.testing.assert_close(got, rearrange(images, "b c h w -> b (h w) c"), atol=1e-5, rtol=0)
 
 
-def test_cosine_schedule_and_sgd_run():
+@pytest.mark.parametrize("schedule", ["cosine", "warmup"])
+def test_schedules_and_sgd_run(schedule):
     model = _model("simplified")
-    r = model.fit_latents(_images(1), steps=10, optimizer="sgd", schedule="cosine", lr=0.5)
+    r = model.fit_latents(_images(1), steps=10, optimizer="sgd", schedule=schedule, lr=0.5)
     assert r.psnr.shape == (11, 1) and math.isfinite(r.psnr[-1].item())
+
+
+def test_schedule_rates():
+    from lainr.refine import _lr_at
+    assert [_lr_at("warmup", 1.0, t, 40) for t in (0, 1, 3, 10)] == [0.25, 0.5, 1.0, 1.0]
+    assert _lr_at("cosine", 1.0, 0, 40) == 1.0 and abs(_lr_at("cosine", 1.0, 20, 40) - 0.5) < 1e-12
+    assert _lr_at("constant", 0.3, 7, 40) == 0.3
+
+
+def test_snapshots_match_shorter_constant_rate_runs():
+    model = _model("corrected")
+    images = _images(2)
+    long = model.fit_latents(images, steps=6, snapshots=(0, 3))
+    short = model.fit_latents(images, steps=3)
+    assert sorted(long.snapshots) == [0, 3]
+    torch.testing.assert_close(long.snapshots[3], short.latents)
+    with torch.no_grad():
+        torch.testing.assert_close(long.snapshots[0], model.encode(images))
