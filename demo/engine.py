@@ -49,6 +49,9 @@ class Engine:
     def __init__(self, models, *, chunk=CHUNK):
         self.models = models
         self.chunk = chunk
+        for lm in models.values():  # inference only: decode through the folded copy (lainr's fuse())
+            if hasattr(lm.model, "fuse"):
+                lm.model.fuse()
         self._latents = LRU(64)
         self._renders = LRU(32)
 
