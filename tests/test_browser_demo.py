@@ -211,6 +211,8 @@ def test_page_in_real_browser(demo_server, demo_weight_dirs, tmp_path):
 
 def test_bad_input_is_refused_where_it_is_typed_or_uploaded(demo_server, tmp_path):
     with _page(demo_server[0], tmp_path) as (page, errors):
+        server_errors = []
+        page.on("response", lambda r: server_errors.append(f"{r.status} {r.url}") if r.status >= 500 else None)
         bad = tmp_path / "x.jpg"
         bad.write_text("just text, not a picture\n")
         page.locator("#input-image input[type=file]").set_input_files(str(bad))
@@ -232,8 +234,13 @@ def test_bad_input_is_refused_where_it_is_typed_or_uploaded(demo_server, tmp_pat
         _wait_text(page, "#status", "σ (jitter) must be between 0 and 0.05")
         _set_number(page, "#refine-steps", "5000")
         _wait_text(page, "#status", "Refinement steps must be a whole number from 0 to 1000")
+        page.get_by_role("tab", name="Zoom").click()  # the picker redraws from the refused upload: no HTTP 500
+        page.locator("#input-image input[type=file]").set_input_files(str(bad))
+        _wait_text(page, "#status", "x.jpg", "not an image")
+        page.wait_for_timeout(1_000)
         _shot(page, tmp_path, "demo_bad_values")
         assert not errors, errors
+        assert not server_errors, server_errors
 
 
 def _wait_text(page, elem_id, *parts):
