@@ -1,6 +1,6 @@
-"""`python -m demo.deploy`: the staged Space file set, its checks and the upload call (HfApi faked; no network).
+"""`python -m space.deploy`: the staged Space file set, its checks and the upload call (HfApi faked; no network).
 
-The full boot rehearsal (fresh venv, `python app.py`, gradio_client) is `demo/rehearse_space.sh`:
+The full boot rehearsal (fresh venv, `python app.py`, gradio_client) is `space/rehearse.sh`:
 minutes, so it is a script, not a test here.
 """
 import re
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from demo import deploy, staging
-from demo.staging import StagingError
+from space import deploy, staging
+from space.staging import StagingError
 
 ROOT = Path(__file__).resolve().parents[1]
 SPACE = "alice/mamba-ginr"
@@ -308,4 +308,4 @@ def test_upload_failure_is_reported(capsys, fake_hub, weights_root, no_import_ch
 def test_rehearsal_script_is_valid_bash():
     import subprocess
 
-    subprocess.run(["bash", "-n", str(ROOT / "demo" / "rehearse_space.sh")], check=True)
+    subprocess.run(["bash", "-n", str(ROOT / "space" / "rehearse.sh")], check=True)

@@ -1,4 +1,4 @@
-"""Latency of the demo's renders on this machine (not a test): `python -m demo.bench_latency`.
+"""Latency of the demo's renders on this machine (not a test): `python -m bench.demo_latency`.
 
 For each output size, after a warm-up:
 - new image: encode + render, both models (what the first click on a new image costs);
@@ -31,12 +31,12 @@ from PIL import Image
 
 from lainr.cpu_threads import set_cpu_threads
 
-from . import metrics_view, walk
-from .engine import Engine, warm_up
-from .images import MODEL_SIZE, Prepared
-from .service import Service, to_display
-from .zoom import Window
-from .weights import load_models
+from demo import metrics_view, walk
+from demo.engine import Engine, warm_up
+from demo.images import MODEL_SIZE, Prepared
+from demo.service import Service, to_display
+from demo.zoom import Window
+from demo.weights import load_models
 
 NAMES = ("simplified", "corrected")
 ZOOM_WINDOW = Window(8.0, 8.0, 16.0)  # the centre quarter of the input (the page's default window)
