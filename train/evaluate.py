@@ -279,7 +279,7 @@ def _ci(entry, key, nd=2):
 def table(results):
     first = next(iter(results.values()))
     split = first.get("split", "test")
-    lines = [f"{first.get('data', '')}, n = {first.get(f'n_{split}')} images per model; "
+    lines = [f"{first.get('data', '')}, n = {first.get(f'n_{split}', 0):,} images per model; "
              f"[95 % bootstrap interval over images]. SR: {len(PHOTOS)} photos ({', '.join(PHOTOS)}).", "",
              f"| weights | {split} PSNR | {split} SSIM | " + " | ".join(f"σ={s}" for s in SIGMAS) + " | "
              + " | ".join(f"SR {s} model / bicubic" for s in SR_SIZES) + " |",
