@@ -213,7 +213,6 @@ def _sr_figure(out, names, extras, first, plt):
         for a in ax[base:base + len(names) + 2].flat:
             a.set_xticks([])
             a.set_yticks([])
-    fig.suptitle(f"super-resolution of {n_photos} photos (scikit-image: {', '.join(PHOTOS[:n_photos])})", fontsize=9)
     fig.tight_layout()
     fig.savefig(out / "sr.png", dpi=80)
     plt.close(fig)
