@@ -81,7 +81,7 @@ def compute_line(name, info):
     passes = sum(s["step"] * s["batch_size"] for s in stages)
     epochs = sum(s["epochs"] for s in stages)
     hours = sum(s["elapsed"] for s in stages) / 3600
-    where = "; ".join(f"{s['step']:,} steps of batch {s['batch_size']} on {s['hardware'].split(',')[0]}" for s in stages)
+    where = "; ".join(f"{s['step']:,} steps of batch {s['batch_size']} on {s['hardware'].split(' (')[0].split(',')[0]}" for s in stages)
     pixels = info["config"].get("pixels")
     return (f"{name}: {passes:,} image passes ({epochs:.2f} epochs, {pixels} pixels per image per step) in "
             f"{hours:.2f} h ({where})")

@@ -213,7 +213,6 @@ def _sr_figure(out, names, extras, first, plt):
         for a in ax[base:base + len(names) + 2].flat:
             a.set_xticks([])
             a.set_yticks([])
-    fig.suptitle(f"super-resolution of {n_photos} photos (scikit-image: {', '.join(PHOTOS[:n_photos])})", fontsize=9)
     fig.tight_layout()
     fig.savefig(out / "sr.png", dpi=80)
     plt.close(fig)
@@ -279,7 +278,7 @@ def _ci(entry, key, nd=2):
 def table(results):
     first = next(iter(results.values()))
     split = first.get("split", "test")
-    lines = [f"{first.get('data', '')}, n = {first.get(f'n_{split}')} images per model; "
+    lines = [f"{first.get('data', '')}, n = {first.get(f'n_{split}', 0):,} images per model; "
              f"[95 % bootstrap interval over images]. SR: {len(PHOTOS)} photos ({', '.join(PHOTOS)}).", "",
              f"| weights | {split} PSNR | {split} SSIM | " + " | ".join(f"σ={s}" for s in SIGMAS) + " | "
              + " | ".join(f"SR {s} model / bicubic" for s in SR_SIZES) + " |",
