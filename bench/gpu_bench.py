@@ -22,7 +22,7 @@ import torch
 from bench.configs import build_model, protocol
 from bench.measure import count_flops
 from bench.train_step import TrainStep
-from train.gpu_throughput import _sync, _timed as _time  # one timing helper for the bench and the GPU call
+from train.gpu.gpu_throughput import _sync, _timed as _time  # one timing helper for the bench and the GPU call
 
 
 def _is_oom(err):

@@ -227,7 +227,7 @@ def plan(space_id, *, weights_from_hub=False, simplified_id=None, corrected_id=N
                 src = weights_dir / name / fname
                 if not src.is_file():
                     raise StagingError(f"bundled weights incomplete: no {src} "
-                                       f"(export them with python -m train.export, or use --weights-from-hub)")
+                                       f"(export them with python -m train.publish.export, or use --weights-from-hub)")
                 p.copies[f"weights/{name}/{fname}"] = src
             for fname in OPTIONAL_WEIGHT_FILES:
                 if (weights_dir / name / fname).is_file():

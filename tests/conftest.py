@@ -15,7 +15,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 # tiny configurations: same code paths as the published models, milliseconds per call
 DEMO_TINY_SIMPLIFIED = dict(depth=1, dim=32, ff_dim=64, num_lp=4, hidden=16)
 DEMO_TINY_CORRECTED = dict(depth=1, dim=32, ff_dim=64, num_lp=16, hidden=32, pos_freqs=8)
-# the facts the demo reads (train/card.py writes the real ones): two stages, 1,200 steps in all
+# the facts the demo reads (train/publish/card.py writes the real ones): two stages, 1,200 steps in all
 DEMO_TRAINING_INFO = {"model": "corrected", "step": 1000, "epochs": 0.3, "elapsed": 5400.0,
                       "lineage": [{"from": "weights/corrected", "step": 200, "epochs": 0.1, "elapsed": 1800.0}],
                       "test": {"psnr": 21.5, "ssim": 0.61, "n": 10000, "of": 10000},

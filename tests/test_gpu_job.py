@@ -1,5 +1,5 @@
-"""The GPU call's dry run on CPU (train/gpu_run.sh with DEVICE=cpu TINY=1), its output against the
-device tool's limits, train.collect, and the bad inputs refused before any training."""
+"""The GPU call's dry run on CPU (train/gpu/gpu_run.sh with DEVICE=cpu TINY=1), its output against the
+device tool's limits, train.publish.collect, and the bad inputs refused before any training."""
 import json
 import os
 import re
@@ -11,7 +11,7 @@ import pytest
 
 from tests.test_train_helpers import ROOT, run_module
 from tests.test_train_pack import jpeg_folder
-from train.pack import pack
+from train.gpu.pack import pack
 
 MAX_FILES, MAX_FILE_BYTES, MAX_DEPTH = 8, 16 * 2 ** 20, 2  # what a device call can bring back
 NAME_OK = re.compile(r"^[A-Za-z0-9._-]+$")
@@ -19,7 +19,7 @@ NAME_OK = re.compile(r"^[A-Za-z0-9._-]+$")
 
 def gpu_run(args, env=None, timeout=900):
     full = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", **(env or {}))
-    return subprocess.run(["bash", str(ROOT / "train" / "gpu_run.sh"), *args], cwd=ROOT, env=full,
+    return subprocess.run(["bash", str(ROOT / "train" / "gpu" / "gpu_run.sh"), *args], cwd=ROOT, env=full,
                           capture_output=True, text=True, timeout=timeout)
 
 
@@ -65,7 +65,7 @@ def test_dry_run_report_has_every_stage(dry_run):
 
 def test_collect_gives_strictly_loading_folders_with_cards(dry_run, tmp_path):
     _, out, _ = dry_run
-    r = run_module("train.collect", [str(out), str(tmp_path / "weights")])
+    r = run_module("train.publish.collect", [str(out), str(tmp_path / "weights")])
     assert r.returncode == 0, r.stderr
     from lainr import CorrectedGINR, SimplifiedGINR
     for name, cls in (("simplified", SimplifiedGINR), ("corrected", CorrectedGINR)):
@@ -77,9 +77,9 @@ def test_collect_gives_strictly_loading_folders_with_cards(dry_run, tmp_path):
     assert (tmp_path / "weights" / "eval" / "metrics.json").is_file()
     # again: refused without --replace, nothing touched; with --replace the old folder is backed up
     before = (tmp_path / "weights" / "corrected" / "model.safetensors").read_bytes()
-    r = run_module("train.collect", [str(out), str(tmp_path / "weights")])
+    r = run_module("train.publish.collect", [str(out), str(tmp_path / "weights")])
     assert r.returncode == 2 and "--replace" in r.stderr
-    r = run_module("train.collect", [str(out), str(tmp_path / "weights"), "--replace"])
+    r = run_module("train.publish.collect", [str(out), str(tmp_path / "weights"), "--replace"])
     assert r.returncode == 0 and "previous folders moved to" in r.stderr
     assert (tmp_path / "weights" / "corrected" / "model.safetensors").read_bytes() == before
 
@@ -93,15 +93,15 @@ def test_collect_refuses_a_corrupt_or_incomplete_call(dry_run, tmp_path):
     data = bytearray((bad / "corrected.tar").read_bytes())
     data[len(data) // 2] ^= 0xFF
     (bad / "corrected.tar").write_bytes(bytes(data))
-    r = run_module("train.collect", [str(bad), str(tmp_path / "w")])
+    r = run_module("train.publish.collect", [str(bad), str(tmp_path / "w")])
     assert r.returncode == 2 and "sha256" in r.stderr and not (tmp_path / "w" / "simplified").exists()
     (bad / "corrected.tar").unlink()
-    r = run_module("train.collect", [str(bad), str(tmp_path / "w")])
+    r = run_module("train.publish.collect", [str(bad), str(tmp_path / "w")])
     assert r.returncode == 2 and "missing" in r.stderr
 
 
 def test_shipping_splits_big_files_into_parts(tmp_path, monkeypatch):
-    import train.gpu_job as job
+    import train.gpu.gpu_job as job
     monkeypatch.setattr(job, "PART_BYTES", 1000)
     j = job.Job.__new__(job.Job)
     j.out, j.report, j.t0 = tmp_path / "out", {"files": {}}, 0.0
@@ -113,7 +113,7 @@ def test_shipping_splits_big_files_into_parts(tmp_path, monkeypatch):
     parts = j.report["files"]["corrected"]["parts"]
     assert len(parts) >= 6 and parts[0] == "corrected.tar.00"
     assert all((j.out / p).stat().st_size <= 1000 for p in parts)
-    from train.collect import _archive, _unpack
+    from train.publish.collect import _archive, _unpack
     _unpack(_archive(j.out, "corrected", j.report["files"]["corrected"]), tmp_path / "back")
     assert (tmp_path / "back" / "blob.bin").read_bytes() == (src / "blob.bin").read_bytes()
 
@@ -148,6 +148,6 @@ def test_bad_input_is_refused_before_any_training(tmp_path, case):
 
 
 def test_gpu_run_parses_and_shows_its_usage():
-    assert subprocess.run(["bash", "-n", str(ROOT / "train" / "gpu_run.sh")]).returncode == 0
+    assert subprocess.run(["bash", "-n", str(ROOT / "train" / "gpu" / "gpu_run.sh")]).returncode == 0
     r = gpu_run(["both"])
     assert r.returncode == 2 and "usage" in r.stderr and "simplified|corrected|both" in r.stderr

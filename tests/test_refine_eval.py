@@ -8,7 +8,7 @@ import torch
 from lainr import CorrectedGINR, SimplifiedGINR
 from tests.tiny import tiny_corrected, tiny_simplified
 from train import refine_eval
-from train.card import refine_section, with_refine_section
+from train.publish.card import refine_section, with_refine_section
 
 
 def _models():

@@ -147,7 +147,7 @@ def test_nan_stops_and_keeps_the_last_good_checkpoint(tmp_path, tiny_data):
 # ---- export ------------------------------------------------------------------------------------
 def test_export_round_trip_and_card(tmp_path, tiny_data):
     from lainr import CorrectedGINR
-    from train.export import main as export_main
+    from train.publish.export import main as export_main
     out = tmp_path / "run"
     assert _run_inproc(tmp_path, "corrected", tiny_data, out, "--max-steps", "4") == 0
     card = (out / "hf" / "README.md").read_text()
@@ -169,7 +169,7 @@ def test_export_round_trip_and_card(tmp_path, tiny_data):
 
 def test_export_takes_card_figures_from_evaluate_metrics(tmp_path, tiny_data):
     from train.evaluate import main as evaluate_main
-    from train.export import main as export_main
+    from train.publish.export import main as export_main
     out, hf = tmp_path / "run", tmp_path / "hf"
     assert _run_inproc(tmp_path, "simplified", tiny_data, out, "--max-steps", "2") == 0
     assert export_main([str(out), str(hf), "--dtype", "float32", "--eval-limit", "2"]) == 0
@@ -196,10 +196,10 @@ def test_export_takes_card_figures_from_evaluate_metrics(tmp_path, tiny_data):
 def test_recard_rewrites_the_card_of_an_export_whose_run_is_gone(tmp_path, tiny_data, capsys):
     import shutil
     from train.evaluate import main as evaluate_main
-    from train.recard import main as recard_main
+    from train.publish.recard import main as recard_main
     out, hf = tmp_path / "run", tmp_path / "hf"
     assert _run_inproc(tmp_path, "corrected", tiny_data, out, "--max-steps", "2", "--no-export") == 0
-    from train.export import main as export_main
+    from train.publish.export import main as export_main
     assert export_main([str(out), str(hf), "--dtype", "float32", "--eval-limit", "2"]) == 0
     before = json.loads((hf / "training_info.json").read_text())
     assert before["test"]["n"] == 2 and before["step"] == 2
@@ -218,7 +218,7 @@ def test_recard_rewrites_the_card_of_an_export_whose_run_is_gone(tmp_path, tiny_
     assert "different model.safetensors" in capsys.readouterr().err
     assert recard_main([str(hf), "--metrics", str(ev / "other.json")]) == 2
     assert recard_main([str(tmp_path), "--metrics", str(ev / "metrics.json")]) == 2
-    assert "not a folder written by train.export" in capsys.readouterr().err
+    assert "not a folder written by train.publish.export" in capsys.readouterr().err
     assert {f.name: f.read_bytes() for f in hf.iterdir()} == files
 
     assert recard_main([str(hf), "--metrics", str(ev / "metrics.json"), "--notes", "Measured again."]) == 0
@@ -242,7 +242,7 @@ def test_recard_rewrites_the_card_of_an_export_whose_run_is_gone(tmp_path, tiny_
 
 def test_cards_of_the_lossy_jpeg_copy_say_so_in_the_model_index():
     import yaml
-    from train.card import LOSSY_TEST, model_card
+    from train.publish.card import LOSSY_TEST, model_card
     info = {"model": "corrected", "schedule": "s", "step": 1, "epochs": 0.1, "hardware": "cpu", "params": 1,
             "dtype": "float32", "config": {}, "data_source": "ImageFolder at cifar10/ (lossy JPEG copy of CIFAR-10, quality ≈ 75)",
             "test": {"psnr": 29.3, "ssim": 0.93, "n": 10, "of": 10,
@@ -256,7 +256,7 @@ def test_cards_of_the_lossy_jpeg_copy_say_so_in_the_model_index():
 def test_pack_of_a_jpeg_folder_loads_like_the_folder(tmp_path):
     from PIL import Image
     from train.data import load_split
-    from train.pack import pack
+    from train.gpu.pack import pack
     src = make_image_folder(tmp_path / "png", n_train=2, n_test=1)
     for p in list(src.rglob("*.png")):  # a JPEG copy, like the shared CIFAR-10 folder
         Image.open(p).convert("RGB").save(p.with_suffix(".jpg"), quality=75)

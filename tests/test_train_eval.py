@@ -1,4 +1,4 @@
-"""train.evaluate (metrics.json keys, figures), train.plot and train.publish --dry-run, on tiny models."""
+"""train.evaluate (metrics.json keys, figures), train.study.plot and train.publish.publish --dry-run, on tiny models."""
 import json
 
 import pytest
@@ -51,7 +51,7 @@ def test_one_encoding_for_all_sigmas_matches_separate_runs():
 
 
 def test_plot_from_metrics_log(tmp_path):
-    from train.plot import plot_run
+    from train.study.plot import plot_run
     recs = [{"kind": "step", "step": i, "epoch": 0, "loss": 1 / i, "psnr": i, "lr": 1e-4, "img_s": 1, "elapsed": i}
             for i in range(1, 20)]
     recs.append({"kind": "epoch", "step": 19, "epoch": 0, "train_loss": 0.1, "train_psnr": 10, "val_loss": 0.1,
@@ -61,7 +61,7 @@ def test_plot_from_metrics_log(tmp_path):
 
 
 def test_plot_cli_writes_the_named_figure_and_refuses_a_folder_without_metrics(tmp_path, capsys):
-    from train.plot import main
+    from train.study.plot import main
     recs = [{"kind": "step", "step": i, "epoch": 0, "loss": 1 / i, "psnr": i, "lr": 1e-4, "img_s": 1, "elapsed": i}
             for i in range(1, 10)]
     (tmp_path / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in recs) + "\n")
@@ -75,7 +75,7 @@ def test_plot_cli_writes_the_named_figure_and_refuses_a_folder_without_metrics(t
 
 
 def test_publish_dry_run_lists_files_and_needs_an_export(tmp_path, capsys):
-    from train.publish import main
+    from train.publish.publish import main
     d = tmp_path / "w"
     SimplifiedGINR(SimplifiedConfig(**TINY["simplified"])).save_pretrained(d)
     (d / "README.md").write_text("---\nlibrary_name: lainr\n---\n")

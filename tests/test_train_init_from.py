@@ -41,7 +41,7 @@ def test_a_new_run_starts_from_the_folder(setup):
 def test_the_card_names_the_start(setup, tmp_path):
     tmp, data, _ = setup
     out = tmp / "run"
-    r = run_module("train.export", [str(out), str(tmp_path / "hf"), "--eval-limit", "2", "--dtype", "float32"])
+    r = run_module("train.publish.export", [str(out), str(tmp_path / "hf"), "--eval-limit", "2", "--dtype", "float32"])
     assert r.returncode == 0, r.stderr
     assert f"Initialised from the weights in `{tmp / 'start'}`" in (tmp_path / "hf" / "README.md").read_text()
 
@@ -75,7 +75,7 @@ def test_the_card_lists_the_training_history_of_a_chain(setup, tmp_path):
         r = run_module("train", train_args("corrected", data, run, tmp / "cache", "--max-steps", str(steps),
                                            "--no-export", *extra))
         assert r.returncode == 0, r.stderr
-        r = run_module("train.export", [str(run), str(hf), "--eval-limit", "2", "--dtype", "float32"])
+        r = run_module("train.publish.export", [str(run), str(hf), "--eval-limit", "2", "--dtype", "float32"])
         assert r.returncode == 0, r.stderr
         folders.append(hf)
         if i == 1:

@@ -1,4 +1,4 @@
-"""train.pack: JPEG headers stored once, files rebuilt byte for byte, --max-bytes subsets."""
+"""train.gpu.pack: JPEG headers stored once, files rebuilt byte for byte, --max-bytes subsets."""
 import json
 
 import numpy as np
@@ -8,7 +8,7 @@ from PIL import Image
 
 from tests.test_train_helpers import make_image_folder, run_module
 from train.data import load_split
-from train.pack import PackError, balanced_pick, pack, split_jpeg
+from train.gpu.pack import PackError, balanced_pick, pack, split_jpeg
 
 
 def jpeg_folder(root, n_train=6, n_test=2, classes=("cat", "dog", "emu")):
@@ -67,7 +67,7 @@ def test_max_bytes_too_small_fails_before_writing(tmp_path):
     with pytest.raises(PackError, match="cannot hold even one training image per class"):
         pack(src, tmp_path / "p.npz", max_bytes=2000)
     assert not (tmp_path / "p.npz").exists()
-    r = run_module("train.pack", ["--data", str(src), str(tmp_path / "q.npz"), "--max-bytes", "2000"])
+    r = run_module("train.gpu.pack", ["--data", str(src), str(tmp_path / "q.npz"), "--max-bytes", "2000"])
     assert r.returncode == 2 and "cannot hold even one training image per class" in r.stderr
     assert not (tmp_path / "q.npz").exists()
 
@@ -75,7 +75,7 @@ def test_max_bytes_too_small_fails_before_writing(tmp_path):
 def test_pack_cli_refuses_an_existing_file(tmp_path):
     src = jpeg_folder(tmp_path / "f")
     (tmp_path / "p.npz").write_bytes(b"keep me")
-    r = run_module("train.pack", ["--data", str(src), str(tmp_path / "p.npz")])
+    r = run_module("train.gpu.pack", ["--data", str(src), str(tmp_path / "p.npz")])
     assert r.returncode == 2 and "exists" in r.stderr and (tmp_path / "p.npz").read_bytes() == b"keep me"
 
 

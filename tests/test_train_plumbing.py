@@ -1,4 +1,4 @@
-"""train plumbing: --threads sets numba's threads too; train.export and train.loop no longer import
+"""train plumbing: --threads sets numba's threads too; train.publish.export and train.loop no longer import
 each other (build_model lives in train.model_factory)."""
 import subprocess
 import sys
@@ -41,13 +41,13 @@ def test_set_threads_without_numba(monkeypatch):
 
 
 def test_export_and_loop_do_not_import_each_other():
-    # a fresh interpreter: importing train.export must not pull in train.loop
-    code = "import sys, train.export; assert 'train.loop' not in sys.modules, 'export imports loop'"
+    # a fresh interpreter: importing train.publish.export must not pull in train.loop
+    code = "import sys, train.publish.export; assert 'train.loop' not in sys.modules, 'export imports loop'"
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    src = (ROOT / "train" / "export.py").read_text()
+    src = (ROOT / "train" / "publish" / "export.py").read_text()
     assert "from .loop" not in src and "import train.loop" not in src
-    from train.export import build_model as b1
+    from train.publish.export import build_model as b1
     from train.loop import build_model as b2
     from train.model_factory import build_model
     assert b1 is b2 is build_model

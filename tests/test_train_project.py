@@ -1,10 +1,10 @@
-"""train.project: the log-linear fit of test PSNR against image passes and the budget it projects."""
+"""train.study.project: the log-linear fit of test PSNR against image passes and the budget it projects."""
 import json
 import math
 
 import pytest
 
-from train.project import ProjectError, fit_log, main, passes_for, points_from
+from train.study.project import ProjectError, fit_log, main, passes_for, points_from
 
 
 def _run_dir(path, batch, vals):

@@ -1,11 +1,11 @@
-"""train.sweep (issue 9 part 3): the recipe study on tiny models and tiny data — end to end, resume by
+"""train.study.sweep (issue 9 part 3): the recipe study on tiny models and tiny data — end to end, resume by
 skipping scored configurations, --confirm, --dry-run, and bad input refused before anything is written."""
 import json
 
 import pytest
 
 from tests.test_train_helpers import TINY, make_image_folder, run_module
-from train.sweep import default_grid, steps_for
+from train.study.sweep import default_grid, steps_for
 
 PAIR = "b8-lr1e-4-w0,b8-lr4e-4-w0"
 
@@ -22,10 +22,10 @@ def sweep_args(data, out, cache, *extra, passes=16):
 
 
 def _main(args, capsys):
-    """train.sweep in this process (for calls that train nothing): → (rc, stdout, stderr)."""
+    """train.study.sweep in this process (for calls that train nothing): → (rc, stdout, stderr)."""
     from types import SimpleNamespace
 
-    from train.sweep import main
+    from train.study.sweep import main
     rc = main(args)
     cap = capsys.readouterr()
     return SimpleNamespace(returncode=rc, stdout=cap.out, stderr=cap.err)
@@ -74,7 +74,7 @@ def test_bad_input_is_refused_before_anything_is_written(tmp_path, tiny_data, ca
 
 def test_sweep_end_to_end_resume_confirm_and_another_sweep_refused(tmp_path, tiny_data, capsys):
     out, cache = tmp_path / "sw", tmp_path / "cache"
-    r = run_module("train.sweep", sweep_args(tiny_data, out, cache, "--configs", PAIR))
+    r = run_module("train.study.sweep", sweep_args(tiny_data, out, cache, "--configs", PAIR))
     assert r.returncode == 0, r.stdout + r.stderr
     res = json.loads((out / "sweep.json").read_text())
     assert [c["name"] for c in res["configs"]] == PAIR.split(",")
@@ -94,7 +94,7 @@ def test_sweep_end_to_end_resume_confirm_and_another_sweep_refused(tmp_path, tin
     # the score is what evaluate_split measures on the checkpoint, on the same first N test images
     from argparse import Namespace
 
-    from train.sweep import score_checkpoint
+    from train.study.sweep import score_checkpoint
     a = Namespace(threads=1, data_root="data", cache_dir=str(cache), eval_images=4)
     m = score_checkpoint(out / "runs" / PAIR.split(",")[0], res["identity"], a)
     assert m["n"] == 2 and m["psnr"] == pytest.approx(res["configs"][0]["val_psnr"], abs=1e-6)
@@ -113,7 +113,7 @@ def test_sweep_end_to_end_resume_confirm_and_another_sweep_refused(tmp_path, tin
     assert _snapshot(out) == before
 
     # --confirm 1: only the best one is re-run, at twice the passes
-    r = run_module("train.sweep", sweep_args(tiny_data, out, cache, "--configs", PAIR, "--confirm", "1"))
+    r = run_module("train.study.sweep", sweep_args(tiny_data, out, cache, "--configs", PAIR, "--confirm", "1"))
     assert r.returncode == 0, r.stderr
     assert _snapshot(out / "runs").keys() >= runs_before.keys()
     assert {k: v for k, v in _snapshot(out / "runs").items() if k in runs_before} == runs_before

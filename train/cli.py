@@ -23,7 +23,7 @@ def parser():
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", required=True, choices=["simplified", "corrected"])
     p.add_argument("--data", default="cifar10", help="'cifar10' (torchvision download), an ImageFolder root "
-                                                     "with train/ and test/, or a .npz pack from train.pack")
+                                                     "with train/ and test/, or a .npz pack from train.gpu.pack")
     p.add_argument("--out", required=True, help="run directory (checkpoints, metrics.jsonl, hf/ export)")
     p.add_argument("--data-root", default="data", help="download folder for --data cifar10")
     p.add_argument("--cache-dir", default="", help="decoded-image cache (default ~/.cache/lainr-train)")

@@ -3,7 +3,7 @@
 Sources (`--data`):
   "cifar10"        torchvision CIFAR10(download=True) under --data-root (the lossless arrays)
   DIR              an ImageFolder root with train/<class>/* and test/<class>/* (e.g. a JPEG copy)
-  FILE.npz         a pack written by `python -m train.pack` (for machines without the folder)
+  FILE.npz         a pack written by `python -m train.gpu.pack` (for machines without the folder)
 Every split comes back as images (N, 3, 32, 32) uint8, labels (N,) int64, class names.
 """
 import hashlib
@@ -131,7 +131,7 @@ def load_torchvision(split, data_root):
 
 
 def load_pack(path, split):
-    """A .npz from `train.pack`: {split}_images (N,32,32,3) uint8, or JPEG bytes (see train/pack.py)."""
+    """A .npz from `train.gpu.pack`: {split}_images (N,32,32,3) uint8, or JPEG bytes (see train/gpu/pack.py)."""
     try:
         z = np.load(path)
     except Exception as err:  # noqa: BLE001

@@ -37,7 +37,7 @@ def describe_data(split, source):
 
 def entry_key(source):
     """metrics.json key of a weights source: a folder inside the repository by its path relative to
-    the repository (so train.recard and train.claims find it from the repository root), else as given."""
+    the repository (so train.publish.recard and train.claims find it from the repository root), else as given."""
     path = Path(source)
     if path.is_dir():
         try:

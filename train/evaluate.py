@@ -5,7 +5,7 @@
 
 --split test scores the test split; --split val the validation split (the held-out training images
 of train/splits.py). metrics.json maps each --weights (a folder inside the repository by its path
-relative to the repository, so `train.recard` finds it) to
+relative to the repository, so `train.publish.recard` finds it) to
   {"split", "data", "<split>_psnr", "<split>_ssim", "n_<split>", "<split>_psnr_ci", "<split>_ssim_ci"
    ({mean, low, high, n}: 95 % bootstrap interval over images, train/stats.py),
    "jitter_psnr": {σ: dB}, "jitter_ssim": {σ: ·}, "jitter_psnr_ci", "jitter_ssim_ci",

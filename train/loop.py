@@ -15,17 +15,16 @@ import torch.distributed as dist
 from torch.utils.data import DistributedSampler
 from tqdm import tqdm
 
-from . import collectives, hardware
+from . import collectives, hardware, splits
 from .batches import loss_and_psnr, queries, step_generator
 from .checkpoint import (CKPT, RUN_JSON, inspect_run_dir, load_checkpoint, rng_state, save_checkpoint, set_rng_state,
                          truncate_metrics, write_run_json)
 from .config import TrainConfig
-from . import splits
 from .data import Split, check_source, load_split, to_float
-from .export import export_run
+from .publish.export import export_run
 from .metrics_log import MetricsLog
 from .model_factory import build_model, init_weights  # build_model: also importable as train.loop.build_model
-from .lineage import lineage_of
+from .publish.lineage import lineage_of
 from .stop_request import StopRequest, TrainingStopped
 from .schedule import (REWARMUP_REQUIRED_ABOVE, extension_segment, lr_for_step, new_plan, plan_total, protocol_plan,
                        recipe_description, schedule_description)
@@ -476,7 +475,7 @@ def _plot(out, is_main):
     if not is_main:
         return
     try:
-        from .plot import plot_run
+        from .study.plot import plot_run
         plot_run(out)
     except Exception as err:  # noqa: BLE001 — a plotting problem must never stop training
         print(f"warning: could not plot training curves: {err}", file=sys.stderr)

@@ -1,5 +1,5 @@
 """build_model: a TrainConfig → the untrained model (its own module, so that train.loop and
-train.export can both import it without importing each other); init_weights: the state a new run
+train.publish.export can both import it without importing each other); init_weights: the state a new run
 starts from when --init-from names a weights folder."""
 from dataclasses import asdict
 from pathlib import Path

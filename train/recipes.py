@@ -13,7 +13,7 @@ RECIPES = {
         "simplified": dict(lr=1e-4, batch_size=32, warmup_frac=0.0),
         "corrected": dict(lr=5e-4, batch_size=16, warmup_frac=5 / 40),
     },
-    # The winners of the recipe study at equal image passes (python -m train.sweep; table and plot in
+    # The winners of the recipe study at equal image passes (python -m train.study.sweep; table and plot in
     # train/results/sweep-{corrected,simplified}.md, test PSNR on the same 500 test images, seed 0):
     # corrected at 2,000 image passes: batch 4 / peak lr 1e-3 / warm-up 1/8 15.32 dB, the best of 6 recipes
     #   (batch 4 at lr 5e-4 … 2e-3 and warm-up 0 within 0.11 dB of it; batch 16: 14.60 dB at the protocol's

@@ -1,8 +1,8 @@
 """Upload an exported weights folder to the Hugging Face Hub.
 
-    python -m train.publish --repo-id USER/NAME DIR [--private] [--dry-run]
+    python -m train.publish.publish --repo-id USER/NAME DIR [--private] [--dry-run]
 
-DIR must hold config.json, model.safetensors and README.md (what `train.export` writes).
+DIR must hold config.json, model.safetensors and README.md (what `train.publish.export` writes).
 --dry-run lists what would be uploaded and touches no network.
 """
 import argparse
@@ -19,13 +19,13 @@ def files_to_upload(folder):
         raise FileNotFoundError(f"{folder} is not a folder")
     missing = [n for n in REQUIRED if not (folder / n).is_file()]
     if missing:
-        raise FileNotFoundError(f"{folder} lacks {', '.join(missing)}; export it first (python -m train.export)")
+        raise FileNotFoundError(f"{folder} lacks {', '.join(missing)}; export it first (python -m train.publish.export)")
     return sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.endswith(SKIP_SUFFIXES)
                   and ".cache" not in p.parts)
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m train.publish", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m train.publish.publish", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("folder")
     p.add_argument("--repo-id", required=True)

@@ -1,6 +1,6 @@
 """Where is test PSNR heading? Fit PSNR against image passes and project the budget of a target.
 
-    python -m train.project SOURCE [SOURCE ...] --target 22 [--target 28] [--img-s 1.8] [--n-train 50000]
+    python -m train.study.project SOURCE [SOURCE ...] --target 22 [--target 28] [--img-s 1.8] [--n-train 50000]
                             [--end-only] [--plot OUT.png] [--json OUT.json]
 
 SOURCE: a run directory or an exported weights folder (its metrics.jsonl `val` / `epoch` records:

@@ -1,6 +1,6 @@
 """Sample-efficiency study (issue 9, SPEC §5 "Recipes for short budgets"): named recipes at equal image passes.
 
-    python -m train.sweep --model {simplified,corrected} --data PATH --out DIR --passes N
+    python -m train.study.sweep --model {simplified,corrected} --data PATH --out DIR --passes N
                           [--configs NAME,NAME] [--confirm K] [--eval-images 500] [--parallel 2] [--threads 1]
                           [--dry-run | --report]
 
@@ -25,9 +25,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from .checkpoint import CKPT, METRICS, atomic_write_json
-from .config import PROTOCOLS
-from .recipes import describe_warmup, recipe
+from ..checkpoint import CKPT, METRICS, atomic_write_json
+from ..config import PROTOCOLS
+from ..recipes import describe_warmup, recipe
 
 IDENTITY = "sweep_identity.json"
 # Measured training speed per core on the AVX-512 Xeon (train/README, BENCHMARKS): for --dry-run estimates.
@@ -175,12 +175,12 @@ def score_checkpoint(run, identity, a):
     """Load run's checkpoint and measure PSNR/SSIM on the first --eval-images of the validation order."""
     import torch
 
-    from .checkpoint import load_checkpoint
-    from .config import TrainConfig
-    from .hardware import set_threads
-    from .loop import train_and_validation_sets
-    from .model_factory import build_model
-    from .validate import evaluate_split, val_indices
+    from ..checkpoint import load_checkpoint
+    from ..config import TrainConfig
+    from ..hardware import set_threads
+    from ..loop import train_and_validation_sets
+    from ..model_factory import build_model
+    from ..validate import evaluate_split, val_indices
     set_threads(a.threads)
     ckpt = load_checkpoint(run / CKPT)
     model = build_model(TrainConfig.from_dict(ckpt["config"]).resolved())
@@ -198,7 +198,7 @@ def run_job(a, identity, j, out):
         return json.loads(res_path.read_text())
     run = out / "runs" / j["name"]
     log_path = out / "logs" / f"{j['name']}.log"
-    root = str(Path(__file__).resolve().parents[1])  # `python -m train` of this very checkout, from any cwd
+    root = str(Path(__file__).resolve().parents[2])  # `python -m train` of this very checkout, from any cwd
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads),
                PYTHONPATH=os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p))
     t0 = time.time()
@@ -381,7 +381,7 @@ def write_reports(out, identity, grid_results, confirm_results):
 
 # ---- CLI ----------------------------------------------------------------------------------------
 def parser():
-    p = argparse.ArgumentParser(prog="python -m train.sweep", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m train.study.sweep", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", required=True, choices=sorted(PROTOCOLS))
     p.add_argument("--data", required=True, help="as for python -m train (cifar10, ImageFolder root, .npz pack)")

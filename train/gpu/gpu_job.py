@@ -1,7 +1,7 @@
 """One call on a GPU machine: check the scan, benchmark, train, export, evaluate, pack the results.
 
-    python -m train.gpu_job --model {simplified,corrected,both} --data PACK.npz --budget 6m --out OUT_DIR
-    DEVICE=cpu train/gpu_run.sh both PACK.npz 20s OUT_DIR          # the same as a dry run on CPU
+    python -m train.gpu.gpu_job --model {simplified,corrected,both} --data PACK.npz --budget 6m --out OUT_DIR
+    DEVICE=cpu train/gpu/gpu_run.sh both PACK.npz 20s OUT_DIR          # the same as a dry run on CPU
 
 Stages (each writes report.json again, so a call cut short still returns what it finished):
  1. checks before any work: MODEL known, OUT_DIR empty, CUDA present when --device cuda, data readable;
@@ -20,7 +20,7 @@ Stages (each writes report.json again, so a call cut short still returns what it
     that evaluation (sha256-checked);
  7. OUT_DIR: report.json, log.txt, MODEL.tar per model and eval.tar, any file over PART_BYTES split
     into .00, .01 … parts (a returned file may be at most 16 MiB; at most 8 files come back).
-`python -m train.collect OUT_DIR DEST` turns what came back into DEST/<model> folders.
+`python -m train.publish.collect OUT_DIR DEST` turns what came back into DEST/<model> folders.
 """
 import argparse
 import hashlib
@@ -60,8 +60,8 @@ def _models(name):
 
 def check_inputs(a):
     """Everything that can be refused is refused here, before any work."""
-    from .config import parse_duration
-    from .data import check_source
+    from ..config import parse_duration
+    from ..data import check_source
     models = _models(a.model)
     out = Path(a.out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
@@ -72,7 +72,7 @@ def check_inputs(a):
     for model in models:
         if a.init_from and not (Path(a.init_from) / model / "config.json").is_file():
             raise JobError(f"--init-from {a.init_from}: no {model}/config.json there")
-    from .recipes import recipe
+    from ..recipes import recipe
     recipe(a.recipe, models[0])  # unknown recipe → ValueError listing the known ones
     budget = parse_duration(a.budget)
     if budget <= 0:
@@ -173,7 +173,7 @@ class Job:
         self.log(f"scan: {variant} {detail}")
 
     def recipe(self, model):
-        from .recipes import recipe
+        from ..recipes import recipe
         r = recipe(self.a.recipe, model)
         if self.a.batch_size:
             r["batch_size"] = self.a.batch_size
@@ -227,7 +227,7 @@ class Job:
 
     def notes(self, model, facts):
         m, bench = self.report.get("machine", {}), self.report["benchmark"][model]
-        return (f"\n## How this folder was made (one GPU call, `train/gpu_run.sh`)\n\n"
+        return (f"\n## How this folder was made (one GPU call, `train/gpu/gpu_run.sh`)\n\n"
                 f"- Machine: {m.get('gpu', 'CPU dry run')}, torch {m.get('torch')}, triton {m.get('triton')}; "
                 f"bf16 autocast (Fourier features and the spatial bias in fp32); selective scan: "
                 f"{self.scan_variant}.\n"
@@ -243,7 +243,7 @@ class Job:
 
     def export(self, model, run_dir, facts, metrics=None):
         dest = self.work / "export" / model
-        args = ["train.export", str(run_dir), str(dest), "--device", self.a.device, "--eval-limit",
+        args = ["train.publish.export", str(run_dir), str(dest), "--device", self.a.device, "--eval-limit",
                 str(self.a.export_eval_limit), "--dtype-check-limit", str(self.a.export_eval_limit),
                 "--notes", self.notes(model, facts)]
         if metrics:
@@ -327,10 +327,10 @@ class Job:
 
 
 def parser():
-    p = argparse.ArgumentParser(prog="python -m train.gpu_job", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m train.gpu.gpu_job", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", required=True, help="simplified, corrected or both")
-    p.add_argument("--data", required=True, help="a train.pack .npz (or an ImageFolder root)")
+    p.add_argument("--data", required=True, help="a train.gpu.pack .npz (or an ImageFolder root)")
     p.add_argument("--budget", required=True, help="training time for all models together, e.g. 6m")
     p.add_argument("--out", required=True, help="an empty folder: what the call returns")
     p.add_argument("--work", default="", help="scratch folder (runs, checkpoints); default OUT_work beside OUT")

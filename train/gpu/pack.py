@@ -1,6 +1,6 @@
 """Pack a dataset into one .npz that `--data FILE.npz` reads (for machines without the folder).
 
-    python -m train.pack --data /path/to/cifar10 OUT.npz [--max-bytes N] [--limit-train N] [--limit-test N]
+    python -m train.gpu.pack --data /path/to/cifar10 OUT.npz [--max-bytes N] [--limit-train N] [--limit-test N]
 
 An ImageFolder of JPEGs is stored as the original JPEG bytes, split in two: the header (everything
 up to and including the start-of-scan segment: quantisation and Huffman tables, frame size) and the
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import DataError, describe_source, list_image_folder, load_split
+from ..data import DataError, describe_source, list_image_folder, load_split
 
 JPEG_EXTS = {".jpg", ".jpeg"}
 SOS = 0xDA  # JPEG start-of-scan marker: the entropy-coded data follows its segment
@@ -147,7 +147,7 @@ def pack(data, out, limit_train=0, limit_test=0, data_root="data", max_bytes=0):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m train.pack", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m train.gpu.pack", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True, help="an ImageFolder root with train/ and test/, or cifar10")
     p.add_argument("out")

@@ -1,6 +1,6 @@
 """Rewrite the model card of exported weights from a `train.evaluate` measurement, without the run folder.
 
-    python -m train.recard WEIGHTS_DIR --metrics METRICS_JSON [--notes TEXT]
+    python -m train.publish.recard WEIGHTS_DIR --metrics METRICS_JSON [--notes TEXT]
 
 The card's notes are kept (training_info.json's card_notes) unless --notes replaces them.
 
@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from .card import write_card
-from .evaluate import weights_sha256
+from ..evaluate import weights_sha256
 from .export import _from_metrics, _metrics_entry
 
 INFO = "training_info.json"
@@ -27,7 +27,7 @@ def recard(weights_dir, metrics, notes=""):
     weights_dir = Path(weights_dir)
     for name in (INFO, "model.safetensors"):
         if not (weights_dir / name).is_file():
-            raise FileNotFoundError(f"{weights_dir} has no {name}: not a folder written by train.export")
+            raise FileNotFoundError(f"{weights_dir} has no {name}: not a folder written by train.publish.export")
     info = json.loads((weights_dir / INFO).read_text())
     entry = _metrics_entry(metrics, weights_dir)
     if entry.get("weights_sha256") != weights_sha256(weights_dir):
@@ -41,7 +41,7 @@ def recard(weights_dir, metrics, notes=""):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m train.recard", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m train.publish.recard", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("weights_dir")
     p.add_argument("--metrics", required=True, help="train.evaluate metrics.json with an entry for WEIGHTS_DIR")

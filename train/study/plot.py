@@ -1,4 +1,4 @@
-"""Training curves from metrics.jsonl → RUN_DIR/curves.png.   python -m train.plot RUN_DIR
+"""Training curves from metrics.jsonl → RUN_DIR/curves.png.   python -m train.study.plot RUN_DIR
 
 Top row: per-step train loss and PSNR (with a running mean) and per-epoch / validation points;
 bottom: test PSNR per validation and the learning rate.
@@ -6,8 +6,8 @@ bottom: test PSNR per validation and the learning rate.
 import sys
 from pathlib import Path
 
-from .checkpoint import METRICS
-from .metrics_log import read_metrics
+from ..checkpoint import METRICS
+from ..metrics_log import read_metrics
 
 
 def _running_mean(values, k):
@@ -62,7 +62,7 @@ def plot_run(run_dir, out=None):
 
 def main(argv=None):
     import argparse
-    p = argparse.ArgumentParser(prog="python -m train.plot", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m train.study.plot", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run_dir", help="a run folder holding metrics.jsonl")
     p.add_argument("out", nargs="?", default=None, help="the figure to write (default RUN_DIR/curves.png)")

@@ -1,6 +1,6 @@
 """Export a run's checkpoint to Hugging Face format with a model card.
 
-    python -m train.export RUN_DIR OUT_DIR [--dtype auto|float16|float32] [--eval-limit N] [--jitter]
+    python -m train.publish.export RUN_DIR OUT_DIR [--dtype auto|float16|float32] [--eval-limit N] [--jitter]
                                            [--metrics METRICS_JSON]
 
 auto: float16 parameters when they cost < 0.05 dB test PSNR against float32 (measured here), else float32.
@@ -18,14 +18,14 @@ from pathlib import Path
 import torch
 
 from .card import write_card
-from .checkpoint import CKPT, load_checkpoint
-from .config import TrainConfig
-from .data import load_split
-from .evaluate import weights_sha256
-from .hardware import set_threads
-from .model_factory import build_model
-from .schedule import extensions, plan_total, recipe_description, schedule_description
-from .validate import evaluate_sigmas, evaluate_split, val_indices
+from ..checkpoint import CKPT, load_checkpoint
+from ..config import TrainConfig
+from ..data import load_split
+from ..evaluate import weights_sha256
+from ..hardware import set_threads
+from ..model_factory import build_model
+from ..schedule import extensions, plan_total, recipe_description, schedule_description
+from ..validate import evaluate_sigmas, evaluate_split, val_indices
 
 FP16_MAX_COST_DB = 0.05
 JITTER_SIGMAS = (0.0, 0.005, 0.01, 0.02, 0.05)
@@ -129,7 +129,7 @@ def export_run(run_dir, out_dir, *, dtype="auto", eval_limit=1000, device="cpu",
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m train.export", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m train.publish.export", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run_dir")
     p.add_argument("out_dir")

@@ -14,8 +14,8 @@ import torch
 from lainr import CorrectedConfig, SimplifiedConfig, model_class
 from lainr.scan import selective_scan
 
-from .batches import loss_and_psnr, queries, step_generator
-from .config import GRAD_CLIP, PROTOCOLS, WEIGHT_DECAY
+from ..batches import loss_and_psnr, queries, step_generator
+from ..config import GRAD_CLIP, PROTOCOLS, WEIGHT_DECAY
 
 
 def _sync(device):

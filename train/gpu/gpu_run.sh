@@ -2,20 +2,20 @@
 # One call on a GPU machine without internet: check the scan, benchmark, train, export, evaluate,
 # and leave everything in OUT_DIR within the device tool's limits (files ≤ 15 MiB, ≤ 8 of them).
 #
-#   train/gpu_run.sh MODEL DATA BUDGET OUT_DIR
+#   train/gpu/gpu_run.sh MODEL DATA BUDGET OUT_DIR
 #     MODEL    simplified | corrected | both
-#     DATA     a pack from `python -m train.pack` (the whole CIFAR-10 JPEG copy packs into ≈ 18 MiB)
+#     DATA     a pack from `python -m train.gpu.pack` (the whole CIFAR-10 JPEG copy packs into ≈ 18 MiB)
 #     BUDGET   training time for all models together, e.g. 6m (turned into fixed step counts)
 #     OUT_DIR  an empty folder (on the device machine: "$OUT")
 #
-#   DEVICE=cpu TINY=1 train/gpu_run.sh both pack.npz 20s /tmp/out     # the dry run on CPU (small models)
+#   DEVICE=cpu TINY=1 train/gpu/gpu_run.sh both pack.npz 20s /tmp/out     # the dry run on CPU (small models)
 #
 # Environment: DEVICE (default cuda), TINY=1 (small models), JOB_ARGS (more flags for
-# `python -m train.gpu_job`, e.g. "--eval-limit 2000"). Bring the results home with
-# `python -m train.collect OUT_DIR DEST`. The stages are described in train/gpu_job.py.
+# `python -m train.gpu.gpu_job`, e.g. "--eval-limit 2000"). Bring the results home with
+# `python -m train.publish.collect OUT_DIR DEST`. The stages are described in train/gpu/gpu_job.py.
 set -euo pipefail
 if [ $# -ne 4 ]; then
-  echo "usage: train/gpu_run.sh MODEL DATA BUDGET OUT_DIR   (MODEL: simplified|corrected|both)" >&2
+  echo "usage: train/gpu/gpu_run.sh MODEL DATA BUDGET OUT_DIR   (MODEL: simplified|corrected|both)" >&2
   exit 2
 fi
 cd "$(dirname "$0")/.."
@@ -24,5 +24,5 @@ TINY_FLAG=""
 if [ "${TINY:-0}" = "1" ]; then TINY_FLAG="--tiny"; fi
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv || true
 # shellcheck disable=SC2086
-exec python -m train.gpu_job --model "$1" --data "$2" --budget "$3" --out "$4" --device "${DEVICE:-cuda}" \
+exec python -m train.gpu.gpu_job --model "$1" --data "$2" --budget "$3" --out "$4" --device "${DEVICE:-cuda}" \
     $TINY_FLAG ${JOB_ARGS:-}

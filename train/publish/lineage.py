@@ -1,7 +1,7 @@
 """Where a run's starting weights came from: the training history of an --init-from chain.
 
 A run started with --init-from FOLDER records, at its start, the stages that produced FOLDER (read from
-FOLDER/training_info.json, which `train.export` writes): FOLDER's own lineage, then FOLDER's run. It is
+FOLDER/training_info.json, which `train.publish.export` writes): FOLDER's own lineage, then FOLDER's run. It is
 kept in the checkpoint, so it survives FOLDER being overwritten later (as when a continued run
 re-exports into the same weights/ folder), and the model card lists every stage and the totals.
 """

@@ -3,7 +3,7 @@ import json
 from pathlib import Path
 
 from .lineage import lineage_markdown
-from .schedule import rewarmup_text
+from ..schedule import rewarmup_text
 
 UNFINISHED_NOTE = ("\n**Note:** exported from an unfinished run's latest checkpoint; its schedule had not reached "
                    "its end.\n")
@@ -148,7 +148,7 @@ weights: MIT.
 def write_card(out_dir, info, notes="", finished=True):
     """out_dir/README.md (the card, with notes and, for an unfinished run, a note saying so) and
     out_dir/training_info.json (info itself, with the notes kept as "card_notes" so that a later
-    train.recard keeps them)."""
+    train.publish.recard keeps them)."""
     out_dir = Path(out_dir)
     info = {k: v for k, v in info.items() if k != "notes"}
     if notes:

@@ -1,6 +1,6 @@
-"""Bring home what a GPU call (train/gpu_run.sh) returned: DEST/simplified, DEST/corrected, DEST/eval.
+"""Bring home what a GPU call (train/gpu/gpu_run.sh) returned: DEST/simplified, DEST/corrected, DEST/eval.
 
-    python -m train.collect OUT_DIR DEST [--replace]
+    python -m train.publish.collect OUT_DIR DEST [--replace]
 
 Every archive listed in OUT_DIR/report.json is joined from its parts, checked against its sha256,
 unpacked into a scratch folder and (for the models) loaded strictly with `from_pretrained`, all
@@ -60,7 +60,7 @@ def collect(out_dir, dest, replace=False):
     out_dir, dest = Path(out_dir), Path(dest)
     report_file = out_dir / "report.json"
     if not report_file.is_file():
-        raise CollectError(f"{out_dir} has no report.json: not the output of train/gpu_run.sh")
+        raise CollectError(f"{out_dir} has no report.json: not the output of train/gpu/gpu_run.sh")
     report = json.loads(report_file.read_text())
     files = report.get("files", {})
     if not any(m in files for m in MODELS):
@@ -104,7 +104,7 @@ def _summary(dest, name):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m train.collect", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m train.publish.collect", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("out_dir", help="the folder the GPU call returned (its $OUT)")
     p.add_argument("dest", help="where DEST/simplified, DEST/corrected and DEST/eval go (e.g. weights)")
