@@ -1,11 +1,11 @@
-"""Reference (unoptimised) forward passes, kept to check the fast paths and to count model FLOPs.
+"""Reference (unoptimised) forward passes, for the bench's "before" figures and its model-FLOP count.
 
-These are the straightforward implementations the fast paths in `lainr/` replaced (as of commit
-5f88dc3), written against the same modules and parameters. `tests/test_bench_fastpath.py` checks
-that the fast paths agree with them to 1e-5 (relative); `python -m bench` counts the *model* FLOPs
-(what the SPEC's architecture computes, layer by layer) on them, so an algebraic shortcut in the
-fast path (e.g. two Linear layers folded into one) shows up as a higher model-FLOP rate (MFU)
-rather than as less work — the executed FLOPs are reported beside them (HFU).
+Decoders: their own readable forward with the attention weights formed explicitly (no copy). Encoder:
+the Mamba mixer as first written (before the channels-first fast path, commit 5f88dc3). `python -m
+bench` counts the *model* FLOPs (what the SPEC's architecture computes, layer by layer) on these, so
+an algebraic shortcut (e.g. the folded inference decoder of `model.fuse()`) shows up as a higher
+model-FLOP rate (MFU) rather than as less work — the executed FLOPs are reported beside them (HFU).
+The tests' oracles are their own (tests/oracles.py), not these.
 """
 import types
 from contextlib import contextmanager
@@ -14,48 +14,13 @@ import torch
 import torch.nn.functional as F
 from einops import rearrange
 
-from lainr.fourier import band_features, gaussian_fourier_features
-from lainr.spatial_bias import spatial_bias
 
 
 # ---- decoders ------------------------------------------------------------------------------------
-def _mha_reference(attn_mod, queries, latents, bias):
-    q = rearrange(attn_mod.to_q(queries), "b q (h e) -> b h q e", h=attn_mod.heads)
-    k, v = (rearrange(t, "b m (h e) -> b h m e", h=attn_mod.heads) for t in attn_mod.to_kv(latents).chunk(2, dim=-1))
-    logits = (q @ k.transpose(-1, -2)) * attn_mod.scale  # (B, h, Q, m)
-    if bias is not None:
-        logits = logits + bias[:, None]
-    attn = logits.softmax(dim=-1)
-    out = rearrange(attn @ v, "b h q e -> b q (h e)")
-    return attn_mod.to_out(out), attn
-
-
-def lainr_forward_reference(dec, latents, coords, mod_coords=None):
-    """LAINRDecoder.forward as first written: → rgb (B, Q, 3), attention (B, h, Q, m), bias."""
-    mod_coords = coords if mod_coords is None else mod_coords
-    bias = None if dec.bias_alpha == 0 else spatial_bias(mod_coords, dec.num_lp, dec.bias_grid, dec.bias_alpha)
-    x_q = F.relu(dec.query_lin(band_features(mod_coords, dec.omega_q)))
-    mod, attn = _mha_reference(dec.attention, x_q, latents, bias)
-    hv, rgb = None, 0
-    for k, omegas in enumerate(dec.omega_bands):
-        h_k = F.relu(dec.bandwidth_lins[k](band_features(coords, omegas)))
-        m_k = F.relu(h_k + dec.modulation_lins[k](mod))
-        hv = m_k if k == 0 else F.relu(dec.hv_lins[k - 1](m_k + hv))
-        rgb = rgb + dec.out_lins[k](hv)
-    return rgb, attn, bias
-
-
-def simplified_forward_reference(dec, latents, coords, mod_coords=None):
-    """SimplifiedDecoder.forward as first written: → rgb (B, Q, 3), attention (B, 1, Q, m), None."""
-    mod_coords = coords if mod_coords is None else mod_coords
-    queries = dec.coord_mlp(gaussian_fourier_features(mod_coords, dec.B_mod))
-    a = dec.attention
-    q, k, v = a.to_q(queries), a.to_k(latents), a.to_v(latents)
-    attn = (torch.einsum("bqd,bmd->bqm", q, k) * a.scale).softmax(dim=-1)
-    modulation = dec.mod_out(attn @ v)
-    features = gaussian_fourier_features(coords, dec.B_hypo)
-    rgb = dec.hyponet(torch.cat([modulation, features], dim=-1))
-    return rgb, attn[:, None], None
+def decoder_forward_reference(dec, latents, coords, mod_coords=None):
+    """The decoder's own readable forward with the attention weights formed explicitly (softmax of the
+    logits): the computation the SPEC writes, layer by layer → rgb, attention, bias."""
+    return type(dec).forward(dec, latents, coords, mod_coords, need_weights=True)
 
 
 # ---- encoder -------------------------------------------------------------------------------------
@@ -87,20 +52,25 @@ def bimamba_forward_reference(bi, hidden):
 @contextmanager
 def reference_model(model):
     """Temporarily run `model` (either GINR) through the reference forward passes (nestable)."""
-    from lainr.lainr_decoder import LAINRDecoder
     from lainr.mamba import BiMamba
 
     dec = model.decoder
-    fn = lainr_forward_reference if isinstance(dec, LAINRDecoder) else simplified_forward_reference
-    patches = [(dec, types.MethodType(lambda self, lat, c, mc=None, **_: fn(self, lat, c, mc), dec))]
+    reference = types.MethodType(lambda self, lat, c, mc=None, **_: decoder_forward_reference(self, lat, c, mc), dec)
+    patches = [(dec, reference)]
     patches += [(mod, types.MethodType(bimamba_forward_reference, mod))
                 for mod in model.modules() if isinstance(mod, BiMamba)]
     saved = [(mod, mod.__dict__.get("forward")) for mod, _ in patches]
     for mod, forward in patches:
         mod.forward = forward
+    saved_fuse = dec.__dict__.get("fuse")
+    dec.fuse = lambda: (lambda lat, c, mc=None: reference(lat, c, mc)[0])  # render: no folded decoder either
     try:
         yield model
     finally:
+        if saved_fuse is None:
+            del dec.fuse
+        else:
+            dec.fuse = saved_fuse
         for mod, old in saved:
             if old is None:
                 del mod.forward  # back to the class's method
@@ -113,5 +83,5 @@ def rel_err(a, b):
     return ((a.double() - b.double()).abs().max() / b.double().abs().max().clamp_min(1e-30)).item()
 
 
-__all__ = ["lainr_forward_reference", "simplified_forward_reference", "mamba_forward_reference",
+__all__ = ["decoder_forward_reference", "mamba_forward_reference",
            "bimamba_forward_reference", "reference_model", "rel_err"]

@@ -200,7 +200,8 @@ def run(quick=False, repeats=None, chunk=None, models=MODELS, reference=False, s
                             timing="median of repeats after one warm-up", clock=clock_name(), started=time.strftime(
                                 "%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
                             load_average_start=load_average(), machine=machine_info(), render_chunk=chunk,
-                            forward_passes="reference (before optimisation)" if reference else "fast paths"))
+                            forward_passes="reference (before optimisation)" if reference else
+                            "library: decode through model.fuse(), encode and training as they run"))
     log(f"machine: {result['meta']['machine']}  load {result['meta']['load_average_start']}")
     ceil0 = gemm_ceiling(plan["gemm_n"], repeats=max(3, repeats))
     ceiling = ceil0["gflops"]
@@ -212,7 +213,10 @@ def run(quick=False, repeats=None, chunk=None, models=MODELS, reference=False, s
         entry = dict(parameters=model.num_parameters())
         with reference_model(model) if reference else contextlib.nullcontext():
             entry["encode"] = bench_encode(model, plan["encode_batches"], repeats, ceiling, log)
+            if not reference:  # decode as inference runs it: the folded decoder of model.fuse()
+                model.fuse()
             entry["decode"] = bench_decode(model, plan["sizes"], repeats, ceiling, chunk, log)
+            model.unfuse()  # training: the readable forward
             entry["train"] = bench_train(name, model, quick, repeats, ceiling, log)
         entry["render_rss"] = bench_render_rss(name, plan["rss_size"], quick, log, reference,
                                                repeats=1 if quick else 5)

@@ -49,6 +49,9 @@ class Engine:
     def __init__(self, models, *, chunk=CHUNK):
         self.models = models
         self.chunk = chunk
+        for lm in models.values():  # inference only: decode through the folded copy (lainr's fuse())
+            if hasattr(lm.model, "fuse"):
+                lm.model.fuse()
         self._latents = LRU(64)
         self._renders = LRU(32)
 
@@ -64,6 +67,8 @@ class Engine:
 
     # ---- encode / render ---------------------------------------------------------------------
     def latents(self, name, prepared):
+        if prepared.latents is not None:  # substituted (refined) latents: nothing to encode
+            return prepared.latents[name]
         key = (name, prepared.key)
         cached = self._latents.get(key)
         if cached is None:

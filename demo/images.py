@@ -7,7 +7,7 @@ files and non-images. Problems the user can fix raise `InputError` with a plain 
 import hashlib
 import os
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +19,7 @@ MODEL_SIZE = 32  # the encoders take 32×32 RGB
 MAX_PIXELS = 20_000_000  # refuse anything larger (decompression bombs included)
 MAX_FILE_BYTES = 10 * 1024 * 1024  # also enforced by launch(max_file_size=...)
 WORK_SIDE = 1024  # larger photos are box-reduced to about this first
+KEEP_CROPS = 32  # centre crops of non-square uploads kept on disk for the page to show
 MAX_REFERENCE = 512  # the kept photo (the reference) is at most this big: outputs go up to 512
 ASSETS = Path(__file__).resolve().parent / "assets"
 
@@ -156,11 +157,22 @@ class Prepared:
     original_size: tuple = (MODEL_SIZE, MODEL_SIZE)  # (width, height) as uploaded
     name: str = ""
     _refs: dict = field(default_factory=dict, repr=False)
+    latents: dict = None  # {model name: (1, m, d) tensor} to decode instead of the encoder's (refined ones)
+    tag: str = ""  # names those latents in the cache keys (unique per refinement)
+
+    @property
+    def content_key(self):
+        """Content hash of the model input."""
+        return hashlib.sha1(np.ascontiguousarray(self.model_input, dtype=np.float32).tobytes()).hexdigest()[:16]
 
     @property
     def key(self):
-        """Content hash of the model input: the cache key for latents and renders."""
-        return hashlib.sha1(np.ascontiguousarray(self.model_input, dtype=np.float32).tobytes()).hexdigest()[:16]
+        """The cache key for latents and renders: the content hash, plus the tag of substituted latents."""
+        return self.content_key + (f":{self.tag}" if self.tag else "")
+
+    def with_latents(self, latents, tag):
+        """The same input decoded from other latents (e.g. refined ones) → a new Prepared."""
+        return replace(self, latents=dict(latents), tag=str(tag), _refs=self._refs)
 
     @property
     def is_photo(self):
@@ -217,6 +229,25 @@ def prepare(obj, name=None):
     source = area_resize(rgb, MAX_REFERENCE) if side > MAX_REFERENCE else rgb  # bounded per-session memory
     return Prepared(model_input=area_resize(rgb, MODEL_SIZE), source=source, notes=notes, original_size=(w, h),
                     name=name or "")
+
+
+def centre_crop_file(path, directory):
+    """The centre square of a non-square image file, saved losslessly (PNG) in `directory` → its path;
+    None when the image is square already. What the page previews: the crop the models see. Raises
+    InputError for a file `prepare` would refuse."""
+    notes = []
+    im = _decode(_open(path), notes)
+    if im.size[0] == im.size[1]:
+        return None
+    square = _centre_square(im, notes)
+    if square.mode not in ("1", "L", "LA", "I", "I;16", "P", "RGB", "RGBA"):
+        square = square.convert("RGB")
+    directory = Path(directory)
+    for old in sorted(directory.glob("*.png"), key=lambda f: f.stat().st_mtime)[:-KEEP_CROPS]:
+        old.unlink(missing_ok=True)  # a bounded folder: the page shows the latest crops only
+    out = directory / f"{Path(path).stem[:60]}-centre-{square.size[0]}.png"
+    square.save(out, format="PNG", compress_level=1)
+    return str(out)
 
 
 # ---- shipped examples -------------------------------------------------------------------------

@@ -14,7 +14,18 @@ from lainr import psnr_per_image, ssim_per_image
 from .images import MODEL_SIZE, area_resize, to_tensor
 
 ROWS = ("nearest", "bicubic", "simplified", "corrected")
-LABELS = {"nearest": "input (nearest)", "bicubic": "bicubic", "simplified": "simplified", "corrected": "corrected"}
+REFINED_ROWS = ("simplified_refined", "corrected_refined")
+LABELS = {"nearest": "input (nearest)", "bicubic": "bicubic", "simplified": "simplified", "corrected": "corrected",
+          "simplified_refined": "simplified, refined", "corrected_refined": "corrected, refined"}
+WHAT = {"nearest": "the 32×32 input the models see, unsmoothed",
+        "bicubic": "bicubic up-sampling of the input",
+        "simplified": "simplified model, one encoder pass",
+        "corrected": "corrected model, one encoder pass",
+        "simplified_refined": "simplified model, refined latents",
+        "corrected_refined": "corrected model, refined latents"}
+HOW = {"input": "scored against the 32×32 input",
+       "sr": "scored against the photo itself (real super-resolution)",
+       "downsampled": "scored after area-downsampling to the input's pixels (a consistency check)"}
 PSNR_CAP = 100.0  # lainr caps identical images at 100 dB
 
 
@@ -40,13 +51,20 @@ def compute(prepared, size, images):
     """images: {row: (size, size, 3) array}. → metrics dict (JSON-safe)."""
     mode, reference, description = reference_for(prepared, size)
     rows = {}
-    for row in ROWS:
+    for row in (*ROWS, *REFINED_ROWS):
         if row not in images:
             continue
         pred = images[row] if mode != "downsampled" else area_resize(images[row], MODEL_SIZE)
         p, s = score(pred, reference)
-        rows[row] = {"psnr": round(p, 3), "ssim": round(s, 4), "is_reference": p >= PSNR_CAP - 1e-6}
+        rows[row] = entry(row, p, s, mode)
     return {"resolution": size, "mode": mode, "reference": description, "metrics": rows}
+
+
+def entry(row, psnr, ssim, mode):
+    """One row of scores. Without a photo the reference *is* the input, so its nearest enlargement is
+    the reference itself (scored only up to the resampling of a non-integer scale)."""
+    is_reference = psnr >= PSNR_CAP - 1e-6 or (row == "nearest" and mode != "sr")
+    return {"psnr": round(psnr, 3), "ssim": round(ssim, 4), "is_reference": bool(is_reference)}
 
 
 def _fmt(entry):
@@ -69,12 +87,17 @@ def markdown(metrics, sigma=0.0):
 
 
 def caption(metrics, row):
-    """Short label over one image, e.g. 'corrected: 27.31 dB (↓32)'."""
+    """Short label of one image, e.g. 'corrected: 27.31 dB (↓32)'."""
     entry = metrics["metrics"].get(row)
     if entry is None:
         return LABELS[row]
     if entry.get("is_reference"):
-        return f"{LABELS[row]} (reference)"
+        return f"{LABELS[row]} (= reference)"
     tag = metrics.get("tag", {"input": "", "sr": " vs photo", "downsampled": " ↓32"}[metrics["mode"]])
     return f"{LABELS[row]}: {entry['psnr']:.2f} dB{tag}"
 
+
+def caption_line(metrics, row, what=None):
+    """The Markdown under one render: its score, what it is and how it is scored."""
+    how = HOW[metrics["mode"]]
+    return f"**{caption(metrics, row)}**  \n<small>{what or WHAT[row]}; {how}.</small>"

@@ -2,19 +2,24 @@
 import logging
 import math
 import random
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from . import attention_view, metrics_view, walk, zoom
+from . import attention_view, metrics_view, refine, walk, zoom
 from .engine import MAX_SIGMA, MAX_SIZE, bicubic, nearest
-from .images import MODEL_SIZE, InputError, cifar_examples, prepare, to_uint8
+from .images import MODEL_SIZE, InputError, centre_crop_file, cifar_examples, prepare, to_uint8
 
 log = logging.getLogger("demo")
 
 SIGMA_SWEEP = (0.0, 0.005, 0.01, 0.02, 0.05)
 TOKEN_GRID = 64  # token maps are drawn on at most a 64×64 query grid (cheap at any output size)
 MAX_SEED = 2**31 - 1
+
+
+def no_progress(*args, **kwargs):
+    """Progress reporting when nobody listens (a gr.Progress is falsy: never `progress or …`)."""
 
 
 class UserError(ValueError):
@@ -66,6 +71,13 @@ def check_window(y, x, size):
     return zoom.Window(min(max(y, 0.0), MODEL_SIZE - size), min(max(x, 0.0), MODEL_SIZE - size), size)
 
 
+def check_steps(value):
+    steps = _number(value, "Refinement steps")
+    if steps != int(steps) or not 0 <= steps <= refine.MAX_STEPS:
+        raise UserError(f"Refinement steps must be a whole number from 0 to {refine.MAX_STEPS}; got {value!r}.")
+    return int(steps)
+
+
 def check_ts(value):
     """t values of the walk: a number, a list, or text such as "0, 0.25, 0.5" → tuple of floats in [0, 1]."""
     if value is None or (isinstance(value, str) and not value.strip()):
@@ -88,6 +100,26 @@ def load_input(image, which=""):
         raise UserError(f"{which}: {err}" if which else str(err)) from None
 
 
+def check_upload(path, directory, which=""):
+    """An upload, checked as it arrives → (path to show, note): the centre crop the models see for a
+    non-square image (else the file itself). Raises UserError for a file the demo cannot use."""
+    name = Path(str(path)).name
+    try:
+        cropped = centre_crop_file(path, directory)
+    except InputError as err:
+        raise UserError(f"{which + ': ' if which else ''}{name}: {err}") from None
+    if cropped is None:
+        return path, ""
+    return cropped, "not square: the models see its centre square, shown here"
+
+
+def apply_refined(prepared, refined):
+    """The input decoded from its refined latents when `refined` belongs to this image, else as is."""
+    if refined is not None and refined.applies_to(prepared):
+        return prepared.with_latents(refined.latents, refined.tag)
+    return prepared
+
+
 # ---- events -----------------------------------------------------------------------------------
 class Service:
     def __init__(self, engine):
@@ -103,7 +135,7 @@ class Service:
 
     def reconstruct(self, image, resolution, sigma, seed=0, progress=None):
         """The API: → (simplified uint8 image, corrected uint8 image, metrics dict)."""
-        progress = progress or (lambda *a, **k: None)
+        progress = no_progress if progress is None else progress
         size, sigma, seed = check_resolution(resolution), check_sigma(sigma), check_seed(seed)
         prepared = load_input(image)
         progress(0.05, "encoding")
@@ -114,26 +146,54 @@ class Service:
                        models={name: lm.as_dict() for name, lm in self.engine.models.items()})
         return prepared, images, metrics
 
-    def zoom(self, image, y, x, size, resolution, progress=None):
-        """→ (prepared, window, {row: (n, n, 3) image}, metrics dict) for the window at n×n."""
-        progress = progress or (lambda *a, **k: None)
+    def zoom(self, image, y, x, size, resolution, progress=None, refined=None):
+        """→ (prepared, window, {row: (n, n, 3) image}, metrics dict) for the window at n×n; the models
+        decode `refined` latents (demo.refine.Refined) when they belong to this image."""
+        progress = no_progress if progress is None else progress
         n, window = check_resolution(resolution), check_window(y, x, size)
-        prepared = load_input(image)
+        prepared = apply_refined(load_input(image), refined)
         progress(0.05, "encoding")
         images = zoom.render(self.engine, prepared, window, n, progress)
         metrics = zoom.compute(prepared, window, n, images)
-        metrics.update(input_notes=list(prepared.notes),
+        metrics.update(input_notes=list(prepared.notes), latents=latents_used(prepared, refined),
                        models={name: lm.as_dict() for name, lm in self.engine.models.items()})
         return prepared, window, images, metrics
 
-    def interpolate(self, image_a, image_b, resolution, ts=None, progress=None):
-        """→ ({row: [frame per t]}, info dict) for the walk from image A to image B."""
+    def interpolate(self, image_a, image_b, resolution, ts=None, progress=None, refined=None):
+        """→ ({row: [frame per t]}, info dict) for the walk from image A to image B (image A's refined
+        latents when `refined` belongs to it)."""
         n, ts = check_resolution(resolution), check_ts(ts)
-        first, second = load_input(image_a, "Image A"), load_input(image_b, "Image B")
+        first = apply_refined(load_input(image_a, "Image A"), refined)
+        second = load_input(image_b, "Image B")
         rows = walk.frames(self.engine, first, second, ts, n, progress)
-        info = {"resolution": n, "t": list(ts), "rows": list(walk.ROWS),
+        info = {"resolution": n, "t": list(ts), "rows": list(walk.ROWS), "latents_a": latents_used(first, refined),
                 "notes": {"A": list(first.notes), "B": list(second.notes)}}
         return rows, info
+
+    def refine(self, image, steps, resolution, progress=None, stop=None):
+        """Refine both models' latents for the image → (prepared, Refined, {row: image}, metrics dict).
+        The rows are the one-pass ones and "<model>_refined", all at resolution×resolution, scored as
+        `reconstruct` scores. A diverging refinement is a UserError (the one-pass result stays)."""
+        progress = no_progress if progress is None else progress
+        steps, size = check_steps(steps), check_resolution(resolution)
+        prepared = load_input(image)
+        try:
+            refined = refine.run(self.engine, prepared, steps, progress, stop)
+        except ValueError as err:  # the library's RefineDiverged, or a refusal of its inputs
+            raise UserError(f"The refinement failed: {err}. The one-pass result is kept.") from None
+        return (prepared, refined, *self.refined_images(prepared, refined, size))
+
+    def refined_images(self, prepared, refined, size):
+        """→ ({row: image} one-pass and refined at size×size, metrics dict with the refinement's record)."""
+        images = {"nearest": nearest(prepared, size), "bicubic": bicubic(prepared, size)}
+        tuned = apply_refined(prepared, refined)
+        for name in ("simplified", "corrected"):
+            images[name] = self.engine.render(name, prepared, size)
+            images[f"{name}_refined"] = self.engine.render(name, tuned, size)
+        metrics = metrics_view.compute(prepared, size, images)
+        metrics.update(refinement=refined.as_dict(), input_notes=list(prepared.notes),
+                       models={name: lm.as_dict() for name, lm in self.engine.models.items()})
+        return images, metrics
 
     def sigma_curve(self, prepared, seed):
         curves = {name: self.engine.psnr_vs_sigma(name, prepared, SIGMA_SWEEP, seed)
@@ -180,6 +240,11 @@ class Service:
     @staticmethod
     def random_example(rng=random):
         return rng.choice(cifar_examples())
+
+
+def latents_used(prepared, refined):
+    """What the models decoded, in words for the page and the API."""
+    return refined.describe() if prepared.latents is not None and refined is not None else "one encoder pass"
 
 
 def to_display(array):

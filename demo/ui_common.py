@@ -1,12 +1,14 @@
 """Pieces every tab of the page uses: safe image inputs, errors as gr.Error, display enlargement."""
 import contextlib
 import functools
+import inspect
 import logging
 
 import gradio as gr
 import numpy as np
 
 from .service import UserError
+from .upload_image import UploadImage
 
 log = logging.getLogger("demo")
 DISPLAY_SIDE = 256  # renders smaller than this are shown enlarged by an integer factor
@@ -18,41 +20,43 @@ def enlarge(image, k):
 
 
 def safe_image(which="", **kwargs):
-    """A gr.Image (type="filepath", any mode) whose upload-decoding errors (non-images, decompression
-    bombs) become clear gr.Errors, prefixed with `which` (e.g. "Image B") where given. Wraps the
-    instance's preprocess (a subclass would make Gradio write a .pyi stub next to this file)."""
-    component = gr.Image(type="filepath", image_mode=None, **kwargs)
-    original = component.preprocess
+    """An UploadImage (type="filepath", any mode): uploads reach the app undecoded and the service's
+    checks say what is wrong. `which` (e.g. "Image B") is accepted for the callers' symmetry."""
+    del which
+    return UploadImage(type="filepath", image_mode=None, **kwargs)
 
-    def preprocess(payload):
-        try:
-            return original(payload)
-        except gr.Error:
-            raise
-        except Exception as err:  # noqa: BLE001 - anything PIL raises on a bad upload
-            log.info("rejected upload: %s: %s", type(err).__name__, err)
-            prefix = f"{which}: " if which else ""
-            if "DecompressionBomb" in type(err).__name__:
-                raise gr.Error(f"{prefix}The image is too large (decompression-bomb limit); "
-                               "use a smaller image.") from None
-            raise gr.Error(f"{prefix}This file is not an image the demo can read (PNG, JPEG, WebP, BMP, GIF, "
-                           "TIFF).") from None
 
-    component.preprocess = preprocess
+def whole_number(value=None, **kwargs):
+    """A gr.Number typed "integer" in the API (precision 0) that hands the app the value as typed:
+    the app refuses 100.5 or 1000 with a message instead of Gradio rounding or clamping it."""
+    component = gr.Number(value, precision=0, **kwargs)
+    component.preprocess = lambda payload: payload
     return component
+
+
+def user_error(message):
+    """A gr.Error for a request the demo refuses: one log line, no traceback, shown until closed."""
+    log.info("refused: %s", message)
+    return gr.Error(message, duration=None, print_exception=False)
+
+
+def status(message=""):
+    """The text of a status box: a refusal, in words ("" clears it)."""
+    return f"⚠️ {message}" if message else ""
 
 
 @contextlib.contextmanager
 def errors_as_gr():
-    """UserError → gr.Error; anything unexpected is logged and shown briefly (the server keeps going)."""
+    """UserError → gr.Error (one log line); anything unexpected is logged with its traceback and shown
+    briefly (the server keeps going)."""
     try:
         yield
     except gr.Error:
         raise
     except UserError as err:
-        raise gr.Error(str(err)) from None
+        raise user_error(str(err)) from None
     except MemoryError:
-        raise gr.Error("Out of memory for this request; try a smaller resolution.") from None
+        raise user_error("Out of memory for this request; try a smaller resolution.") from None
     except Exception as err:  # noqa: BLE001
         log.exception("request failed")
         raise gr.Error(f"Something went wrong: {type(err).__name__}: {err}") from None
@@ -65,3 +69,38 @@ def guard(fn):
         with errors_as_gr():
             return fn(*args, **kwargs)
     return wrapper
+
+
+def to_status(n_outputs, at):
+    """Decorator for page events: a UserError becomes a message in the status box (output `at`, the
+    others left as they are) instead of a pop-up; anything else as errors_as_gr. A generator's
+    first refusal ends it the same way."""
+    def skip_all(message):
+        values = [gr.skip()] * n_outputs
+        values[at] = status(message)
+        return values[0] if n_outputs == 1 else tuple(values)
+
+    def decorate(fn):
+        if inspect.isgeneratorfunction(fn):
+            @functools.wraps(fn)
+            def gen_wrapper(*args, **kwargs):
+                try:
+                    with errors_as_gr():
+                        yield from fn(*args, **kwargs)
+                except gr.Error as err:
+                    if getattr(err, "print_exception", True):
+                        raise
+                    yield skip_all(err.message)
+            return gen_wrapper
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            try:
+                with errors_as_gr():
+                    return fn(*args, **kwargs)
+            except gr.Error as err:
+                if getattr(err, "print_exception", True):
+                    raise
+                return skip_all(err.message)
+        return wrapper
+    return decorate

@@ -1,9 +1,12 @@
 """The Walk tab and the `/interpolate` API: decodes of mixed latents between two images."""
 import gradio as gr
 
+import tempfile
+
 from . import walk
 from .images import cifar_examples, photo_examples
-from .ui_common import enlarge, errors_as_gr, guard, safe_image
+from .service import UserError, check_upload
+from .ui_common import enlarge, guard, safe_image, status, to_status, whole_number
 
 STRIP_PANEL = 128  # strip panels smaller than this are shown enlarged by an integer factor
 DEFAULT_TS = ", ".join(f"{t:g}" for t in walk.TS)
@@ -19,44 +22,69 @@ def _strips(rows, size):
     return {row: walk.strip([enlarge(frame, k) for frame in rows[row]], gap=4) for row in walk.ROWS}, k
 
 
-def build_tab(service, image, resolution):
-    """The tab's layout and events (call inside gr.Tabs). image (image A) / resolution: the page's shared inputs."""
+def build_tab(service, image, resolution, state):
+    """The tab's layout and events (call inside gr.Tabs). image (image A) / resolution / state: the page's
+    shared components (state: the session's refined latents of image A, if any)."""
     default_b = next((p for p in cifar_examples() if "dog_0000" in p), None)
+    crops = tempfile.mkdtemp(prefix="ginr-crops-b-")
     with gr.Tab("Walk between two images", id="walk", elem_id="tab-walk"):
         gr.Markdown(HELP)
         with gr.Row():
-            image_b = safe_image(which="Image B", value=default_b, label="Image B", sources=["upload", "clipboard"],
-                                 height=200, elem_id="walk-image-b", elem_classes=["pixelated"])
-            with gr.Column():
+            with gr.Column(scale=1, min_width=240):
+                gr.Markdown("**Image B**", elem_id="walk-image-b-label")
+                image_b = safe_image(which="Image B", value=default_b, label="Image B", show_label=False,
+                                     sources=["upload", "clipboard"], height=220, elem_id="walk-image-b",
+                                     elem_classes=["pixelated"])
+            with gr.Column(scale=2):
                 ts = gr.Textbox(DEFAULT_TS, label="t values (0 = image A, 1 = image B), comma-separated",
                                 elem_id="walk-t")
                 run = gr.Button("Walk", variant="primary", elem_id="walk-run")
+                walk_status = gr.Markdown("", elem_id="walk-status", elem_classes=["status-box"])
                 animation = gr.File(label="Animation (GIF, A → B → A)", elem_id="walk-animation")
         gr.Examples(examples=[[p] for p in cifar_examples() + photo_examples()], inputs=[image_b],
                     label="Image B examples", examples_per_page=23, cache_examples=False, elem_id="walk-examples")
         info = gr.Markdown("", elem_id="walk-info")
-        strips = [gr.Image(label=walk.LABELS[row], format="png", interactive=False, type="numpy",
-                           elem_id=f"walk-{row}", elem_classes=["pixelated"], buttons=["download", "fullscreen"])
-                  for row in walk.ROWS]
+        strips = []
+        for row in walk.ROWS:
+            gr.Markdown(f"**{walk.LABELS[row]}**", elem_id=f"walk-label-{row}", elem_classes=["caption"])
+            strips.append(gr.Image(label=walk.LABELS[row], show_label=False, format="png", interactive=False,
+                                   type="numpy", elem_id=f"walk-{row}", elem_classes=["pixelated"],
+                                   buttons=["download", "fullscreen"]))
 
-    def on_walk(a, b, res, t_text, progress=gr.Progress()):
-        with errors_as_gr():
-            rows, meta = service.interpolate(a, b, res, t_text, progress=progress)
-            progress(0.95, desc="animation")
-            gif = walk.write_gif(rows, meta["t"])
-            shown, k = _strips(rows, meta["resolution"])
-            n = meta["resolution"]
-            text = (f"**Walk at {n}×{n}**, left to right t = " + ", ".join(f"{t:g}" for t in meta["t"])
-                    + ". Each model mixes its own latents; the cross-fade mixes pixels.")
-            if k > 1:
-                text += f" Shown enlarged ×{k} (nearest neighbour)."
-            notes = [f"image {w}: " + "; ".join(v) for w, v in meta["notes"].items() if v]
-            if notes:
-                text += "\n\n" + "\n".join(f"- {note}" for note in notes)
-            return (*(shown[row] for row in walk.ROWS), gif, text)
+    outputs = [*strips, animation, info, walk_status]
 
-    run.click(on_walk, [image, image_b, resolution, ts], [*strips, animation, info], api_name="walk_page",
+    @to_status(len(outputs), len(outputs) - 1)
+    def on_walk(a, b, res, t_text, st, progress=gr.Progress()):
+        rows, meta = service.interpolate(a, b, res, t_text, progress=progress, refined=(st or {}).get("refined"))
+        progress(0.95, desc="animation")
+        gif = walk.write_gif(rows, meta["t"])
+        shown, k = _strips(rows, meta["resolution"])
+        n = meta["resolution"]
+        text = (f"**Walk at {n}×{n}**, left to right t = " + ", ".join(f"{t:g}" for t in meta["t"])
+                + ". Each model mixes its own latents; the cross-fade mixes pixels. Image A: the models decode "
+                f"its **{meta['latents_a']}**.")
+        if k > 1:
+            text += f" Shown enlarged ×{k} (nearest neighbour)."
+        notes = [f"image {w}: " + "; ".join(v) for w, v in meta["notes"].items() if v]
+        if notes:
+            text += "\n\n" + "\n".join(f"- {note}" for note in notes)
+        return (*(shown[row] for row in walk.ROWS), gif, text, status())
+
+    run.click(on_walk, [image, image_b, resolution, ts, state], outputs, api_name="walk_page",
               api_visibility="undocumented")
+
+    @to_status(2, 1)
+    def on_upload_b(path):
+        if not path:
+            return None, status()
+        try:
+            shown, _ = check_upload(path, crops, "Image B")
+        except UserError as err:
+            return None, status(str(err))
+        return (shown if shown != path else gr.skip()), status()
+
+    image_b.upload(on_upload_b, image_b, [image_b, walk_status], api_visibility="undocumented",
+                   show_progress="hidden")
 
 
 def build_api(service):
@@ -64,7 +92,7 @@ def build_api(service):
     with gr.Column(visible=False):
         api_a = safe_image(which="Image A", label="image_a")
         api_b = safe_image(which="Image B", label="image_b")
-        api_resolution = gr.Number(value=64, label="resolution")
+        api_resolution = whole_number(value=128, label="resolution")
         api_ts = gr.Textbox(DEFAULT_TS, label="t")
         api_strips = [gr.Image(format="png", label=f"{row} strip") for row in ("simplified", "corrected", "crossfade")]
         api_animation = gr.File(label="animation")

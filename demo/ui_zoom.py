@@ -4,7 +4,7 @@ import gradio as gr
 from . import metrics_view, zoom
 from .images import MODEL_SIZE
 from .service import UserError, check_window, load_input, to_display
-from .ui_common import DISPLAY_SIDE, enlarge, errors_as_gr, guard, safe_image
+from .ui_common import DISPLAY_SIDE, enlarge, guard, safe_image, status, to_status, whole_number
 
 PICKER_SCALE = 8  # the picker shows the 32×32 input at 256×256
 DEFAULT = zoom.Window(8.0, 8.0, 16.0)
@@ -30,43 +30,61 @@ def picker_image(image, y, x, size):
 
 def _shown(images, metrics):
     k = max(1, DISPLAY_SIDE // metrics["resolution"])
-    shown = [gr.Image(value=enlarge(to_display(images[row]), k), label=metrics_view.caption(metrics, row))
-             for row in metrics_view.ROWS]
+    shown = [enlarge(to_display(images[row]), k) for row in metrics_view.ROWS]
+    captions = [metrics_view.caption_line(metrics, row, WHAT.get(row)) for row in metrics_view.ROWS]
     table = metrics_view.markdown(metrics)
     if k > 1:
         table += f"\n\nImages are shown enlarged ×{k} (nearest neighbour)."
-    return shown, table
+    return shown, captions, table
 
 
-def build_tab(demo, service, image, resolution):
-    """The tab's layout and events (call inside gr.Tabs). image / resolution: the page's shared inputs."""
+WHAT = {"nearest": "the input's window, sampled without smoothing",
+        "bicubic": "the input's window, bicubic",
+        "simplified": "the simplified model's decode of the window",
+        "corrected": "the corrected model's decode of the window"}
+
+
+def build_tab(demo, service, image, resolution, state, status_box):
+    """The tab's layout and events (call inside gr.Tabs). image / resolution / state / status_box: the
+    page's shared components (state: the session's refined latents, if any)."""
     with gr.Tab("Zoom", id="zoom", elem_id="tab-zoom"):
         gr.Markdown(HELP)
         with gr.Row():
-            picker = gr.Image(label="Input: click to centre the window", format="png", interactive=False,
-                              type="numpy", elem_id="zoom-picker", elem_classes=["pixelated"], height=256,
-                              buttons=[])
+            with gr.Column():
+                gr.Markdown("**The input**: click to centre the window there", elem_classes=["caption"])
+                picker = gr.Image(label="Input: click to centre the window", show_label=False, format="png",
+                                  interactive=False, type="numpy", elem_id="zoom-picker", elem_classes=["pixelated"],
+                                  height=256, buttons=[])
             with gr.Column():
                 y = gr.Number(DEFAULT.y, label="Window corner y (input pixels from the top)", elem_id="zoom-y")
                 x = gr.Number(DEFAULT.x, label="Window corner x (input pixels from the left)", elem_id="zoom-x")
                 size = gr.Number(DEFAULT.size, label=f"Window size (input pixels, {zoom.MIN_WINDOW:g}–{MODEL_SIZE})",
                                  elem_id="zoom-size")
                 run = gr.Button("Zoom", variant="primary", elem_id="zoom-run")
-        with gr.Row():
-            outs = [gr.Image(label=metrics_view.LABELS[row], format="png", interactive=False, type="numpy",
-                             elem_id=f"zoom-{row}", elem_classes=["pixelated"], buttons=["download", "fullscreen"])
-                    for row in metrics_view.ROWS]
+        outs, caps = [], []
+        with gr.Row(equal_height=False):
+            for row in metrics_view.ROWS:
+                with gr.Column(min_width=160):
+                    outs.append(gr.Image(label=metrics_view.LABELS[row], show_label=False, format="png",
+                                         interactive=False, type="numpy", elem_id=f"zoom-{row}",
+                                         elem_classes=["pixelated", "render"], buttons=["download", "fullscreen"]))
+                    caps.append(gr.Markdown(f"**{metrics_view.LABELS[row]}**", elem_id=f"zoom-cap-{row}",
+                                            elem_classes=["caption"]))
         table = gr.Markdown("Choose a window and press **Zoom**.", elem_id="zoom-metrics")
 
-    def on_zoom(img, yy, xx, ss, res, progress=gr.Progress()):
-        with errors_as_gr():
-            prepared, window, images, metrics = service.zoom(img, yy, xx, ss, res, progress=progress)
-            shown, text = _shown(images, metrics)
-            note = ("\n\nInput: " + "; ".join(prepared.notes)) if prepared.notes else ""
-            return (*shown, text + note, zoom.picker(prepared.model_input, window, PICKER_SCALE))
+    outputs = [*outs, *caps, table, picker, status_box]
 
-    outputs = [*outs, table, picker]
-    run.click(on_zoom, [image, y, x, size, resolution], outputs, api_name="zoom_page", api_visibility="undocumented")
+    @to_status(len(outputs), len(outputs) - 1)
+    def on_zoom(img, yy, xx, ss, res, st, progress=gr.Progress()):
+        refined = (st or {}).get("refined")
+        prepared, window, images, metrics = service.zoom(img, yy, xx, ss, res, progress=progress, refined=refined)
+        shown, captions, text = _shown(images, metrics)
+        text += f"\n\nThe models decode this image's **{metrics['latents']}**."
+        note = ("\n\nInput: " + "; ".join(prepared.notes)) if prepared.notes else ""
+        return (*shown, *captions, text + note, zoom.picker(prepared.model_input, window, PICKER_SCALE), status())
+
+    run.click(on_zoom, [image, y, x, size, resolution, state], outputs, api_name="zoom_page",
+              api_visibility="undocumented")
 
     @guard
     def on_pick(ss, evt: gr.SelectData):
@@ -76,7 +94,7 @@ def build_tab(demo, service, image, resolution):
         return window.y, window.x, window.size
 
     picker.select(on_pick, [size], [y, x, size], api_visibility="undocumented", queue=False).then(
-        on_zoom, [image, y, x, size, resolution], outputs, api_visibility="undocumented")
+        on_zoom, [image, y, x, size, resolution, state], outputs, api_visibility="undocumented")
     redraw = dict(fn=picker_image, inputs=[image, y, x, size], outputs=picker, api_visibility="undocumented",
                   queue=False, show_progress="hidden")
     gr.on([image.change, y.input, x.input, size.input, demo.load], **redraw)
@@ -89,7 +107,7 @@ def build_api(service):
         api_y = gr.Number(value=DEFAULT.y, label="y")
         api_x = gr.Number(value=DEFAULT.x, label="x")
         api_size = gr.Number(value=DEFAULT.size, label="size")
-        api_resolution = gr.Number(value=128, label="resolution")
+        api_resolution = whole_number(value=128, label="resolution")
         api_outs = [gr.Image(format="png", label=f"{row} render") for row in ("simplified", "corrected", "bicubic")]
         api_metrics = gr.JSON(label="metrics")
         api_button = gr.Button("zoom")

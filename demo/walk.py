@@ -16,6 +16,10 @@ from .engine import bicubic
 from .images import to_uint8
 
 TS = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+def no_progress(*args, **kwargs):
+    """Progress reporting when nobody listens (a gr.Progress is falsy: never `progress or …`)."""
 MAX_TS = 9
 ROWS = ("crossfade", "simplified", "corrected")
 LABELS = {"crossfade": "pixel cross-fade", "simplified": "simplified: latent mix",
@@ -30,7 +34,7 @@ _lock = threading.Lock()
 
 def frames(engine, first, second, ts, size, progress=None):
     """→ {row: [(size, size, 3) float32 per t]} for the cross-fade and both models."""
-    progress = progress or (lambda *a, **k: None)
+    progress = no_progress if progress is None else progress
     a, b = bicubic(first, size), bicubic(second, size)
     out = {"crossfade": [(1 - t) * a + t * b for t in ts], "simplified": [], "corrected": []}
     for i, name in enumerate(("simplified", "corrected")):
@@ -72,9 +76,23 @@ def animation_frames(rows, ts):
     return result + result[-2:0:-1]
 
 
+def shared_palette(frames):
+    """The frames (RGB) mapped to one 256-colour palette made from all of them at once (fast octree):
+    GIF needs palette images, and quantizing each frame on its own (PIL's default median cut) cost
+    seconds per walk. Repeated frames (the way back) stay the same objects → P-mode images."""
+    unique = list({id(f): f for f in frames}.values())
+    w, h = unique[0].size
+    mosaic = Image.new("RGB", (w, h * len(unique)))
+    for i, frame in enumerate(unique):
+        mosaic.paste(frame, (0, h * i))
+    palette = mosaic.quantize(colors=256, method=Image.Quantize.FASTOCTREE)
+    mapped = {id(f): f.quantize(palette=palette, dither=Image.Dither.NONE) for f in unique}
+    return [mapped[id(f)] for f in frames]
+
+
 def write_gif(rows, ts):
     """The animation as a GIF in a private temp dir (the oldest files beyond KEEP_FILES are removed) → path."""
-    images = animation_frames(rows, ts)
+    images = shared_palette(animation_frames(rows, ts))
     with _lock:
         if _tmp["dir"] is None:
             _tmp["dir"] = Path(tempfile.mkdtemp(prefix="ginr-walk-"))

@@ -1,6 +1,7 @@
 """Which weights the demo runs: resolve a source, load it strictly, fall back clearly.
 
-A source is a local directory (config.json + model.safetensors [+ README.md model card]) or a
+A source is a local directory (config.json + model.safetensors [+ training_info.json, the facts the
+banner shows, + README.md, the model card shown as text]) or a
 Hugging Face Hub repo id. Order: CLI flag, then environment variable (GINR_SIMPLIFIED /
 GINR_CORRECTED), then the bundled `weights/<name>`. An unreachable Hub id falls back to the
 bundled weights after a short reachability probe (never huggingface_hub's long retries); missing
@@ -19,6 +20,8 @@ import torch
 
 from lainr import CorrectedGINR, SimplifiedGINR
 
+from . import training_record
+
 log = logging.getLogger("demo.weights")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -36,116 +39,54 @@ class LoadedModel:
     """A model ready to run plus what the page says about it."""
     name: str
     model: torch.nn.Module
-    source: str  # the directory or repo id actually loaded ("" when untrained)
+    source: str  # the directory or repo id actually loaded ("" when untrained); never shown as is
     kind: str  # "local" | "hub" | "hub-cache" | "untrained"
     trained: bool
-    info: dict = field(default_factory=dict)  # protocol, steps, test_psnr, ... from the model card
+    info: dict = field(default_factory=dict)  # facts from training_info.json (demo.training_record.facts)
     messages: list = field(default_factory=list)  # fall-backs and warnings, for the banner
+    card: str = ""  # the model card's Markdown (front matter removed), shown on the page
+
+    def shown_source(self):
+        """Where the weights came from, in words a visitor may see (no server path)."""
+        if self.kind == "untrained":
+            return "untrained"
+        if self.kind.startswith("hub"):
+            return f"Hub {self.source}"
+        return f"{display_path(self.source)} ({'bundled' if is_bundled(self.source) else 'local folder'})"
 
     def summary(self):
-        """One Markdown line: what is loaded, from where, how it was trained."""
-        params = f"{self.model.num_parameters() / 1e6:.2f} M params"
+        """One Markdown line: what is loaded, its size, its training in all and its test score."""
+        params = f"{self.model.num_parameters() / 1e6:.2f} M parameters"
         if not self.trained:
             return f"**{self.name}**: ⚠️ UNTRAINED (random initialisation, {params}) — renders are noise"
-        bits = [f"`{self.source}` ({self.kind})", params]
-        said = str(self.info.get("protocol", "")).replace(",", "")  # the schedule line, already shown
-        for key, label in (("protocol", None), ("steps", "steps"), ("epochs", "epochs"), ("in_all", None),
-                           ("test_psnr", "test PSNR"), ("data", "data")):
-            value = self.info.get(key)
-            if value in (None, ""):
-                continue
-            if key == "steps" and re.search(rf"\b{value}\b", said) or \
-                    key == "epochs" and f"({float(value):.2f} epochs)" in said:
-                continue  # already said by the protocol line
-            if key == "test_psnr":
-                n = self.info.get("test_images")
-                bits.append(f"test PSNR {float(value):.2f} dB" + (f" ({n:,} test images)" if n else ""))
-            elif label:
-                bits.append(f"{label} {value}")
-            else:
-                bits.append(str(value))
-        return f"**{self.name}**: " + " · ".join(bits)
+        return f"**{self.name}** · {params} · {training_record.describe(self.info)} · {self.shown_source()}"
 
     def as_dict(self):
-        return {"source": self.source, "kind": self.kind, "trained": self.trained,
-                "parameters": self.model.num_parameters(), **{k: v for k, v in self.info.items()}}
+        """The JSON the API returns about this model (no server path)."""
+        return {"source": self.shown_source(), "kind": self.kind, "trained": self.trained,
+                "parameters": self.model.num_parameters(), "training": training_record.describe(self.info),
+                **{k: v for k, v in self.info.items()}}
 
 
-# ---- model card -------------------------------------------------------------------------------
-_NUM = r"([0-9]+(?:\.[0-9]+)?)"
-
-
-def _find(patterns, text, cast=str):
-    for pattern in patterns:
-        m = re.search(pattern, text, flags=re.IGNORECASE)
-        if m:
-            try:
-                value = m.group(1).strip()
-                return value if cast is str else cast(value.replace(",", ""))
-            except ValueError:
-                continue
-    return None
-
-
-def _front_matter_psnr(text):
-    """test PSNR from the card's YAML model-index (metrics: - type: psnr, value: …), if any."""
-    if not text.startswith("---"):
-        return None
+def is_bundled(source):
     try:
-        import yaml
-
-        meta = yaml.safe_load(text.split("---", 2)[1]) or {}
-        for entry in meta.get("model-index") or []:
-            for result in entry.get("results") or []:
-                for metric in result.get("metrics") or []:
-                    if str(metric.get("type", "")).lower() == "psnr":
-                        return float(metric["value"])
-    except Exception:  # noqa: BLE001 - a malformed card is not fatal
-        return None
-    return None
+        return Path(source).resolve().parent == BUNDLED.resolve()
+    except (OSError, ValueError):
+        return False
 
 
-def _training_in_all(text):
-    """The card's totals over all training stages (train/lineage.py: a numbered "Training history"
-    list, then "- In all: E epochs, H h of training.") → e.g. "in all 3.30 epochs, 9.30 h over 3 stages"."""
-    total = re.search(r"In all:\s*([0-9.]+) epochs, ([0-9.]+) h of training", text)
-    if not total:
-        return None
-    history = text.split("Training history", 1)[-1].split("\n- ", 1)[0]
-    stages = len(re.findall(r"^\s+\d+\.\s", history, flags=re.MULTILINE))
-    return f"in all {total.group(1)} epochs, {total.group(2)} h of training" + (
-        f" over {stages} stages" if stages > 1 else "")
+def display_path(source):
+    """A local folder as a visitor may see it: relative to the repository, else its last part only."""
+    path = Path(source)
+    try:
+        return path.resolve().relative_to(REPO_ROOT).as_posix()
+    except ValueError:
+        return path.name or str(source)
 
 
-def read_card(directory):
-    """What a model card (README.md) says about training: a dict, possibly empty.
-
-    Understands the project's cards (train/card.py: YAML model-index + "Schedule: **…**",
-    "Steps: N optimiser steps (E epochs …)", "Training data: …") and plain-text variants.
-    """
-    directory = Path(directory)
-    info = {}
-    card = directory / "README.md"
-    if card.is_file():
-        text = card.read_text(encoding="utf-8", errors="replace")
-        info["test_psnr"] = _front_matter_psnr(text)
-        if info["test_psnr"] is None:
-            info["test_psnr"] = _find([r"test[ _-]*psnr[^0-9\n|]*(?:\|\s*)?" + _NUM,
-                                       r"psnr[^0-9\n]*\(test[^)]*\)[^0-9\n]*" + _NUM], text, float)
-        info["protocol"] = _find([r"Schedule:\s*\*\*(.+?)\*\*",
-                                  r"(protocol schedule compressed to [^\n|]*?steps(?:\s*\([^)]*\))?)",
-                                  r"(protocol,\s*\d+\s*epochs)"], text)
-        info["steps"] = _find([r"Steps:\s*([0-9][0-9,]*)",  # the steps done (the schedule may aim further)
-                               r"([0-9][0-9,]*)\s+(?:optimi[sz]er\s+|training\s+)?steps",
-                               r"steps[^0-9\n]*([0-9][0-9,]*)"], text, int)
-        info["epochs"] = _find([r"Steps:[^\n(]*\(([0-9]+(?:\.[0-9]+)?)\s+epochs",
-                                r"([0-9]+(?:\.[0-9]+)?)\s+epochs"], text)
-        info["test_images"] = _find([r"on \*\*([0-9][0-9,]*) test images"], text, int)
-        info["in_all"] = _training_in_all(text)
-        data = _find([r"Training data:\s*([^\n]+)", r"(lossless[^\n.|]*)", r"(JPEG copy[^\n.|]*)"], text)
-        if data:
-            info["data"] = data.strip().rstrip(".")
-    return {k: v for k, v in info.items() if v is not None}
+def read_info(directory):
+    """→ (facts from training_info.json, card Markdown)."""
+    return training_record.read(directory), training_record.card_text(directory)
 
 
 # ---- loading ----------------------------------------------------------------------------------
@@ -207,17 +148,20 @@ def _run_with_deadline(fn, timeout):
 
 def _load_local(cls, directory):
     model = cls.from_pretrained(str(directory))
-    return model.eval(), read_card(directory)
+    return model.eval(), read_info(directory)
 
 
 def _load_hub(cls, repo_id, timeout):
     from huggingface_hub import hf_hub_download
 
     def card_info(local_only):
-        try:
-            return read_card(Path(hf_hub_download(repo_id, "README.md", local_files_only=local_only)).parent)
-        except Exception:  # noqa: BLE001 - a card is optional
-            return {}
+        folder = None
+        for fname in (training_record.INFO_FILE, training_record.CARD_FILE):
+            try:  # both are optional
+                folder = Path(hf_hub_download(repo_id, fname, local_files_only=local_only)).parent
+            except Exception:  # noqa: BLE001
+                continue
+        return read_info(folder) if folder else ({}, "")
 
     offline = _hub_offline()
     if offline or not hub_reachable():
@@ -237,6 +181,11 @@ def _load_hub(cls, repo_id, timeout):
     return model.eval(), info, "hub"
 
 
+def _no_paths(text):
+    """An error message with absolute paths cut to their last part (visitors see the banner)."""
+    return re.sub(r"(?<![\w.])/(?:[^\s/'\"`]+/)+([^\s/'\"`]*)", r"…/\1", text)
+
+
 def load_one(name, source, how="bundled", *, download_timeout=DOWNLOAD_TIMEOUT_S):
     """Load model `name` from `source`; on failure fall back (bundled, then untrained). → LoadedModel."""
     cls = CLASSES[name]
@@ -249,19 +198,20 @@ def load_one(name, source, how="bundled", *, download_timeout=DOWNLOAD_TIMEOUT_S
         path = Path(src).expanduser()
         try:
             if path.is_dir():
-                model, info = _load_local(cls, path)
-                return LoadedModel(name, model, str(src), "local", True, info, messages)
+                model, (info, card) = _load_local(cls, path)
+                return LoadedModel(name, model, str(src), "local", True, info, messages, card)
             if origin == "bundled" or not _REPO_ID.match(src):
                 raise FileNotFoundError(f"no directory {src}" + ("" if origin == "bundled" else
                                                                   " (and it is not a Hub repo id)"))
-            model, info, kind = _load_hub(cls, src, download_timeout)
-            return LoadedModel(name, model, src, kind, True, info, messages)
+            model, (info, card), kind = _load_hub(cls, src, download_timeout)
+            return LoadedModel(name, model, src, kind, True, info, messages, card)
         except Exception as err:  # noqa: BLE001 - every failure is reported, then we fall back
             reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             if origin == "bundled" and isinstance(err, FileNotFoundError):
-                msg = (f"{name}: no bundled weights at `{src}` (they are committed once training finishes)")
+                msg = f"{name}: no bundled weights at `{display_path(src)}`"
             else:
-                msg = f"{name}: could not load `{src}` ({origin}): {type(err).__name__}: {reason}"
+                shown = src if _REPO_ID.match(src) and not path.is_dir() else display_path(src)
+                msg = f"{name}: could not load `{shown}` ({origin}): {type(err).__name__}: {_no_paths(reason)}"
             log.warning(msg)
             messages.append(msg)
     log.warning("%s: running an UNTRAINED model (random initialisation)", name)

@@ -25,6 +25,10 @@ from . import metrics_view
 from .images import MODEL_SIZE, to_array, to_tensor
 
 MIN_WINDOW = 1.0  # input pixels
+
+
+def no_progress(*args, **kwargs):
+    """Progress reporting when nobody listens (a gr.Progress is falsy: never `progress or …`)."""
 ROWS = metrics_view.ROWS
 
 
@@ -93,7 +97,7 @@ def box_mean(array, y0, x0, size, m):
 
 def render(engine, prepared, window, n, progress=None):
     """→ {row: (n, n, 3) float32}: nearest and bicubic samples of the input window, both models' decodes."""
-    progress = progress or (lambda *a, **k: None)
+    progress = no_progress if progress is None else progress
     coords = window.coords(n)
     images = {"nearest": sample(prepared.model_input, coords, n, "nearest"),
               "bicubic": sample(prepared.model_input, coords, n, "bicubic")}
@@ -127,7 +131,7 @@ def compute(prepared, window, n, images):
             continue
         pred = images[row] if mode == "sr" else box_mean(images[row], 0.0, 0.0, 1.0, k)
         p, s = metrics_view.score(pred, reference)
-        rows[row] = {"psnr": round(p, 3), "ssim": round(s, 4), "is_reference": p >= metrics_view.PSNR_CAP - 1e-6}
+        rows[row] = metrics_view.entry(row, p, s, mode)
     return {"resolution": n, "mode": mode, "reference": description, "tag": tag, "window": window.as_dict(),
             "title": f"Scores of the window {window.describe()} at {n}×{n}", "metrics": rows}
 

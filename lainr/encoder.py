@@ -4,7 +4,7 @@ import torch.nn as nn
 from einops import rearrange
 
 from .coords import pixel_centres
-from .fourier import gaussian_fourier_features
+from .fourier import Float32Buffers, gaussian_fourier_features
 from .lp_tokens import LPTokens
 from .mamba import BiMamba
 
@@ -33,8 +33,10 @@ def patchify(images, patch):
     return rearrange(images, "b c (h p1) (w p2) -> b (h w) (c p1 p2)", p1=patch, p2=patch)
 
 
-class MambaEncoder(nn.Module):
+class MambaEncoder(Float32Buffers):
     """(B, 3, S, S) images → (B, m, d) latents (the outputs at the LP-token slots)."""
+
+    float32_buffers = ("pos_freq", "patch_centres")
 
     def __init__(self, *, image_size, patch_size, dim, depth, ff_dim, num_lp,
                  d_state=16, d_conv=4, expand=2, pos_freqs=0, pos_std=10.0):
@@ -57,7 +59,8 @@ class MambaEncoder(nn.Module):
     def forward(self, images):
         tokens = self.patch_embed(patchify(images, self.patch_size))  # (B, L, d)
         if self.pos_proj is not None:
-            pe = self.pos_proj(gaussian_fourier_features(self.patch_centres, self.pos_freq))  # (L, d)
+            features = gaussian_fourier_features(self.patch_centres, self.pos_freq)  # (L, 2F), float32
+            pe = self.pos_proj(features.to(self.pos_proj.weight.dtype))  # (L, d)
             tokens = tokens + pe
         hidden, residual = self.lp.interleave(tokens), None  # (B, L+m, d)
         for block in self.blocks:

@@ -2,11 +2,34 @@
 import math
 
 import torch
+import torch.nn as nn
 
 
 def full_precision(t):
     """t in float32 at least (float64 stays float64): coordinate maths never runs in half precision."""
     return t if t.dtype == torch.float64 else t.float()
+
+
+def _common_precision(*tensors):
+    """The dtype coordinate maths runs in for these tensors: float64 if any is, else float32."""
+    return torch.float64 if any(t.dtype == torch.float64 for t in tensors) else torch.float32
+
+
+class Float32Buffers(nn.Module):
+    """A module whose coordinate buffers (the names in `float32_buffers`) keep their exact values and
+    dtype when the module is cast: `model.to(torch.bfloat16)`, `.half()`, `.double()` move them to the
+    new device only. (A bf16 copy of a random Fourier matrix N(0, 10²) would shift every phase
+    2π·c·b by up to ~0.1 rad; the matrices are fixed, saved with the weights, and never re-drawn.)
+    """
+
+    float32_buffers = ()
+
+    def _apply(self, fn, recurse=True):
+        kept = {n: self._buffers[n] for n in self.float32_buffers if self._buffers.get(n) is not None}
+        super()._apply(fn, recurse)
+        for name, before in kept.items():  # fn's result tells only where the buffer now lives
+            self._buffers[name] = before.to(self._buffers[name].device)
+        return self
 
 
 def no_autocast(device):
@@ -21,7 +44,8 @@ def gaussian_fourier_features(coords, matrix):
     Always computed in float32 (or float64), autocast off; the result is float32 (or float64).
     """
     with no_autocast(coords.device):
-        proj = 2 * math.pi * full_precision(coords) @ full_precision(matrix).t()  # (..., F)
+        dtype = _common_precision(coords, matrix)
+        proj = 2 * math.pi * coords.to(dtype) @ matrix.to(dtype).t()  # (..., F)
         return _sin_cos(proj)
 
 
@@ -48,7 +72,8 @@ def band_features(coords, omegas):
     """
     parts = []
     with no_autocast(coords.device):
-        coords, omegas = full_precision(coords), full_precision(omegas)
+        dtype = _common_precision(coords, omegas)
+        coords, omegas = coords.to(dtype), omegas.to(dtype)
         for axis in range(coords.shape[-1]):
             phase = math.pi * coords[..., axis:axis + 1] * omegas  # (..., n)
             parts += [torch.sin(phase), torch.cos(phase)]

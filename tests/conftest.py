@@ -1,4 +1,5 @@
 """Shared fixtures. Demo fixtures are prefixed `demo_` (tiny models, one live Gradio server per session)."""
+import json
 import os
 import socket
 import sys
@@ -14,6 +15,11 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 # tiny configurations: same code paths as the published models, milliseconds per call
 DEMO_TINY_SIMPLIFIED = dict(depth=1, dim=32, ff_dim=64, num_lp=4, hidden=16)
 DEMO_TINY_CORRECTED = dict(depth=1, dim=32, ff_dim=64, num_lp=16, hidden=32, pos_freqs=8)
+# the facts the demo reads (train/card.py writes the real ones): two stages, 1,200 steps in all
+DEMO_TRAINING_INFO = {"model": "corrected", "step": 1000, "epochs": 0.3, "elapsed": 5400.0,
+                      "lineage": [{"from": "weights/corrected", "step": 200, "epochs": 0.1, "elapsed": 1800.0}],
+                      "test": {"psnr": 21.5, "ssim": 0.61, "n": 10000, "of": 10000},
+                      "data_source": "ImageFolder at cifar10/ (lossy JPEG copy of CIFAR-10, quality ≈ 75)"}
 
 
 def demo_free_port():
@@ -34,9 +40,7 @@ def demo_weight_dirs(tmp_path_factory):
     dirs = {"simplified": root / "simplified", "corrected": root / "corrected"}
     SimplifiedGINR(SimplifiedConfig(**DEMO_TINY_SIMPLIFIED)).save_pretrained(dirs["simplified"])
     CorrectedGINR(CorrectedConfig(**DEMO_TINY_CORRECTED)).save_pretrained(dirs["corrected"])
-    card = dirs["corrected"] / "README.md"
-    card.write_text(card.read_text() + "\n\nTrained with the protocol schedule compressed to 1,200 steps "
-                    "(0.4 epochs). Test PSNR: 21.50 dB on the CIFAR-10 test split.\n")
+    (dirs["corrected"] / "training_info.json").write_text(json.dumps(DEMO_TRAINING_INFO))  # simplified: none
     return dirs
 
 

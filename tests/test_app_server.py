@@ -35,6 +35,15 @@ def test_api_is_named_reconstruct(demo_client):
     assert params == ["image", "resolution", "sigma"]
 
 
+def test_resolution_and_steps_are_integers_in_view_api(demo_client):
+    api = demo_client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    for endpoint in ("/reconstruct", "/zoom", "/interpolate", "/refine"):
+        params = {p["label"]: p for p in api[endpoint]["parameters"]}
+        assert params["resolution"]["type"]["type"] == "integer", endpoint
+        assert params["resolution"]["parameter_default"] == 128, endpoint  # the page's default
+    assert {p["label"]: p for p in api["/refine"]["parameters"]}["steps"]["type"]["type"] == "integer"
+
+
 def test_reconstruct_returns_two_pngs_and_metrics(demo_client):
     simplified, corrected, metrics = call(demo_client, cifar_examples()[3], 128, 0.01)
     for path in (simplified, corrected):
@@ -44,6 +53,7 @@ def test_reconstruct_returns_two_pngs_and_metrics(demo_client):
     assert metrics["resolution"] == 128 and metrics["sigma"] == 0.01 and metrics["mode"] == "downsampled"
     assert set(metrics["metrics"]) == {"nearest", "bicubic", "simplified", "corrected"}
     assert metrics["models"]["corrected"]["test_psnr"] == pytest.approx(21.5)
+    assert metrics["models"]["simplified"]["training"] == "no training record"
     json.dumps(metrics, allow_nan=False)
 
 
@@ -150,8 +160,21 @@ def test_eight_concurrent_clients(demo_server):
 
 
 def test_page_run_without_image_says_what_to_do(demo_client):
-    with pytest.raises(Exception, match="No image given"):
-        demo_client.predict(None, 64, 0.0, 0, 0, "corrected", api_name="/run")
+    """The page's own event answers a user's error in the status box (no pop-up, no error badges)."""
+    outputs = demo_client.predict(None, 64, 0.0, 0, api_name="/run")
+    assert any("No image given" in str(value) for value in outputs)
+
+
+def test_a_users_error_logs_one_line_and_no_traceback(demo_client, tmp_path, capfd, caplog):
+    bad = _make(tmp_path, "not-an-image")
+    capfd.readouterr()
+    with caplog.at_level("INFO", logger="demo"):
+        with pytest.raises(Exception, match="not an image"):
+            call(demo_client, bad)
+    out, err = capfd.readouterr()
+    assert "Traceback" not in out + err
+    refusals = [r for r in caplog.records if r.name == "demo" and "not an image" in r.getMessage()]
+    assert len(refusals) == 1 and str(tmp_path) not in refusals[0].getMessage()
 
 
 def test_banner_names_sources_and_fallbacks(demo_server):

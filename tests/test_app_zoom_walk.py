@@ -84,3 +84,14 @@ def test_one_unreadable_image_and_server_keeps_serving(demo_client, tmp_path):
     *_, metrics = zoom(demo_client, CAT, 0, 0, 32, 32)  # still serving; the whole window at 32 is Reconstruct's
     assert metrics["metrics"]["nearest"]["is_reference"]
     assert interpolate(demo_client, t="0.5")[4]["t"] == [0.5]
+
+
+def test_nearest_is_the_reference_on_a_fractional_window_without_a_photo(demo_client):
+    *_, metrics = zoom(demo_client, CAT, 4.5, 10.25, 12, 77)
+    assert metrics["mode"] == "downsampled" and metrics["metrics"]["nearest"]["is_reference"]
+    assert not metrics["metrics"]["bicubic"]["is_reference"]
+
+
+def test_interpolate_defaults_to_the_pages_resolution(demo_client):
+    simplified, *_, info = demo_client.predict(handle_file(str(CAT)), handle_file(str(DOG)), api_name="/interpolate")
+    assert info["resolution"] == 128

@@ -74,3 +74,36 @@ def test_bf16_render_of_trained_weights_matches_fp32(name, cls):
             low = model.render(images, 32, clamp=True)
     agreement = float(psnr(low.float(), ref))
     assert agreement >= 38.0, f"{name}: bf16 render only {agreement:.1f} dB from the fp32 render"
+
+
+@pytest.mark.parametrize("name,cls", [("simplified", SimplifiedGINR), ("corrected", CorrectedGINR)])
+def test_model_cast_to_bf16_keeps_coordinate_buffers_and_renders_close(name, cls):
+    """model.to(torch.bfloat16): Linears (all parameters) in bf16, the random Fourier matrices and the
+    other coordinate buffers float32 and bit-identical, the Fourier features meeting each Linear in
+    its dtype. Renders within 36 dB PSNR of the float32 model's (measured: simplified 38.4, corrected 48.6)."""
+    ref_model = cls.from_pretrained(ROOT / "weights" / name).eval()
+    model = cls.from_pretrained(ROOT / "weights" / name).eval().to(torch.bfloat16)
+    assert all(p.dtype == torch.bfloat16 for p in model.parameters())
+    ref_buffers = dict(ref_model.named_buffers())
+    for n, b in model.named_buffers():
+        if b.is_floating_point():
+            assert b.dtype == torch.float32 and torch.equal(b, ref_buffers[n]), n
+    images = _test_images()
+    with torch.no_grad():
+        low, ref = model.render(images, 32), ref_model.render(images, 32)
+        assert model.decode(model.encode(images), model.query_grid(8, 4)).dtype == torch.bfloat16
+    agreement = float(psnr(low.float(), ref))
+    assert agreement >= 36.0, f"{name}: the bf16 model renders only {agreement:.1f} dB from the fp32 model"
+
+
+def test_model_cast_to_float64_computes_in_float64():
+    from tests.tiny import tiny_corrected
+    torch.manual_seed(0)
+    model = CorrectedGINR(tiny_corrected()).eval()
+    images, coords = torch.rand(2, 3, 32, 32), torch.rand(2, 50, 2)
+    with torch.no_grad():
+        ref = model.decode(model.encode(images), coords)
+        model.double()
+        out = model.decode(model.encode(images), coords.double())
+    assert out.dtype == torch.float64 and model.encoder.pos_freq.dtype == torch.float32
+    assert ((out - ref.double()).abs().max() / ref.abs().max()).item() < 1e-5

@@ -76,9 +76,26 @@ def _page(url, tmp_path):
             browser.close()
 
 
-def test_page_in_real_browser(demo_server, tmp_path):
+def _visible(page, selector):
+    return page.locator(selector).count() > 0 and page.locator(selector).first.is_visible()
+
+
+def _captions_below_renders(page, prefix, rows):
+    """Each render's caption is readable: under its image, not overlapping it, with a score in it."""
+    for row in rows:
+        img = page.locator(f"#{prefix}{row} img").bounding_box()
+        cap = page.locator(f"#{prefix.replace('out-', 'cap-') if prefix == 'out-' else prefix + 'cap-'}{row}")
+        box = cap.bounding_box()
+        assert box["y"] >= img["y"] + img["height"] - 1, (row, img, box)  # below the picture, not over it
+        text = cap.inner_text()
+        assert ("dB" in text or "reference" in text) and "scored" in text, text
+
+
+def test_page_in_real_browser(demo_server, demo_weight_dirs, tmp_path):
     with _page(demo_server[0], tmp_path) as (page, errors):
-        assert "Loaded models" in page.inner_text("#banner")
+        banner = page.inner_text("#banner")
+        assert "Loaded models" in banner and "test PSNR 21.50 dB on the CIFAR-10 test split (lossy JPEG copy" in banner
+        assert str(demo_weight_dirs["corrected"].parent) not in banner and "/tmp" not in banner  # no server path
 
         # pick an example (cat_0001: the 8th CIFAR-10 thumbnail)
         page.locator("#cifar-examples button.gallery-item").nth(7).click()
@@ -87,9 +104,7 @@ def test_page_in_real_browser(demo_server, tmp_path):
 
         # resolution 64, σ 0.01
         _set_number(page, "#resolution", "64")
-        sigma = page.locator("#sigma input[type=number]")
-        sigma.fill("0.01")
-        sigma.press("Enter")
+        _set_number(page, "#sigma", "0.01")
         page.locator("#run").click()
         page.wait_for_function(
             "() => { const m = document.querySelector('#metrics');"
@@ -100,16 +115,32 @@ def test_page_in_real_browser(demo_server, tmp_path):
                 " return i && i.complete && i.naturalWidth === 256; }")
         metrics = page.inner_text("#metrics")
         assert "σ = 0.01" in metrics and "simplified" in metrics and "corrected" in metrics
-        page.wait_for_selector("#sigma-plot img")
+        _captions_below_renders(page, "out-", ("nearest", "bicubic", "simplified", "corrected"))
+        assert not _visible(page, "#zoom-corrected") and not _visible(page, "#walk-corrected")  # this tab's own
         _shot(page, tmp_path, "demo_after_run")
 
-        # click two pixels of the corrected render: the attention plot appears, then changes
+        # the before/after slider: bicubic | corrected, then simplified on the left
+        page.wait_for_function("() => document.querySelectorAll('#compare img').length >= 2")
+        before = [page.locator("#compare img").nth(i).get_attribute("src") for i in range(2)]
+        page.locator("#compare-left input").click()
+        page.get_by_role("option", name="simplified", exact=True).click()
+        page.wait_for_function(
+            "(old) => { const i = document.querySelectorAll('#compare img'); return i.length >= 2 && "
+            "i[0].getAttribute('src') !== old; }", arg=before[0])
+
+        # the jitter sweep is drawn when its section is opened
+        page.locator("#sigma-box").get_by_text("Jitter robustness").click()
+        page.wait_for_selector("#sigma-plot img")
+
+        # click two pixels of the corrected render: the attention plot appears right under the renders
         render = page.locator("#out-corrected img")
         box = render.bounding_box()
         render.click(position={"x": box["width"] * 0.25, "y": box["height"] * 0.75})
         page.wait_for_function(
             "() => document.querySelector('#pixel-text').innerText.includes('Pixel (x=')")
         page.wait_for_selector("#pixel-plot img")
+        plot_box, box = page.locator("#pixel-plot img").bounding_box(), render.bounding_box()  # same scroll
+        assert 0 < plot_box["y"] - (box["y"] + box["height"]) < 400  # next to the render that was clicked
         first_text, first_plot = page.inner_text("#pixel-text"), _src(page, "#pixel-plot img")
         other = page.locator("#out-simplified img")
         obox = other.bounding_box()  # away from the corner buttons
@@ -118,7 +149,9 @@ def test_page_in_real_browser(demo_server, tmp_path):
         assert page.inner_text("#pixel-text") != first_text
         _shot(page, tmp_path, "demo_pixel_attention")
 
-        # LP-token view: switch model, then move the token slider
+        # LP-token view (opened on demand): switch model, then move the token slider
+        page.locator("#token-box").get_by_text("Where each LP token").click()
+        page.wait_for_selector("#token-plot img")
         token_plot = _src(page, "#token-plot img")
         page.locator("#token-model").get_by_text("simplified", exact=True).click()
         token_plot = _wait_src_change(page, "#token-plot img", token_plot)
@@ -129,9 +162,36 @@ def test_page_in_real_browser(demo_server, tmp_path):
         _wait_src_change(page, "#token-plot img", token_plot)
         _shot(page, tmp_path, "demo_token_map")
 
-        # "Random test image" loads a shipped image and reconstructs it (the run clears the pixel text)
+        # Refine: a few steps on the tiny models, then the refined panels, the curve and the time
+        _set_number(page, "#refine-steps", "5")
+        page.locator("#refine-run").click()
+        _wait_text(page, "#refine-info", "Refined", "simplified 5 steps", "corrected 5 steps")
+        page.wait_for_selector("#out-corrected_refined img")
+        page.wait_for_selector("#refine-curve img")
+        assert "corrected, refined" in page.inner_text("#metrics")
+        _captions_below_renders(page, "out-", ("simplified_refined", "corrected_refined"))
+        _shot(page, tmp_path, "demo_refined")
+        # Zoom decodes the refined latents of this image, and says so
+        page.get_by_role("tab", name="Zoom").click()
+        assert not _visible(page, "#out-corrected") and not _visible(page, "#pixel-plot")  # Reconstruct's panels
+        page.locator("#zoom-run").click()
+        _wait_text(page, "#zoom-metrics", "refined latents")
+        page.get_by_role("tab", name="Reconstruct").click()
+
+        # Cancel: a long refinement stops at the next step; what is done is kept; the server keeps serving
+        _set_number(page, "#refine-steps", "1000")
+        page.locator("#refine-run").click()
+        page.wait_for_function("() => /refining (simplified|corrected): step/.test(document.body.innerText)")
+        page.locator("#refine-cancel").click()
+        page.wait_for_function("() => /Cancelled|corrected 1000 steps/.test("
+                               "document.querySelector('#refine-info').innerText)", timeout=TIMEOUT_MS)
+        info = page.inner_text("#refine-info")
+        assert "Cancelled" in info, f"the refinement ran to its end: {info}"
+        page.locator("#run").click()
+        page.wait_for_function("() => document.querySelector('#pixel-text').innerText.includes('Click a pixel')")
+
+        # "Random test image" loads a shipped image and reconstructs it
         page.locator("#random").click()
-        page.wait_for_function("() => document.querySelector('#pixel-text').innerText.trim() === ''")
         page.wait_for_function(
             "() => document.querySelector('#metrics').innerText.includes('64×64')")
 
@@ -144,8 +204,43 @@ def test_page_in_real_browser(demo_server, tmp_path):
         page.wait_for_function(
             "() => { const m = document.querySelector('#metrics').innerText;"
             " return m.includes('256×256') && m.includes('uploaded photo'); }")
+        _captions_below_renders(page, "out-", ("nearest", "bicubic", "simplified", "corrected"))
         _shot(page, tmp_path, "demo_photo_256")
         assert not errors, errors
+
+
+def test_bad_input_is_refused_where_it_is_typed_or_uploaded(demo_server, tmp_path):
+    with _page(demo_server[0], tmp_path) as (page, errors):
+        server_errors = []
+        page.on("response", lambda r: server_errors.append(f"{r.status} {r.url}") if r.status >= 500 else None)
+        bad = tmp_path / "x.jpg"
+        bad.write_text("just text, not a picture\n")
+        page.locator("#input-image input[type=file]").set_input_files(str(bad))
+        _wait_text(page, "#status", "x.jpg", "not an image")
+        page.wait_for_timeout(11_000)  # longer than a pop-up stays: the message stays until the next action
+        assert "not an image" in page.inner_text("#status")
+        assert str(tmp_path) not in page.inner_text("#status")
+        _shot(page, tmp_path, "demo_bad_upload")
+
+        page.locator("#cifar-examples button.gallery-item").nth(0).click()
+        _set_number(page, "#resolution", "1000")  # refused visibly, not clamped
+        _wait_text(page, "#status", "Resolution must be a whole number of pixels from 32 to 512")
+        assert page.locator("#resolution input").input_value() == "1000"
+        _set_number(page, "#resolution", "64")
+        page.wait_for_function("() => !document.querySelector('#status').innerText.includes('Resolution')")
+        _set_number(page, "#sigma", "0.5")
+        _wait_text(page, "#status", "σ (jitter) must be between 0 and 0.05")
+        page.locator("#run").click()
+        _wait_text(page, "#status", "σ (jitter) must be between 0 and 0.05")
+        _set_number(page, "#refine-steps", "5000")
+        _wait_text(page, "#status", "Refinement steps must be a whole number from 0 to 1000")
+        page.get_by_role("tab", name="Zoom").click()  # the picker redraws from the refused upload: no HTTP 500
+        page.locator("#input-image input[type=file]").set_input_files(str(bad))
+        _wait_text(page, "#status", "x.jpg", "not an image")
+        page.wait_for_timeout(1_000)
+        _shot(page, tmp_path, "demo_bad_values")
+        assert not errors, errors
+        assert not server_errors, server_errors
 
 
 def _wait_text(page, elem_id, *parts):
@@ -183,6 +278,8 @@ def test_zoom_and_walk_in_real_browser(demo_server, tmp_path):
         _wait_text(page, "#zoom-metrics", "window y 4–12, x 20–28", "96×96", "dB", "96→8")
         for row in ("bicubic", "simplified", "corrected"):
             _wait_width(page, f"#zoom-{row} img", 192)
+        _captions_below_renders(page, "zoom-", ("nearest", "bicubic", "simplified", "corrected"))
+        assert not _visible(page, "#out-corrected") and not _visible(page, "#sigma-box")  # Reconstruct's own
         _shot(page, tmp_path, "demo_zoom")
 
         _click_at(page, "#zoom-picker img", 0.25, 0.75)  # centre ≈ (y 24, x 8), at the clicked picker pixel
@@ -206,6 +303,8 @@ def test_zoom_and_walk_in_real_browser(demo_server, tmp_path):
         page.locator("#walk-examples button.gallery-item").nth(20).click()
         page.wait_for_function(
             "() => { const i = document.querySelector('#walk-image-b img'); return i && i.src.includes('astronaut'); }")
+        b_box = page.locator("#walk-image-b img").bounding_box()
+        assert min(b_box["width"], b_box["height"]) >= 150, b_box  # a proper size, not a thumbnail
         page.locator("#walk-run").click()
         _wait_text(page, "#walk-info", "Walk at 96×96", "t = 0, 0.25, 0.5, 0.75, 1")
         for row in ("crossfade", "simplified", "corrected"):

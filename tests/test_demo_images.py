@@ -149,3 +149,22 @@ def test_large_photo_keeps_a_bounded_reference(tmp_path):
     p = check(prepare(_save(tmp_path, "big.png", Image.fromarray(rgb))))
     assert p.source.shape == (512, 512, 3) and p.reference(512).shape == (512, 512, 3)
     np.testing.assert_allclose(p.model_input.mean(), rgb.mean() / 255, atol=1e-3)
+
+
+def test_centre_crop_file_previews_what_the_models_see(tmp_path):
+    from PIL import Image as PILImage
+
+    from demo.images import InputError, centre_crop_file, prepare
+
+    wide = tmp_path / "wide.png"
+    rng = np.random.default_rng(3)
+    PILImage.fromarray(rng.integers(0, 256, (60, 100, 3), dtype=np.uint8)).save(wide)
+    crop = centre_crop_file(wide, tmp_path)
+    with PILImage.open(crop) as im:
+        assert im.size == (60, 60)
+    assert np.array_equal(prepare(crop).model_input, prepare(wide).model_input)  # the same model input
+    assert centre_crop_file(crop, tmp_path) is None  # square already
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    with pytest.raises(InputError, match="empty"):
+        centre_crop_file(empty, tmp_path)

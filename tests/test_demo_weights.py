@@ -5,7 +5,8 @@ import time
 import pytest
 
 from demo import weights
-from demo.weights import load_models, load_one, read_card, resolve_source
+from demo import training_record
+from demo.weights import load_models, load_one, resolve_source
 
 
 @pytest.fixture()
@@ -22,14 +23,17 @@ def test_source_order(demo_bundled):
     assert resolve_source("corrected", None, {}) == (str(demo_bundled / "corrected"), "bundled")
 
 
-def test_local_dirs_load_and_card_is_read(demo_weight_dirs, demo_bundled):
+def test_local_dirs_load_and_training_record_is_read(demo_weight_dirs, demo_bundled):
     models = load_models(str(demo_weight_dirs["simplified"]), str(demo_weight_dirs["corrected"]), env={})
     assert all(m.trained and m.kind == "local" and not m.messages for m in models.values())
     assert models["corrected"].model.config.num_lp == 16
     info = models["corrected"].info
-    assert info["test_psnr"] == pytest.approx(21.5) and info["steps"] == 1200
-    assert "compressed to 1,200 steps" in info["protocol"]
-    assert "21.50 dB" in models["corrected"].summary()
+    assert info["test_psnr"] == pytest.approx(21.5) and info["steps"] == 1200 and info["stages"] == 2
+    line = models["corrected"].summary()
+    assert "1,200 steps in all (0.40 epochs, 2.00 h, 2 stages)" in line
+    assert "test PSNR 21.50 dB on the CIFAR-10 test split (lossy JPEG copy, q ≈ 75)" in line
+    assert "no training record" in models["simplified"].summary()  # its folder has no training_info.json
+    assert "/" + str(demo_weight_dirs["corrected"]).strip("/") not in line + str(models["corrected"].as_dict())
 
 
 def test_missing_bundled_weights_start_untrained_and_say_so(demo_bundled):
@@ -73,72 +77,42 @@ def test_mismatched_weights_are_refused(demo_weight_dirs, demo_bundled):
     assert "could not load" in lm.messages[0]
 
 
-def test_card_parsing(tmp_path):
-    (tmp_path / "README.md").write_text(
-        "---\nlicense: mit\n---\n# corrected\n\n| metric | value |\n|---|---|\n| test PSNR | 28.73 dB |\n\n"
-        "Schedule: protocol, 40 epochs (125,000 steps). Data: lossless CIFAR-10 (torchvision).\n")
-    info = read_card(tmp_path)
-    assert info["test_psnr"] == pytest.approx(28.73) and info["protocol"] == "protocol, 40 epochs"
-    assert info["steps"] == 125000 and info["data"].startswith("lossless")
-    assert read_card(tmp_path / "nothing") == {}
+def test_training_record_totals_over_stages():
+    raw = {"step": 2000, "epochs": 0.16, "elapsed": 2736.0, "test": {"psnr": 29.3436, "n": 10000},
+           "data_source": "ImageFolder at cifar10/ (lossy JPEG copy of CIFAR-10, quality ≈ 75)",
+           "lineage": [{"step": 944, "epochs": 2.41, "elapsed": 180.0}, {"step": 9012, "epochs": 0.72, "elapsed": 30564.0}]}
+    info = training_record.facts(raw)
+    assert info == {"stages": 3, "steps": 11956, "epochs": 3.29, "hours": 9.3, "test_psnr": 29.344,
+                    "test_images": 10000, "data": raw["data_source"]}
+    text = training_record.describe(info)
+    assert text.startswith("trained 11,956 steps in all (3.29 epochs, 9.30 h, 3 stages)")
+    assert "(lossy JPEG copy, q ≈ 75), 10,000 images" in text
+    del raw["lineage"][0]["elapsed"]  # a stage without its time: the total is not made up
+    assert "hours" not in training_record.facts(raw)
 
 
-def test_project_card_format(tmp_path):
-    """The card train/card.py writes: YAML model-index + Schedule / Steps / Training data lines."""
-    (tmp_path / "README.md").write_text(
-        "---\nlibrary_name: lainr\nmodel-index:\n- name: mamba-ginr-corrected\n  results:\n  - task:\n"
-        "      type: image-to-image\n    metrics:\n    - type: psnr\n      value: 24.123\n"
-        "    - type: ssim\n      value: 0.8100\n---\n\n# Mamba-GINR (corrected)\n\n"
-        "- Schedule: **protocol schedule compressed to 3,000 steps (0.96 epochs)**.\n"
-        "- Steps: 3000 optimiser steps of batch 16 (0.960 epochs of 50,000 training images).\n"
-        "- Training data: CIFAR-10 JPEG copy (quality ≈75).\n\nSSIM per image then averaged, on "
-        "**1000 test images** (a fixed seeded subset of 10,000):\n")
-    info = read_card(tmp_path)
-    assert info["test_psnr"] == pytest.approx(24.123) and info["steps"] == 3000 and info["test_images"] == 1000
-    assert info["protocol"] == "protocol schedule compressed to 3,000 steps (0.96 epochs)"
-    assert info["data"].startswith("CIFAR-10 JPEG copy")
+def test_training_record_missing_or_broken(tmp_path):
+    assert training_record.read(tmp_path) == {} and training_record.describe({}) == "no training record"
+    (tmp_path / "training_info.json").write_text("{not json")
+    info = training_record.read(tmp_path)
+    assert training_record.describe(info).startswith("no training record (training_info.json could not be read")
 
 
-def test_card_of_an_unfinished_run_reports_the_steps_done_not_the_planned_total(tmp_path):
-    from types import SimpleNamespace
-    from demo.weights import LoadedModel
-    model = SimpleNamespace(num_parameters=lambda: 8_927_494)
-    (tmp_path / "README.md").write_text(
-        "- Schedule: **protocol schedule compressed to 12124 steps (0.97 epochs)**.\n"
-        "- Steps: 3979 optimiser steps of batch 4 (0.318 epochs of 50,000 training images).\n")
-    info = read_card(tmp_path)
-    assert info["steps"] == 3979 and info["epochs"] == "0.318"
-    line = LoadedModel("corrected", model, "w", "local", True, info).summary()
-    assert "steps 3979" in line and "epochs 0.318" in line
-    info["protocol"] += ", stopped at step 3979 (0.32 epochs), before the schedule's end"
-    line = LoadedModel("corrected", model, "w", "local", True, info).summary()
-    assert "steps 3979" not in line and "epochs 0.318" not in line and "stopped at step 3979" in line  # said once
+def test_card_is_never_parsed_only_shown(tmp_path):
+    (tmp_path / "README.md").write_text("---\nmodel-index: []\n---\n\n# A card\n\nTest PSNR: 99 dB.\n")
+    assert training_record.card_text(tmp_path) == "# A card\n\nTest PSNR: 99 dB."
+    assert training_record.read(tmp_path) == {}  # the card's figures are not facts
 
 
-def test_card_of_a_continued_run_gives_the_totals_of_all_its_stages(tmp_path):
-    """A run started --init-from earlier weights: the page line says the whole training, not only the last stage."""
-    from types import SimpleNamespace
-    from demo.weights import LoadedModel
-    (tmp_path / "README.md").write_text(
-        "- Schedule: **protocol schedule compressed to 2000 steps (0.16 epochs)**.\n"
-        "- Training history (this run continues the weights of the stages before it):\n"
-        "  1. `weights/corrected`: 944 steps of batch 128 (2.41 epochs, 0.05 h) on NVIDIA H200\n"
-        "  2. `weights/corrected`: 9012 steps of batch 4 (0.72 epochs, 8.49 h) on CPU only\n"
-        "  3. this run: 2000 steps of batch 4 (0.16 epochs, 0.76 h)\n"
-        "- In all: 3.30 epochs, 9.30 h of training.\n"
-        "- Steps: 2000 optimiser steps of batch 4 (0.160 epochs of 50,000 training images).\n")
-    info = read_card(tmp_path)
-    assert info["in_all"] == "in all 3.30 epochs, 9.30 h of training over 3 stages"
-    line = LoadedModel("corrected", SimpleNamespace(num_parameters=lambda: 1), "w", "local", True, info).summary()
-    assert "2000 steps (0.16 epochs) · in all 3.30 epochs, 9.30 h of training over 3 stages" in line
-    (tmp_path / "README.md").write_text("- Schedule: **protocol schedule compressed to 20 steps (0.01 epochs)**.\n")
-    assert "in_all" not in read_card(tmp_path)  # a single-stage card has no totals line
-
-
-def test_bundled_cards_state_every_stage():
+def test_bundled_weights_state_every_stage():
     from demo.weights import BUNDLED
-    assert read_card(BUNDLED / "corrected")["in_all"].endswith("over 3 stages")
-    assert read_card(BUNDLED / "simplified")["in_all"].endswith("over 2 stages")
+    assert training_record.read(BUNDLED / "corrected")["stages"] == 3
+    assert training_record.read(BUNDLED / "simplified")["stages"] == 2
+
+
+def test_no_server_path_in_a_fallback_message(demo_bundled, tmp_path):
+    lm = load_one("corrected", str(tmp_path / "deep" / "nowhere"), "--corrected")
+    assert not lm.trained and str(tmp_path) not in " ".join(lm.messages)
 
 
 def test_cli_flags():

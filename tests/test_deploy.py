@@ -1,6 +1,6 @@
-"""`python -m demo.deploy`: the staged Space file set, its checks and the upload call (HfApi faked; no network).
+"""`python -m space.deploy`: the staged Space file set, its checks and the upload call (HfApi faked; no network).
 
-The full boot rehearsal (fresh venv, `python app.py`, gradio_client) is `demo/rehearse_space.sh`:
+The full boot rehearsal (fresh venv, `python app.py`, gradio_client) is `space/rehearse.sh`:
 minutes, so it is a script, not a test here.
 """
 import re
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from demo import deploy, staging
-from demo.staging import StagingError
+from space import deploy, staging
+from space.staging import StagingError
 
 ROOT = Path(__file__).resolve().parents[1]
 SPACE = "alice/mamba-ginr"
@@ -84,8 +84,9 @@ def test_dry_run_lists_exactly_the_space_files_with_sizes(bundled_dry_run, weigh
     assert expected_top <= set(files)
     assert {p.split("/")[0] for p in files} == expected_top | {"demo", "lainr", "weights"}
     for name in ("simplified", "corrected"):
-        assert {p for p in files if p.startswith(f"weights/{name}/")} == {
-            f"weights/{name}/{f}" for f in ("config.json", "model.safetensors", "README.md")}
+        expected = ("config.json", "model.safetensors", "README.md") + (
+            ("training_info.json",) if (weights_root / name / "training_info.json").is_file() else ())
+        assert {p for p in files if p.startswith(f"weights/{name}/")} == {f"weights/{name}/{f}" for f in expected}
         assert files[f"weights/{name}/model.safetensors"] == (weights_root / name / "model.safetensors").stat().st_size
     sources = {p.relative_to(ROOT).as_posix() for d in ("demo", "lainr") for p in (ROOT / d).rglob("*")
                if p.is_file() and "__pycache__" not in p.parts and not p.name.endswith(".pyc")}
@@ -307,4 +308,4 @@ def test_upload_failure_is_reported(capsys, fake_hub, weights_root, no_import_ch
 def test_rehearsal_script_is_valid_bash():
     import subprocess
 
-    subprocess.run(["bash", "-n", str(ROOT / "demo" / "rehearse_space.sh")], check=True)
+    subprocess.run(["bash", "-n", str(ROOT / "space" / "rehearse.sh")], check=True)

@@ -223,14 +223,34 @@ def test_recard_rewrites_the_card_of_an_export_whose_run_is_gone(tmp_path, tiny_
 
     assert recard_main([str(hf), "--metrics", str(ev / "metrics.json"), "--notes", "Measured again."]) == 0
     info = json.loads((hf / "training_info.json").read_text())
-    assert info["test"] == {"psnr": entry["test_psnr"], "ssim": entry["test_ssim"], "n": 6, "of": 6}
+    assert {k: info["test"][k] for k in ("psnr", "ssim", "n", "of")} == \
+        {"psnr": entry["test_psnr"], "ssim": entry["test_ssim"], "n": 6, "of": 6}
+    assert info["test"]["psnr_ci"] == entry["test_psnr_ci"] and info["test"]["data"] == entry["data"]
     assert info["jitter"]["0.05"]["psnr"] == entry["jitter_psnr"]["0.05"]
-    assert {k: v for k, v in info.items() if k not in ("test", "jitter")} == \
-        {k: v for k, v in before.items() if k not in ("test", "jitter")}
+    assert info["card_notes"] == "Measured again."
+    assert {k: v for k, v in info.items() if k not in ("test", "jitter", "card_notes")} == \
+        {k: v for k, v in before.items() if k not in ("test", "jitter", "card_notes")}
     card = (hf / "README.md").read_text()
     assert f"value: {entry['test_psnr']:.3f}" in card and "(the whole test split)" in card
+    ci = entry["test_psnr_ci"]
+    assert f"{ci['mean']:.2f} [{ci['low']:.2f}, {ci['high']:.2f}]" in card
     assert "Measured again." in card and "unfinished" not in card
+    assert recard_main([str(hf), "--metrics", str(ev / "metrics.json")]) == 0  # no --notes: the notes are kept
+    assert "Measured again." in (hf / "README.md").read_text()
     assert (hf / "model.safetensors").read_bytes() == weights
+
+
+def test_cards_of_the_lossy_jpeg_copy_say_so_in_the_model_index():
+    import yaml
+    from train.card import LOSSY_TEST, model_card
+    info = {"model": "corrected", "schedule": "s", "step": 1, "epochs": 0.1, "hardware": "cpu", "params": 1,
+            "dtype": "float32", "config": {}, "data_source": "ImageFolder at cifar10/ (lossy JPEG copy of CIFAR-10, quality ≈ 75)",
+            "test": {"psnr": 29.3, "ssim": 0.93, "n": 10, "of": 10,
+                     "psnr_ci": {"mean": 29.3, "low": 29.1, "high": 29.5, "n": 10}}}
+    card = model_card(info)
+    front = yaml.safe_load(card.split("---\n")[1])
+    assert front["model-index"][0]["results"][0]["dataset"]["name"] == LOSSY_TEST
+    assert f"{LOSSY_TEST}: 32×32 reconstruction" in card and "| 29.30 [29.10, 29.50] |" in card
 
 
 def test_pack_of_a_jpeg_folder_loads_like_the_folder(tmp_path):

@@ -167,7 +167,13 @@ def test_extend_to_continues_over_the_new_total_and_the_card_lists_it(tmp_path, 
     assert _run(tmp_path, "corrected", tiny_data, out, "--max-steps", "6", "--no-export") == 0
     assert _run(tmp_path, "corrected", tiny_data, out, "--max-steps", "6") == 0
     assert "already finished" in capsys.readouterr().err and not (out / "hf").exists()
-    assert _run(tmp_path, "corrected", tiny_data, out, "--max-steps", "6", "--extend-to", "10") == 0
+    before = _snapshot(out)
+    # the finished corrected run stands at 1e-8; the schedule over 10 steps is at ~0.6× peak at step 6
+    assert _run(tmp_path, "corrected", tiny_data, out, "--max-steps", "6", "--extend-to", "10") == 2
+    err = capsys.readouterr().err
+    assert "would jump from 1e-08" in err and "--rewarmup-steps" in err and _snapshot(out) == before
+    assert _run(tmp_path, "corrected", tiny_data, out, "--max-steps", "6", "--extend-to", "10",
+                "--rewarmup-steps", "0") == 0  # the jump, as asked
     assert "extended at step 6 from 6 to 10" in capsys.readouterr().err
     lrs = [s["lr"] for s in _steps(out)]
     cfg = TrainConfig(model="corrected", batch_size=4, max_steps=6).resolved()
@@ -180,7 +186,7 @@ def test_extend_to_continues_over_the_new_total_and_the_card_lists_it(tmp_path, 
     assert run["config"]["max_steps"] == 6  # the run keeps the budget flags it was started with
     card = (out / "hf" / "README.md").read_text()
     assert "protocol schedule compressed to 6 steps (2.00 epochs), extended at step 6 to 10 steps" in card
-    assert "at step 6: 6 → 10 steps" in card
+    assert "at step 6: 6 → 10 steps (lr 1e-08 → 0.000" in card and "at once, as asked" in card
     info = json.loads((out / "hf" / "training_info.json").read_text())
     assert info["total_steps"] == 10 and len(info["extensions"]) == 1
     # the same --extend-to again, or the plain command (with or without budget flags): nothing more to do
@@ -216,8 +222,11 @@ def test_bad_schedule_input_is_refused_before_anything_is_written(tmp_path, tiny
         (["--max-steps", "8"], "--extend-to"),  # a changed budget on resume
         (["--time-budget", "1h"], "was started with --max-steps 6"),
         (["--max-steps", "9", "--extend-to", "12"], "give it alone"),
-        (["--extend-to", "1000"], "beyond 20 epochs"),
         (["--extend-to", "0"], "positive"),
+        (["--max-steps", "6", "--epochs", "3"], "epochs: 20 → 3 (to train longer"),  # epochs shape the schedule
+        (["--max-steps", "6", "--lr", "3e-4"], "lr: 0.0001 → 0.0003 (a new run"),
+        (["--rewarmup-steps", "2"], "belongs to an extension"),
+        (["--extend-to", "12", "--rewarmup-steps", "13"], "--rewarmup-steps must be in 0..STEPS"),
         (["--max-steps", "6", "--recipe", "turbo"], "known recipes: protocol, cpu, gpu"),
         (["--max-steps", "6", "--warmup-frac", "1.5"], "warmup"),
     ]
@@ -231,15 +240,53 @@ def test_bad_schedule_input_is_refused_before_anything_is_written(tmp_path, tiny
         fresh = tmp_path / "fresh"
         assert _run(tmp_path, "simplified", tiny_data, fresh, *extra) == 2
         assert msg in capsys.readouterr().err and not fresh.exists()
-    # a protocol run (per-epoch schedule) has no step plan to extend
+    # a protocol run: a budget flag on resume is refused too (the length changes only with --extend-to)
     proto = tmp_path / "proto"
     assert _run(tmp_path, "simplified", tiny_data, proto, "--epochs", "1", "--no-export") == 0
     capsys.readouterr()
     before = _snapshot(proto)
-    assert _run(tmp_path, "simplified", tiny_data, proto, "--epochs", "1", "--extend-to", "5") == 2
-    assert "protocol run" in capsys.readouterr().err and _snapshot(proto) == before
     assert _run(tmp_path, "simplified", tiny_data, proto, "--epochs", "1", "--max-steps", "5") == 2
     assert "--extend-to" in capsys.readouterr().err and _snapshot(proto) == before
+
+
+def test_protocol_run_keeps_its_epochs_and_extends_explicitly(tmp_path, tiny_data, capsys):
+    """epochs are in a protocol run's identity (its cosine spans them): another --epochs on resume is
+    refused with the flag to use instead; --extend-to continues it, here with a re-warm-up."""
+    out = tmp_path / "proto"
+    assert _run(tmp_path, "corrected", tiny_data, out, "--epochs", "2", "--no-export") == 0  # 6 steps
+    capsys.readouterr()
+    before = _snapshot(out)
+    assert _run(tmp_path, "corrected", tiny_data, out, "--epochs", "4", "--no-export") == 2
+    err = capsys.readouterr().err
+    assert "epochs: 2 → 4" in err and "--extend-to STEPS" in err and _snapshot(out) == before
+    assert _run(tmp_path, "corrected", tiny_data, out, "--no-export") == 0  # no --epochs: the run's own
+    assert "already finished at step 6" in capsys.readouterr().err
+    assert _run(tmp_path, "corrected", tiny_data, out, "--extend-to", "12", "--rewarmup-steps", "3") == 0
+    cfg = TrainConfig(model="corrected", batch_size=4, epochs=2).resolved()
+    lrs = [s["lr"] for s in _steps(out)]
+    assert lrs[:6] == pytest.approx([protocol_lr("corrected", 5e-4, s // 3, 2) for s in range(6)], rel=1e-12)
+    new = [compressed_lr("corrected", 5e-4, (s + 1) / 12) for s in range(6, 12)]
+    r0 = lrs[5]
+    assert lrs[6:9] == pytest.approx([r0 + (new[i] - r0) * (i + 1) / 3 for i in range(3)], rel=1e-12)  # the ramp
+    assert lrs[9:] == pytest.approx(new[3:], rel=1e-12) and lrs[-1] == pytest.approx(1e-8)
+    run = json.loads((out / "run.json").read_text())
+    assert run["total_steps"] == 12 and run["plan"][0]["source"] == "protocol" and run["config"]["epochs"] == 2
+    card = (out / "hf" / "README.md").read_text()
+    assert ("protocol, 2 epochs (6 steps), extended at step 6 to 12 steps (4.00 epochs) with a 3-step linear "
+            f"re-warm-up from lr {r0:.3g} to the new schedule") in card
+    assert lr_for_step(cfg, 7, 2, run["plan"]) == pytest.approx(lrs[7], rel=1e-12)
+
+
+def test_each_resumed_segment_keeps_its_bf16_and_threads(tmp_path, tiny_data):
+    out = tmp_path / "seg"
+    assert _run(tmp_path, "simplified", tiny_data, out, "--max-steps", "2", "--no-export") == 0
+    assert _run(tmp_path, "simplified", tiny_data, out, "--extend-to", "4", "--threads", "2", "--bf16") == 0
+    ckpt = torch.load(out / "checkpoint.pt", weights_only=False)
+    assert [(s["from_step"], s["bf16"], s["threads"]) for s in ckpt["segments"]] == [(0, False, 1), (2, True, 2)]
+    run = json.loads((out / "run.json").read_text())
+    assert [(h["bf16"], h["threads"]) for h in run["history"]] == [(False, 1), (True, 2)]
+    card = (out / "hf" / "README.md").read_text()
+    assert "steps 0–2: bf16 off, 1 thread(s)" in card and "steps 2–4: bf16 on, 2 thread(s)" in card
 
 
 def test_old_wall_time_checkpoint_needs_an_explicit_extension(tmp_path, tiny_data, capsys):
@@ -260,7 +307,8 @@ def test_old_wall_time_checkpoint_needs_an_explicit_extension(tmp_path, tiny_dat
     capsys.readouterr()
     assert _run(tmp_path, "corrected", tiny_data, out, "--time-budget", "600s", "--no-export") == 2
     assert "old trainer" in capsys.readouterr().err
-    assert _run(tmp_path, "corrected", tiny_data, out, "--time-budget", "600s", "--extend-to", "5") == 0
+    assert _run(tmp_path, "corrected", tiny_data, out, "--time-budget", "600s", "--extend-to", "5",
+                "--rewarmup-steps", "0") == 0  # from the finished run's 1e-8: the jump is asked for
     lrs = [s["lr"] for s in _steps(out)]
     assert lrs[3:] == pytest.approx([compressed_lr("corrected", 5e-4, (s + 1) / 5) for s in (3, 4)], rel=1e-12)
     card = (out / "hf" / "README.md").read_text()

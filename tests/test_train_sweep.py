@@ -81,7 +81,7 @@ def test_sweep_end_to_end_resume_confirm_and_another_sweep_refused(tmp_path, tin
     for c in res["configs"]:
         assert c["status"] == "done" and c["steps"] == 2 and c["image_passes"] == 16
         # scored on the held-out validation images (train/splits.py): 2 of the 12 training images
-        assert c["n_test"] == 2 and 0 < c["test_psnr"] < 60 and 0 <= c["test_ssim"] <= 1
+        assert c["n_val"] == 2 and 0 < c["val_psnr"] < 60 and 0 <= c["val_ssim"] <= 1
         assert c["img_s"] > 0 and c["wall_s"] > 0
         run = json.loads((out / "runs" / c["name"] / "run.json").read_text())
         assert run["total_steps"] == 2 and run["config"]["lr"] == c["lr"] and run["config"]["seed"] == 0
@@ -97,7 +97,7 @@ def test_sweep_end_to_end_resume_confirm_and_another_sweep_refused(tmp_path, tin
     from train.sweep import score_checkpoint
     a = Namespace(threads=1, data_root="data", cache_dir=str(cache), eval_images=4)
     m = score_checkpoint(out / "runs" / PAIR.split(",")[0], res["identity"], a)
-    assert m["n"] == 2 and m["psnr"] == pytest.approx(res["configs"][0]["test_psnr"], abs=1e-6)
+    assert m["n"] == 2 and m["psnr"] == pytest.approx(res["configs"][0]["val_psnr"], abs=1e-6)
 
     # re-running the same command trains nothing: every file of the runs is untouched
     runs_before = _snapshot(out / "runs")

@@ -3,13 +3,47 @@ import json
 from pathlib import Path
 
 from .lineage import lineage_markdown
+from .schedule import rewarmup_text
 
 UNFINISHED_NOTE = ("\n**Note:** exported from an unfinished run's latest checkpoint; its schedule had not reached "
                    "its end.\n")
 
 
+LOSSY_TEST = "CIFAR-10 test split (lossy JPEG copy, q ≈ 75)"
+
+
 def _fmt(v, nd=2):
     return "n/a" if v is None else f"{v:.{nd}f}"
+
+
+def segments_markdown(segments, step):
+    """The card's list of training segments (one per start) with the settings that may change between
+    them (bf16 autocast, CPU threads, hardware); empty for a run trained in one go."""
+    if not segments or len(segments) < 2:
+        return ""
+    lines = ["- Training segments (the run was resumed; bf16 and threads may differ between them):"]
+    for seg, nxt in zip(segments, segments[1:] + [None]):
+        end = nxt["from_step"] if nxt else step
+        if seg.get("recorded") is False:
+            lines.append(f"  - steps {seg['from_step']}–{end}: settings not recorded (older trainer)")
+            continue
+        lines.append(f"  - steps {seg['from_step']}–{end}: bf16 {'on' if seg.get('bf16') else 'off'}, "
+                     f"{seg.get('threads')} thread(s), {seg.get('world_size', 1)} process(es) on {seg.get('hardware')}")
+    return "\n".join(lines) + "\n"
+
+
+def _fmt_ci(row, key, nd=2):
+    """'29.34 [29.27, 29.41]' when the row has the 95 % interval of `key`, else the bare figure."""
+    ci = row.get(f"{key}_ci")
+    return _fmt(row.get(key), nd) + (f" [{ci['low']:.{nd}f}, {ci['high']:.{nd}f}]" if ci else "")
+
+
+def test_data(info):
+    """The data the card's figures stand on, in words: the lossy-JPEG caveat where it applies."""
+    test = info.get("test") or {}
+    if test.get("data"):
+        return test["data"]
+    return LOSSY_TEST if "lossy JPEG" in str(info.get("data_source", "")) else "CIFAR-10 test split"
 
 
 def model_card(info):
@@ -20,7 +54,7 @@ def model_card(info):
     if test.get("psnr") is not None:
         metrics_yaml = (f"model-index:\n- name: mamba-ginr-{info['model']}\n  results:\n"
                         f"  - task:\n      type: image-to-image\n      name: 32x32 reconstruction\n"
-                        f"    dataset:\n      type: cifar10\n      name: CIFAR-10 test split\n"
+                        f"    dataset:\n      type: cifar10\n      name: \"{test_data(info)}\"\n"
                         f"    metrics:\n    - type: psnr\n      value: {test['psnr']:.3f}\n"
                         f"    - type: ssim\n      value: {test['ssim']:.4f}\n")
     cfg = info.get("config", {})
@@ -28,7 +62,7 @@ def model_card(info):
     jitter_md = ""
     if jitter:
         jitter_md = ("\n## Jitter robustness (32×32 reconstruction, queries + N(0, σ²))\n\n| σ | PSNR (dB) | SSIM |\n"
-                     "|---|---|---|\n" + "".join(f"| {s} | {_fmt(v['psnr'])} | {_fmt(v['ssim'], 4)} |\n"
+                     "|---|---|---|\n" + "".join(f"| {s} | {_fmt_ci(v, 'psnr')} | {_fmt_ci(v, 'ssim', 4)} |\n"
                                                  for s, v in jitter.items()))
     hours = info.get("elapsed", 0) / 3600
     ext = info.get("extensions") or []
@@ -37,7 +71,9 @@ def model_card(info):
         ext_md = ("- Schedule extensions (`--extend-to`; from that step on the rate follows the schedule over the "
                   "new total):\n" + "".join(f"  - at step {e['from_step']}: "
                                             f"{e.get('from_total') or 'wall-time schedule'} → {e['total_steps']} steps"
+                                            f"{rewarmup_text(e)}"
                                             f"{' (' + e['at'] + ')' if e.get('at') else ''}\n" for e in ext))
+    ext_md += segments_markdown(info.get("segments"), info["step"])
     recipe_md = f"- Recipe: {info['recipe']}.\n" if info.get("recipe") else ""
     if cfg.get("init_from"):
         recipe_md += (f"- Initialised from the weights in `{cfg['init_from']}` (fresh optimiser state; the steps "
@@ -87,12 +123,12 @@ big = model.render(images, 128)   # images (B, 3, 32, 32) in [0, 1] → (B, 3, 1
 
 ## Measured results
 
-Test split, 32×32 reconstruction from the pixel-centre grid, predictions clamped to [0, 1], PSNR and
-SSIM per image then averaged, on **{test.get('n', 'n/a')} test images**{' (a fixed seeded subset of ' + format(test.get('of'), ',') + ')' if test.get('of') and test.get('n') != test.get('of') else ' (the whole test split)'}:
+{test_data(info)}: 32×32 reconstruction from the pixel-centre grid, predictions clamped to [0, 1], PSNR and
+SSIM per image then averaged{' (in brackets: 95 % bootstrap interval over images)' if test.get('psnr_ci') else ''}, on **{test.get('n', 'n/a')} test images**{' (a fixed seeded subset of ' + format(test.get('of'), ',') + ')' if test.get('of') and test.get('n') != test.get('of') else ' (the whole test split)'}:
 
 | PSNR (dB) | SSIM |
 |---|---|
-| {_fmt(test.get('psnr'))} | {_fmt(test.get('ssim'), 4)} |
+| {_fmt_ci(test, 'psnr')} | {_fmt_ci(test, 'ssim', 4)} |
 {jitter_md}
 {info.get('notes', '')}
 
@@ -111,8 +147,12 @@ weights: MIT.
 
 def write_card(out_dir, info, notes="", finished=True):
     """out_dir/README.md (the card, with notes and, for an unfinished run, a note saying so) and
-    out_dir/training_info.json (info itself, without notes)."""
+    out_dir/training_info.json (info itself, with the notes kept as "card_notes" so that a later
+    train.recard keeps them)."""
     out_dir = Path(out_dir)
+    info = {k: v for k, v in info.items() if k != "notes"}
+    if notes:
+        info["card_notes"] = notes
     card_notes = notes + ("" if finished else UNFINISHED_NOTE)
     (out_dir / "README.md").write_text(model_card(dict(info, notes=card_notes)))
     (out_dir / "training_info.json").write_text(json.dumps(info, indent=2, default=str) + "\n")

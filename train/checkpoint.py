@@ -61,8 +61,15 @@ def set_rng_state(state):
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+# What to do instead of changing a field of the run's identity on resume.
+_INSTEAD = {"epochs": "to train longer, resume with the run's --epochs (or none) and --extend-to STEPS "
+                      "(--rewarmup-steps N for a re-warm-up)"}
+_NEW_RUN = "a new run: another --out, with --init-from a weights folder exported from this one to keep its weights"
+
+
 def _differences(a, b):
-    return [f"{k}: this run {b.get(k)!r} vs directory {a.get(k)!r}" for k in sorted(set(a) | set(b))
+    """'field: old → new (instead: …)' for each identity field that differs (a: the directory's run)."""
+    return [f"{k}: {a.get(k)!r} → {b.get(k)!r} ({_INSTEAD.get(k, _NEW_RUN)})" for k in sorted(set(a) | set(b))
             if a.get(k) != b.get(k)]
 
 
@@ -81,8 +88,9 @@ def inspect_run_dir(out, cfg: TrainConfig, resume=False):
         # older run.json files (recipe, warmup_frac) with the values their trainer used
         diffs = _differences(saved.identity(), cfg.identity())
         if diffs:
-            raise RunDirError(f"--out {out} holds a different run; refusing to overwrite it. Differences:\n  "
-                              + "\n  ".join(diffs) + "\nChoose another --out directory.")
+            raise RunDirError(f"--out {out} holds a different run than this command describes; refusing to resume "
+                              f"or overwrite it (nothing written). A resumed run keeps everything that shapes its "
+                              f"schedule. Changed (directory → this command):\n  " + "\n  ".join(diffs))
         if ckpt.is_file():
             return ckpt
         if resume:

@@ -3,7 +3,10 @@
 Defaults are the SPEC §5 protocol. --max-steps / --time-budget make a budgeted run: its total number
 of optimiser steps is fixed before the first step (--max-steps, or --time-budget × the img/s measured
 over a short probe) and the rate keeps the protocol's shape over those steps. Re-running with the same
---out resumes it (same budget flags, or none); --extend-to STEPS gives a budgeted run a new total.
+--out resumes it (same budget flags, or none). Everything that shapes the rate (lr, batch, warm-up,
+recipe, epochs, ...) is the run's identity: a resume that changes it is refused. Training longer is
+explicit: --extend-to STEPS (any run, protocol or budgeted) with --rewarmup-steps N when the rate would
+rise (see --extend-to). --bf16 and --threads may change between resumed segments; the card lists each.
 --recipe picks named (lr, batch, warm-up) presets (train/recipes.py); --lr / --batch-size override them.
 """
 import argparse
@@ -24,7 +27,8 @@ def parser():
     p.add_argument("--out", required=True, help="run directory (checkpoints, metrics.jsonl, hf/ export)")
     p.add_argument("--data-root", default="data", help="download folder for --data cifar10")
     p.add_argument("--cache-dir", default="", help="decoded-image cache (default ~/.cache/lainr-train)")
-    p.add_argument("--epochs", type=int)
+    p.add_argument("--epochs", type=int, help="protocol epochs (a budgeted run's cap); part of the run's identity: "
+                                              "a resume without it keeps the run's")
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float)
     p.add_argument("--recipe", default="protocol",
@@ -37,12 +41,19 @@ def parser():
     p.add_argument("--time-budget", default="", help="training time, e.g. 2h, 90m, 1h30m: planned total steps = "
                                                      "budget × the img/s measured at the start")
     p.add_argument("--extend-to", type=int, default=None, metavar="STEPS",
-                   help="resume a budgeted run with a new planned total of STEPS optimiser steps (from the current "
-                        "step on, the rate follows the schedule over the new total)")
+                   help="resume a run (protocol or budgeted) with a new planned total of STEPS optimiser steps: from "
+                        "the current step on, the rate follows the compressed protocol schedule over the new total. "
+                        "Where that would raise the rate more than 2x at once (a finished corrected run stands at "
+                        "1e-8; the new schedule at that step is often ~half the peak), --rewarmup-steps must say how: "
+                        "otherwise the command is refused. Listed on the model card")
+    p.add_argument("--rewarmup-steps", type=int, default=None, metavar="N",
+                   help="with --extend-to: ramp the rate linearly over N steps from where the run stands to the new "
+                        "schedule (e.g. an eighth of the added steps); 0 takes the jump at once, as asked")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="", help="cpu, cuda, cuda:1 (default: cuda if available)")
     p.add_argument("--workers", type=int, default=0, help="processes decoding images into the cache")
-    p.add_argument("--threads", type=int, default=0, help="CPU threads for torch and numba (0 = their defaults)")
+    p.add_argument("--threads", type=int, default=0, help="CPU threads for torch and numba (0 = their defaults); "
+                                                          "may change between resumed segments")
     p.add_argument("--bf16", action="store_true",
                    help="autocast in bfloat16 (CUDA, or a CPU with AVX-512 BF16 / AMX; Fourier features and the "
                         "spatial bias stay in float32)")
@@ -60,13 +71,15 @@ def parser():
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--config-json", default="", help=argparse.SUPPRESS)  # model-config overrides (tests)
     p.add_argument("--pixels", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--train-sigma", type=float, help=argparse.SUPPRESS)  # training jitter σ (ablations)
     return p
 
 
 def config_from_args(a):
     return TrainConfig(model=a.model, data=a.data, out=a.out, data_root=a.data_root, cache_dir=a.cache_dir,
                        model_config=json.loads(a.config_json) if a.config_json else {}, lr=a.lr,
-                       epochs=a.epochs, batch_size=a.batch_size, pixels=a.pixels, max_steps=a.max_steps,
+                       epochs=a.epochs, batch_size=a.batch_size, pixels=a.pixels,
+                       train_sigma=a.train_sigma, max_steps=a.max_steps,
                        time_budget=parse_duration(a.time_budget) if a.time_budget else 0.0, seed=a.seed,
                        device=a.device, workers=a.workers, threads=a.threads, bf16=a.bf16,
                        val_from=a.val_from, val_list=a.val_list, val_limit=a.val_limit, val_minutes=a.val_minutes, ckpt_minutes=a.ckpt_minutes,
@@ -79,7 +92,7 @@ def main(argv=None):
     try:
         cfg = config_from_args(a)
         summary = train(cfg, resume=a.resume, export=not a.no_export, progress=not a.no_progress,
-                        extend_to=a.extend_to)
+                        extend_to=a.extend_to, rewarmup_steps=a.rewarmup_steps)
     except TrainingStopped as err:  # Ctrl-C / SIGTERM after a checkpoint: resumable
         print(str(err), file=sys.stderr)
         return err.exit_code

@@ -15,9 +15,13 @@ COSINE_TMAX_RATIO = 50 / 20  # simplified: CosineAnnealingLR(T_max=50) over 20 e
 WARMUP_EPOCHS, WARMUP_OF = 5, 40  # corrected: 5 warm-up epochs of 40
 LR_FLOOR = 1e-8  # corrected cosine ends here
 
-# Fields that define "the same run": a resumed run must agree on all of them.
+# Fields that define "the same run": a resumed run must agree on all of them. Everything that shapes the
+# learning rate is here (lr, warmup_frac, recipe, epochs: a protocol run's cosine spans its epochs), so a
+# resume never silently re-stretches the schedule; training longer is `--extend-to` (train/schedule.py).
+# The budget flags (max_steps, time_budget) are checked against the run's step plan instead (train.loop).
 IDENTITY_FIELDS = ("model", "model_config", "data", "lr", "batch_size", "pixels", "train_sigma", "seed",
-                   "weight_decay", "grad_clip", "warmup_frac", "recipe", "init_from", "val_from", "val_list")
+                   "weight_decay", "grad_clip", "warmup_frac", "recipe", "epochs", "init_from", "val_from",
+                   "val_list")
 
 
 @dataclass

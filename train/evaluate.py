@@ -1,28 +1,42 @@
-"""Evaluate one or more weight sets (SPEC §6) → figures + metrics.json + a side-by-side table.
+"""Evaluate one or more weight sets (SPEC §6) → figures + metrics.json + per_image.npz + a side-by-side table.
 
-    python -m train.evaluate --weights DIR_OR_REPO [--weights ...] --data cifar10|PATH --out DIR [--limit N]
+    python -m train.evaluate --weights DIR_OR_REPO [--weights ...] --data cifar10|PATH --out DIR
+                             [--split test|val] [--limit N] [--measure-cache DIR]
 
-metrics.json maps each --weights to
-  {"test_psnr", "test_ssim", "n_test", "jitter_psnr": {σ: dB}, "jitter_ssim": {σ: ·},
-   "sr_psnr": {size: {"model": dB, "bicubic": dB}}, "decoupled_psnr" (simplified only)}
+--split test scores the test split; --split val the validation split (the held-out training images
+of train/splits.py). metrics.json maps each --weights (a folder inside the repository by its path
+relative to the repository, so `train.recard` finds it) to
+  {"split", "data", "<split>_psnr", "<split>_ssim", "n_<split>", "<split>_psnr_ci", "<split>_ssim_ci"
+   ({mean, low, high, n}: 95 % bootstrap interval over images, train/stats.py),
+   "jitter_psnr": {σ: dB}, "jitter_ssim": {σ: ·}, "jitter_psnr_ci", "jitter_ssim_ci",
+   "sr_psnr": {size: {"model": dB, "bicubic": dB}}, "sr_photos", "decoupled_psnr" (simplified only),
+   "per_image": {"file": "per_image.npz", "prefix": …}}
+per_image.npz beside it keeps every image's PSNR/SSIM at each σ (`<prefix>.psnr`, `<prefix>.ssim`:
+(σ, n); `<prefix>.indices`; `<prefix>.sigmas`), so two models or configurations compare as a paired
+difference on the same images. --measure-cache keeps per-chunk figures and the mean-pooled latents
+(train/per_image.py) so an interrupted run resumes and train.study.separation reuses the latents.
 Figures: reconstructions.png, sr.png, jitter.png, embedding.png, decoupled.png (simplified models).
-SR PSNR is true super-resolution: high-resolution photos (skimage.data astronaut, chelsea, coffee)
-are centre-cropped square, area-downsampled to 32, rendered at 64/128/256 and compared with the
-photo area-resized to that size; bicubic up-sampling of the same 32×32 input beside it.
+SR PSNR is true super-resolution on three photos (scikit-image's astronaut, chelsea, coffee), each
+centre-cropped square, area-downsampled to 32, rendered at 64/128/256 and compared with the photo
+area-resized to that size; bicubic up-sampling of the same 32×32 input beside it.
 """
 import argparse
 import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 from lainr import psnr_per_image
 from lainr.cpu_threads import set_cpu_threads
 
-from .data import DataError, load_split, to_float
-from .validate import evaluate_sigmas, val_indices
+from .data import DataError, to_float
+from .eval_split import SPLITS, describe_data, entry_key, load_eval_split, per_image_arrays, slug, summarise
+from .per_image import measure
+from .splits import SplitError
+from .validate import val_indices
 
 SIGMAS = (0.0, 0.005, 0.01, 0.02, 0.05)
 SR_SIZES = (64, 128, 256)
@@ -92,11 +106,20 @@ def sr_experiment(model, hi):
 
 
 @torch.no_grad()
-def embedding(model, images_u8, labels, n=EMBED_N):
-    """Mean-pooled LP latents of n test images (fixed seeded subset) → 2-D PCA coordinates, labels."""
-    idx = val_indices(len(labels), n, seed=1)
-    dev = next(model.parameters()).device
-    feats = torch.cat([model.encode(to_float(images_u8[part], dev)).mean(1).cpu() for part in idx.split(100)])  # (n, d)
+def embedding(model, images_u8, labels, n=EMBED_N, measured=None):
+    """Mean-pooled LP latents of n images (fixed seeded subset) → 2-D PCA coordinates, labels.
+
+    measured: a PerImage whose pooled latents are used (the subset drawn from its images);
+    without it, n test images are encoded here."""
+    if measured is not None:
+        pos = val_indices(len(measured.indices), n, seed=1).numpy()
+        idx = torch.from_numpy(measured.indices[pos])
+        feats = torch.from_numpy(measured.pooled[pos]).float()  # (n, d)
+    else:
+        idx = val_indices(len(labels), n, seed=1)
+        dev = next(model.parameters()).device
+        feats = torch.cat([model.encode(to_float(images_u8[part], dev)).float().mean(1).cpu()
+                           for part in idx.split(100)])  # (n, d)
     feats = feats - feats.mean(0)
     _, _, v = torch.linalg.svd(feats, full_matrices=False)
     return (feats @ v[:2].T).numpy(), labels[idx].numpy()
@@ -124,21 +147,18 @@ def decoupled_experiment(model, images_u8, idx, sigmas=(0.0, 0.01, 0.05)):
     return out
 
 
-def evaluate_weights(model, test, limit, desc="test"):
-    """Test PSNR/SSIM and the jitter table; each image is encoded once for all σ (tqdm bar on stderr)."""
+def evaluate_weights(model, data, idx, split="test", desc="test", weights_sha=None, measure_cache=None,
+                     cached_only=False):
+    """PSNR/SSIM and the jitter table per image (each image encoded once for all σ; tqdm bar on
+    stderr) → (the entry's headline keys with 95 % intervals, the PerImage)."""
     from tqdm import tqdm
 
-    idx = val_indices(len(test), limit)
-    res = {"n_test": len(idx)}
     dev = next(model.parameters()).device
     with tqdm(total=len(idx), desc=desc, unit="img", file=sys.stderr) as bar:
-        jit = evaluate_sigmas(model, test.images, idx, SIGMAS, seed=0, device=dev,
-                              progress=lambda done: bar.update(done - bar.n))
-    jit = {str(s): m for s, m in jit.items()}
-    res["test_psnr"], res["test_ssim"] = jit["0.0"]["psnr"], jit["0.0"]["ssim"]
-    res["jitter_psnr"] = {s: m["psnr"] for s, m in jit.items()}
-    res["jitter_ssim"] = {s: m["ssim"] for s, m in jit.items()}
-    return res, idx
+        per = measure(model, data.images, idx, SIGMAS, split=split, weights_sha=weights_sha,
+                      cache_dir=measure_cache, device=dev, progress=lambda done: bar.update(done - bar.n),
+                      cached_only=cached_only)
+    return summarise(per, split), per
 
 
 def _label(source):
@@ -177,7 +197,7 @@ def _sr_figure(out, names, extras, first, plt):
     fig, ax = plt.subplots(rows, len(SR_SIZES) + 1, figsize=(2.2 * (len(SR_SIZES) + 1), 2.2 * rows))
     for p in range(n_photos):
         base = p * (len(names) + 2)
-        row_labels = [_label(n) for n in names] + ["bicubic", "photo (area)"]
+        row_labels = [f"{PHOTOS[p]}: {_label(n)}" for n in names] + [f"{PHOTOS[p]}: bicubic", f"{PHOTOS[p]} (area)"]
         for r, lab in enumerate(row_labels):
             a = ax[base + r, 0]
             a.imshow(first["input"][p].permute(1, 2, 0).numpy()) if r == 0 else a.axis("off")
@@ -204,7 +224,7 @@ def _other_figures(out, names, results, extras, test, plt):
     for a, name in zip(axs[0], names):
         xy, lab = extras[name]["embedding"]
         sc = a.scatter(xy[:, 0], xy[:, 1], c=lab, cmap="tab10", s=8, vmin=-0.5, vmax=len(test.classes) - 0.5)
-        a.set_title(f"{_label(name)}: PCA of mean-pooled LP latents ({len(lab)} test images)", fontsize=8)
+        a.set_title(f"{_label(name)}: PCA of mean-pooled LP latents ({len(lab)} {results[name].get('split', 'test')} images)", fontsize=8)
     cb = fig.colorbar(sc, ax=axs[0].tolist(), ticks=range(len(test.classes)))
     cb.ax.set_yticklabels(test.classes, fontsize=7)
     fig.savefig(out / "embedding.png", dpi=90)
@@ -250,37 +270,54 @@ def _other_figures(out, names, results, extras, test, plt):
         plt.close(fig)
 
 
+def _ci(entry, key, nd=2):
+    ci = entry.get(f"{key}_ci")
+    return f"{entry[key]:.{nd}f}" if not ci else f"{ci['mean']:.{nd}f} [{ci['low']:.{nd}f}, {ci['high']:.{nd}f}]"
+
+
 def table(results):
-    lines = ["| weights | test PSNR | test SSIM | " + " | ".join(f"σ={s}" for s in SIGMAS) + " | "
+    first = next(iter(results.values()))
+    split = first.get("split", "test")
+    lines = [f"{first.get('data', '')}, n = {first.get(f'n_{split}', 0):,} images per model; "
+             f"[95 % bootstrap interval over images]. SR: {len(PHOTOS)} photos ({', '.join(PHOTOS)}).", "",
+             f"| weights | {split} PSNR | {split} SSIM | " + " | ".join(f"σ={s}" for s in SIGMAS) + " | "
              + " | ".join(f"SR {s} model / bicubic" for s in SR_SIZES) + " |",
              "|---" * (3 + len(SIGMAS) + len(SR_SIZES)) + "|"]
     for name, r in results.items():
-        lines.append(f"| {_label(name)} | {r['test_psnr']:.2f} | {r['test_ssim']:.4f} | "
+        lines.append(f"| {_label(name)} | {_ci(r, f'{split}_psnr')} | {_ci(r, f'{split}_ssim', 4)} | "
                      + " | ".join(f"{r['jitter_psnr'][str(s)]:.2f}" for s in SIGMAS) + " | "
                      + " | ".join(f"{r['sr_psnr'][str(s)]['model']:.2f} / {r['sr_psnr'][str(s)]['bicubic']:.2f}"
                                   if str(s) in r["sr_psnr"] else "n/a" for s in SR_SIZES) + " |")
     return "\n".join(lines) + "\n"
 
 
-def run(weights, data, out, limit=0, data_root="data", cache_dir=None, embed_n=EMBED_N, device="cpu"):
+def run(weights, data, out, limit=0, data_root="data", cache_dir=None, embed_n=EMBED_N, device="cpu",
+        split="test", measure_cache=None, cached_only=False):
     out = Path(out)
-    test = load_split(data, "test", data_root=data_root, cache_dir=cache_dir)
+    scored, idx = load_eval_split(split, data, limit=limit, data_root=data_root, cache_dir=cache_dir)
     hi = photos()
-    results, extras = {}, {}
+    results, extras, arrays = {}, {}, {}
     for source in weights:
         model = load_weights(source, device)
-        res, idx = evaluate_weights(model, test, limit, desc=_label(source))
-        res["weights_sha256"] = weights_sha256(source)
+        key, sha = entry_key(source), weights_sha256(source)
+        res, per = evaluate_weights(model, scored, idx, split, desc=_label(source), weights_sha=sha,
+                                    measure_cache=measure_cache, cached_only=cached_only)
+        res["data"] = describe_data(split, scored.source)
+        res["weights_sha256"] = sha
         res["sr_psnr"], sr_imgs = sr_experiment(model, hi) if hi is not None else ({}, None)
+        res["sr_photos"] = list(PHOTOS) if hi is not None else []
         if model.config.architecture == "simplified":
-            res["decoupled_psnr"] = decoupled_experiment(model, test.images, idx[: min(len(idx), 500)])
-        results[source] = res
-        extras[source] = {"model": model, "sr_images": sr_imgs,
-                          "embedding": embedding(model, test.images, test.labels, embed_n)}
+            res["decoupled_psnr"] = decoupled_experiment(model, scored.images, idx[: min(len(idx), 500)])
+        res["per_image"] = {"file": "per_image.npz", "prefix": slug(key)}
+        arrays.update(per_image_arrays(slug(key), per))
+        results[key] = res
+        extras[key] = {"model": model, "sr_images": sr_imgs,
+                       "embedding": embedding(model, scored.images, scored.labels, embed_n, per)}
     out.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(out / "per_image.npz", **arrays)
     (out / "metrics.json").write_text(json.dumps(results, indent=2) + "\n")
     (out / "metrics.md").write_text(table(results))
-    figures(out, results, extras, test)
+    figures(out, results, extras, scored)
     return results
 
 
@@ -292,7 +329,12 @@ def main(argv=None):
     p.add_argument("--data-root", default="data")
     p.add_argument("--cache-dir", default="")
     p.add_argument("--out", required=True)
-    p.add_argument("--limit", type=int, default=0, help="test images for PSNR/SSIM/jitter (0 = all 10,000)")
+    p.add_argument("--split", choices=SPLITS, default="test",
+                   help="test: the test split; val: the validation split (held-out training images, train/splits.py)")
+    p.add_argument("--limit", type=int, default=0, help="images for PSNR/SSIM/jitter (0 = the whole split)")
+    p.add_argument("--measure-cache", default="", help="folder for per-chunk figures and pooled latents (resumable)")
+    p.add_argument("--cached-only", action="store_true",
+                   help="report only the images already measured in --measure-cache (a spread-out subset; n says how many)")
     p.add_argument("--embed-n", type=int, default=EMBED_N)
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--device", default="cpu")
@@ -310,8 +352,10 @@ def main(argv=None):
             from .refine_eval import run_cli
             run_cli(a, load_weights, _label)
         if not a.refine_only:
-            print(table(run(a.weights, a.data, a.out, a.limit, a.data_root, a.cache_dir or None, a.embed_n, a.device)))
-    except (DataError, ValueError, OSError) as err:
+            results = run(a.weights, a.data, a.out, a.limit, a.data_root, a.cache_dir or None, a.embed_n, a.device,
+                          a.split, a.measure_cache or None, a.cached_only)
+            print(table(results))
+    except (DataError, SplitError, ValueError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 0

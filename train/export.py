@@ -61,10 +61,20 @@ def _check_measured_file(entry, model, weights_dtype, out_dir, metrics_file):
 
 
 def _from_metrics(entry, n_total):
-    """metrics.json entry → the card's test dict and jitter table."""
+    """metrics.json entry → the card's test dict and jitter table (with the 95 % intervals and the data
+    they stand on, when the entry has them)."""
     jit = {s: {"psnr": p, "ssim": entry["jitter_ssim"][s], "n": entry["n_test"]}
            for s, p in entry["jitter_psnr"].items()}
+    for s, row in jit.items():
+        for key in ("psnr", "ssim"):
+            if s in entry.get(f"jitter_{key}_ci", {}):
+                row[f"{key}_ci"] = entry[f"jitter_{key}_ci"][s]
     test = {"psnr": entry["test_psnr"], "ssim": entry["test_ssim"], "n": entry["n_test"], "of": n_total}
+    for key in ("psnr", "ssim"):
+        if f"test_{key}_ci" in entry:
+            test[f"{key}_ci"] = entry[f"test_{key}_ci"]
+    if entry.get("data"):
+        test["data"] = entry["data"]
     return test, jit
 
 
@@ -113,7 +123,7 @@ def export_run(run_dir, out_dir, *, dtype="auto", eval_limit=1000, device="cpu",
             "data_source": ckpt["data_source"], "config": asdict(cfg), "test": result, "dtype": chosen,
             "dtype_delta_db": delta, "dtype_check_n": len(check), "params": model.num_parameters(), "jitter": jit,
             "n_train": ckpt.get("n_train", 50000),
-            "lineage": ckpt.get("lineage") or []}
+            "lineage": ckpt.get("lineage") or [], "segments": ckpt.get("segments") or []}
     write_card(out_dir, info, notes, finished=bool(ckpt.get("finished")))
     return info
 

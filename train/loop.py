@@ -1,6 +1,7 @@
 """The training loop: SPEC §5 protocol, budgeted schedules, checkpoints, exact resume, DDP."""
 import copy
 import dataclasses
+import json
 import math
 import os
 import sys
@@ -14,9 +15,9 @@ import torch.distributed as dist
 from torch.utils.data import DistributedSampler
 from tqdm import tqdm
 
-from . import hardware
+from . import collectives, hardware
 from .batches import loss_and_psnr, queries, step_generator
-from .checkpoint import (CKPT, inspect_run_dir, load_checkpoint, rng_state, save_checkpoint, set_rng_state,
+from .checkpoint import (CKPT, RUN_JSON, inspect_run_dir, load_checkpoint, rng_state, save_checkpoint, set_rng_state,
                          truncate_metrics, write_run_json)
 from .config import TrainConfig
 from . import splits
@@ -26,7 +27,8 @@ from .metrics_log import MetricsLog
 from .model_factory import build_model, init_weights  # build_model: also importable as train.loop.build_model
 from .lineage import lineage_of
 from .stop_request import StopRequest, TrainingStopped
-from .schedule import lr_for_step, new_plan, plan_total, recipe_description, schedule_description
+from .schedule import (REWARMUP_REQUIRED_ABOVE, extension_segment, lr_for_step, new_plan, plan_total, protocol_plan,
+                       recipe_description, schedule_description)
 from .validate import evaluate_split, val_indices
 
 
@@ -56,7 +58,7 @@ def _dist_setup(cfg):
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
     if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+        dist.init_process_group(collectives.backend(device))
     return rank, world, device
 
 
@@ -80,7 +82,7 @@ def _budget(c):
                      if v and v != "0s") or "no budget (protocol)"
 
 
-def _resumed_plan(ckpt, cfg, extend_to):
+def _resumed_plan(ckpt, cfg, extend_to, rewarmup_steps=None):
     """The step plan of a run resumed from `ckpt` → (plan or None, the new extension segment or None).
     Every refusal is raised here, before anything is written."""
     saved = TrainConfig.from_dict(ckpt["config"])
@@ -99,6 +101,8 @@ def _resumed_plan(ckpt, cfg, extend_to):
         raise ValueError(f"--extend-to sets the new total by itself: give it alone or with the run's original "
                          f"budget flags ({_budget(saved)}), not {_budget(cfg)}")
     if extend_to is None:
+        if rewarmup_steps is not None:
+            raise ValueError("--rewarmup-steps belongs to an extension: give it with --extend-to STEPS")
         if saved.budgeted and plan is None:
             raise ValueError(f"{cfg.out} was written by the old trainer, whose schedule followed wall time "
                              f"(--time-budget); it cannot be replayed. Continue it on a step schedule with "
@@ -106,20 +110,24 @@ def _resumed_plan(ckpt, cfg, extend_to):
         return plan, None
     if extend_to < done:
         raise ValueError(f"--extend-to {extend_to} is below the {done} steps {cfg.out} has already done")
-    if not saved.budgeted and plan is None:
-        raise ValueError(f"--extend-to: {cfg.out} is a protocol run (per-epoch schedule, no step budget); "
-                         f"it has no step plan to extend")
-    cap = cfg.epochs * ckpt["steps_per_epoch"]
-    if extend_to > cap:
-        raise ValueError(f"--extend-to {extend_to} is beyond {cfg.epochs} epochs ({cap} steps); give a larger "
-                         f"--epochs to go further")
+    if plan is None and not saved.budgeted:  # a protocol run: its epochs become the plan's first segment
+        plan = protocol_plan(saved.epochs, ckpt["steps_per_epoch"])
     if plan is None:
         plan = [{"from_step": 0, "total_steps": None, "source": "old trainer: wall-time schedule",
                  "time_budget": saved.time_budget}]
     if plan_total(plan) == extend_to:
         return plan, None  # already planned to that total (e.g. the same --extend-to given again on resume)
-    seg = {"from_step": done, "total_steps": int(extend_to), "source": "extend_to", "from_total": plan_total(plan),
-           "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    from_lr = ckpt.get("lr") if done else None
+    if from_lr is None:
+        from_lr = lr_for_step(cfg, max(done - 1, 0), ckpt.get("epoch", 0), plan) if plan[0]["total_steps"] else cfg.lr
+    seg = dict(extension_segment(cfg, plan, done, extend_to, rewarmup_steps, from_lr),
+               at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    if rewarmup_steps is None and seg["to_lr"] > REWARMUP_REQUIRED_ABOVE * from_lr:
+        raise ValueError(
+            f"--extend-to {extend_to}: at step {done} the rate would jump from {from_lr:.3g} (where {cfg.out} "
+            f"stands) to {seg['to_lr']:.3g} (the schedule over {extend_to} steps). Say how to get there: "
+            f"--rewarmup-steps N ramps linearly over N steps (e.g. {max(1, (extend_to - done) // 8)}, an eighth of the "
+            f"added steps), --rewarmup-steps 0 takes the jump.")
     return plan + [seg], seg
 
 
@@ -172,14 +180,27 @@ def _autocast(cfg, device, is_main):
     return lambda: torch.autocast(kind, dtype=torch.bfloat16)
 
 
-def train(cfg: TrainConfig, *, resume=False, export=True, progress=True, extend_to=None):
+def _keep_run_epochs(cfg):
+    """A resume that does not give --epochs keeps the run's (epochs are part of its identity)."""
+    run_json = Path(cfg.out) / RUN_JSON
+    if cfg.epochs is not None or not run_json.is_file():
+        return cfg
+    saved = json.loads(run_json.read_text()).get("config", {}).get("epochs")
+    return dataclasses.replace(cfg, epochs=saved) if saved else cfg
+
+
+def train(cfg: TrainConfig, *, resume=False, export=True, progress=True, extend_to=None, rewarmup_steps=None):
     """Run (or resume) training into cfg.out. Returns a summary dict (rank 0) or None.
 
-    extend_to: a new planned total of optimiser steps for a budgeted run being resumed (see
-    train.schedule for the shape); refused below the steps done, on a new run and on a protocol run."""
-    cfg = cfg.resolved()
+    extend_to: a new planned total of optimiser steps for a run being resumed, budgeted or protocol (see
+    train.schedule for the shape); refused below the steps done and on a new run. rewarmup_steps: with
+    extend_to, a linear ramp over that many steps from the current rate to the new schedule (0: jump)."""
+    cfg = _keep_run_epochs(cfg).resolved()
     if extend_to is not None and extend_to < 1:
         raise ValueError(f"--extend-to must be a positive number of steps, got {extend_to}")
+    if rewarmup_steps is not None and (rewarmup_steps < 0 or (extend_to is not None and
+                                                               rewarmup_steps > extend_to)):
+        raise ValueError(f"--rewarmup-steps must be in 0..STEPS of --extend-to, got {rewarmup_steps}")
     check_source(cfg.data)  # bad data → DataError before anything is written
     start_state = init_weights(cfg)  # --init-from that does not fit → ValueError before anything is written
     rank, world, device = _dist_setup(cfg)
@@ -190,10 +211,10 @@ def train(cfg: TrainConfig, *, resume=False, export=True, progress=True, extend_
     ckpt, plan, extension = None, None, None
     if ckpt_path is not None:
         ckpt = load_checkpoint(ckpt_path)
-        plan, extension = _resumed_plan(ckpt, cfg, extend_to)  # changed budget / bad --extend-to → ValueError
+        plan, extension = _resumed_plan(ckpt, cfg, extend_to, rewarmup_steps)  # bad budget / extension → ValueError
         saved = TrainConfig.from_dict(ckpt["config"])  # the run keeps the budget flags it was started with
         cfg = dataclasses.replace(cfg, max_steps=saved.max_steps, time_budget=saved.time_budget)
-    elif extend_to is not None:
+    elif extend_to is not None or rewarmup_steps is not None:
         raise ValueError(f"--extend-to continues an existing run, and {out} holds none (no {CKPT}); "
                          f"start a new run with --max-steps or --time-budget")
     if cfg.threads:
@@ -212,7 +233,8 @@ def train(cfg: TrainConfig, *, resume=False, export=True, progress=True, extend_
     model = build_model(cfg).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)  # decay on all params
     state = dict(step=0, epoch=0, batch_in_epoch=0, elapsed=0.0, epoch_sums=[0.0, 0.0, 0], finished=False,
-                 last_val=None, lineage=lineage_of(cfg.init_from))  # the --init-from history, read at the start
+                 last_val=None, lineage=lineage_of(cfg.init_from),  # the --init-from history, read at the start
+                 segments=[])  # one entry per start: from_step and the settings that may change between them
     if ckpt is None and start_state is not None:  # a new run from --init-from; the optimiser starts afresh
         model.load_state_dict(start_state)
     if ckpt is not None:
@@ -225,6 +247,7 @@ def train(cfg: TrainConfig, *, resume=False, export=True, progress=True, extend_
             print(f"resuming {out} at step {state['step']} (epoch {state['epoch']}, "
                   f"{state['elapsed'] / 60:.1f} min trained)", file=sys.stderr)
     hw = hardware.describe(device)
+    state["segments"] = record_segment(state["segments"], state["step"], cfg, hw, world)
     autocast = _autocast(cfg, device, is_main)
     sampler = DistributedSampler(range(len(train_set)), num_replicas=world, rank=rank, shuffle=True,
                                  seed=cfg.seed, drop_last=False)
@@ -239,14 +262,17 @@ def train(cfg: TrainConfig, *, resume=False, export=True, progress=True, extend_
                                   "max_steps": cfg.max_steps, "time_budget": cfg.time_budget,
                                   "recipe": cfg.recipe, "lr": cfg.lr, "batch_size": cfg.batch_size,
                                   "warmup_frac": cfg.warmup_frac, "total_steps": plan_total(plan),
-                                  "validation": val_info, "n_train": len(train_set),
+                                  "validation": val_info, "n_train": len(train_set), "bf16": cfg.bf16,
+                                  "threads": state["segments"][-1]["threads"],
                                   **({"extension": extension} if extension else {})}, plan=plan)
         if extension:
             print(f"{out}: schedule extended at step {extension['from_step']} from {extension['from_total']} to "
                   f"{extension['total_steps']} steps", file=sys.stderr)
     _barrier(world)
 
-    net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    on_cuda = str(device).startswith("cuda")
+    net = model if world == 1 else torch.nn.parallel.DistributedDataParallel(
+        model, device_ids=[torch.device(device).index] if on_cuda else None)
     log = MetricsLog(out, enabled=is_main)
     clock = _Clock(state["elapsed"])
     steps_at_start = state["step"]
@@ -302,11 +328,10 @@ def train(cfg: TrainConfig, *, resume=False, export=True, progress=True, extend_
                     loss = loss * float("nan")
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
-                stats = torch.tensor([loss.item(), psnr, clock() if is_main else 0.0], dtype=torch.float64)
-                if world > 1:
-                    dist.all_reduce(stats)
-                    stats[:2] /= world
-                loss_v, psnr_v, synced_elapsed = stats.tolist()
+                # mean loss and PSNR over the processes; rank 0's clock (the others add 0)
+                loss_v, psnr_v, synced_elapsed = collectives.all_reduce_values(
+                    [loss.item(), psnr, clock() if is_main else 0.0], device, world)
+                loss_v, psnr_v = loss_v / world, psnr_v / world
                 if not math.isfinite(loss_v):
                     bar.close()
                     raise TrainingDiverged(
@@ -363,10 +388,8 @@ def train(cfg: TrainConfig, *, resume=False, export=True, progress=True, extend_
     ran = state["step"] - steps_at_start
     if ran == 0 and state["finished"]:
         if is_main:
-            more = ("--extend-to STEPS (a new total) to continue it" if plan is not None
-                    else "a larger --epochs to continue it")
-            print(f"{out}: the run is already finished at step {state['step']}; nothing to do (give {more})",
-                  file=sys.stderr)
+            print(f"{out}: the run is already finished at step {state['step']}; nothing to do (give --extend-to "
+                  f"STEPS, a new total, to continue it)", file=sys.stderr)
         return _summary(cfg, state, steps_per_epoch, hw, train_set.source, plan) if is_main else None
     lv = state["last_val"]
     if is_main and (lv is None or lv["step"] != state["step"]):
@@ -412,10 +435,8 @@ def _plan_new_run(cfg, model, train_set, sampler, local_batch, steps_per_epoch, 
         sampler.set_epoch(0)
         sec, n = _probe_seconds_per_step(model, cfg, train_set.images, torch.tensor(list(sampler)), local_batch,
                                          device, autocast, rank)
-        if world > 1:  # every process plans with the slowest one's speed
-            t = torch.tensor([sec], dtype=torch.float64)
-            dist.all_reduce(t, op=dist.ReduceOp.MAX)
-            sec = t.item()
+        # every process plans with the slowest one's speed
+        (sec,) = collectives.all_reduce_values([sec], device, world, op=dist.ReduceOp.MAX)
         by_time = max(1, int(cfg.time_budget / sec))
         info = {"probe_img_s": cfg.batch_size / sec, "probe_steps": n, "steps_for_time_budget": by_time}
         if not cfg.max_steps or by_time < cfg.max_steps:
@@ -431,6 +452,15 @@ def _plan_new_run(cfg, model, train_set, sampler, local_batch, steps_per_epoch, 
     return new_plan(total, source, **info)
 
 
+def record_segment(segments, step, cfg, hw, world):
+    """segments + this start's entry (replacing a start at the same step that trained nothing)."""
+    entry = {"from_step": step, "bf16": cfg.bf16, "threads": cfg.threads or torch.get_num_threads(),
+             "hardware": hw, "world_size": world}
+    if not segments and step > 0:  # a checkpoint of a trainer that did not record them
+        segments = [{"from_step": 0, "recorded": False}]
+    return [s for s in segments if s["from_step"] < step] + [entry]
+
+
 def _summary(cfg, state, steps_per_epoch, hw, source, plan=None):
     epochs_done = state["step"] / steps_per_epoch
     lv = state["last_val"] or {}
@@ -438,7 +468,7 @@ def _summary(cfg, state, steps_per_epoch, hw, source, plan=None):
             "total_steps": plan_total(plan), "recipe": recipe_description(cfg),
             "schedule": schedule_description(cfg, state["step"], epochs_done, plan), "hardware": hw,
             "data_source": source, "val_psnr": lv.get("psnr"), "val_ssim": lv.get("ssim"), "val_n": lv.get("n"),
-            "val_from": cfg.val_from,
+            "val_from": cfg.val_from, "segments": state["segments"],
             "config": asdict(cfg)}
 
 

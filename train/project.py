@@ -26,13 +26,15 @@ class ProjectError(ValueError):
 
 
 def points_from(source, end_only=False):
-    """→ [(image passes, test PSNR, label)] from a run / weights folder or a sweep result file."""
+    """→ [(image passes, PSNR, label)] from a run / weights folder or a sweep result file (val_psnr, or
+    test_psnr of a sweep scored before the validation split)."""
     p = Path(source)
     if p.is_file() and p.suffix == ".json":
         r = json.loads(p.read_text())
-        if r.get("status") != "done" or r.get("test_psnr") is None:
+        psnr = r.get("val_psnr", r.get("test_psnr"))  # sweeps before the validation split scored the test split
+        if r.get("status") != "done" or psnr is None:
             raise ProjectError(f"{p}: not a finished sweep result (status {r.get('status')!r})")
-        return [(float(r["image_passes"]), float(r["test_psnr"]), r.get("name", p.stem))]
+        return [(float(r["image_passes"]), float(psnr), r.get("name", p.stem))]
     metrics, run_json = p / "metrics.jsonl", p / "run.json"
     if not (metrics.is_file() and run_json.is_file()):
         raise ProjectError(f"{p}: neither a sweep result (.json) nor a run/weights folder with metrics.jsonl "

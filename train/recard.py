@@ -2,6 +2,8 @@
 
     python -m train.recard WEIGHTS_DIR --metrics METRICS_JSON [--notes TEXT]
 
+The card's notes are kept (training_info.json's card_notes) unless --notes replaces them.
+
 For exported weights whose run folder is gone (e.g. with the machine it trained on) and whose card
 should carry figures measured later, say on the whole test split. README.md and training_info.json
 are rewritten from the folder's own training_info.json (what was run) and the metrics.json entry
@@ -34,7 +36,7 @@ def recard(weights_dir, metrics, notes=""):
     n_total = (info.get("test") or {}).get("of") or entry["n_test"]  # size of the whole test split
     info["test"], info["jitter"] = _from_metrics(entry, n_total)
     unfinished = info.get("total_steps") and info["step"] < info["total_steps"]
-    write_card(weights_dir, info, notes, finished=not unfinished)
+    write_card(weights_dir, info, notes or info.get("card_notes", ""), finished=not unfinished)
     return info
 
 
@@ -43,7 +45,8 @@ def main(argv=None):
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("weights_dir")
     p.add_argument("--metrics", required=True, help="train.evaluate metrics.json with an entry for WEIGHTS_DIR")
-    p.add_argument("--notes", default="", help="extra markdown for the model card (replaces the old notes)")
+    p.add_argument("--notes", default="", help="extra markdown for the model card (replaces the notes kept in "
+                                               "training_info.json as card_notes; without it they are kept)")
     a = p.parse_args(argv)
     try:
         info = recard(a.weights_dir, a.metrics, a.notes)

@@ -13,16 +13,23 @@ function of (step, T): the same shapes over the position p = (step + 1) / T ∈ 
 with w = warmup_frac (1/8 in the protocol). A simplified run given a warm-up warms up the same way and
 then follows its cosine over the remaining (1 − w) of the run.
 
-Extensions (--extend-to N at step s₀): the plan gets a segment {from_step: s₀, total_steps: N}; from
-step s₀ on the rate is the schedule *over the new total*, at the same step: p = (step + 1) / N. Steps
-before s₀ keep the rates they had. So the rate jumps at s₀ from the old schedule's value to the value
-a run planned with N steps from the start would have there (a finished corrected run at 1e-8 extended
-to twice its length resumes at the middle of the cosine), then decays to the end of N as usual.
+Extensions (--extend-to N at step s₀, budgeted and protocol runs alike): the plan gets a segment
+{from_step: s₀, total_steps: N}; from step s₀ on the rate is the compressed schedule *over the new
+total*, at the same step: p = (step + 1) / N. Steps before s₀ keep the rates they had (a protocol
+run's first segment keeps its per-epoch rates). Without more, the rate would jump at s₀ from the old
+schedule's value r₀ to the value a run planned with N steps from the start has there (a finished
+corrected run at 1e-8 extended to twice its length: the middle of the cosine, ≈ 0.5× peak). So the
+extension says how to get there: --rewarmup-steps R > 0 ramps linearly from r₀ to the new schedule
+over R steps, rate(s) = r₀ + (new(s) − r₀)·(s − s₀ + 1)/R for s₀ ≤ s < s₀ + R; --rewarmup-steps 0 takes
+the jump as asked. A rise above REWARMUP_REQUIRED_ABOVE × r₀ with neither is refused (train.loop).
 """
 import math
 
 from .config import COSINE_TMAX_RATIO, LR_FLOOR, WARMUP_EPOCHS, WARMUP_OF
 from .recipes import describe_warmup, recipe
+
+
+REWARMUP_REQUIRED_ABOVE = 2.0  # an extension that raises the rate more than this factor must say how (see above)
 
 
 def _protocol_warmup(model):
@@ -65,6 +72,20 @@ def new_plan(total_steps, source, **info):
     return [{"from_step": 0, "total_steps": int(total_steps), "source": source, **info}]
 
 
+def protocol_plan(epochs, steps_per_epoch):
+    """The plan of a protocol run once it is extended: its first segment keeps the per-epoch rates."""
+    return new_plan(epochs * steps_per_epoch, "protocol", epochs=epochs)
+
+
+def extension_segment(cfg, plan, step, total, rewarmup_steps, from_lr):
+    """The segment --extend-to `total` adds at `step` (from_lr: the rate of the step before) → dict.
+    Records the new schedule's rate at `step` (to_lr) and the re-warm-up (None: not asked for)."""
+    seg = {"from_step": step, "total_steps": int(total), "source": "extend_to", "from_total": plan_total(plan),
+           "from_lr": from_lr, "rewarmup_steps": rewarmup_steps}
+    seg["to_lr"] = compressed_lr(cfg.model, cfg.lr, (step + 1) / total, cfg.warmup_frac)
+    return seg
+
+
 def plan_total(plan):
     return plan[-1]["total_steps"] if plan else None
 
@@ -92,16 +113,24 @@ def lr_for_step(cfg, step, epoch, plan=None):
         if cfg.budgeted:
             raise ValueError("a --time-budget run needs its step plan (the measured total steps)")
         return protocol_lr(cfg.model, cfg.lr, epoch, cfg.epochs, cfg.warmup_frac)
-    total = segment(plan, step)["total_steps"]
-    if total is None:
+    seg = segment(plan, step)
+    if seg["total_steps"] is None:
         raise ValueError(f"step {step} lies in the old trainer's wall-time schedule; it cannot be replayed")
-    return compressed_lr(cfg.model, cfg.lr, (step + 1) / total, cfg.warmup_frac)
+    if seg.get("source") == "protocol":  # a protocol run's own epochs (before any extension)
+        return protocol_lr(cfg.model, cfg.lr, epoch, seg["epochs"], cfg.warmup_frac)
+    rate = compressed_lr(cfg.model, cfg.lr, (step + 1) / seg["total_steps"], cfg.warmup_frac)
+    ramp = seg.get("rewarmup_steps") or 0
+    if step < seg["from_step"] + ramp:  # linear from the rate before the extension to the new schedule
+        return seg["from_lr"] + (rate - seg["from_lr"]) * (step - seg["from_step"] + 1) / ramp
+    return rate
 
 
 def schedule_description(cfg, steps, epochs_done, plan=None):
     """The model-card sentence: which schedule the run followed (and its extensions)."""
     if not cfg.budgeted and not plan:
         return f"protocol, {cfg.epochs} epochs"
+    if not cfg.budgeted and plan[0].get("source") == "protocol" and len(plan) == 1:
+        return f"protocol, {plan[0]['epochs']} epochs"
     if plan is None and cfg.max_steps and not cfg.time_budget:
         plan = new_plan(cfg.max_steps, "max_steps")
     if plan is None:  # a checkpoint of the old trainer, positioned by wall time
@@ -112,16 +141,28 @@ def schedule_description(cfg, steps, epochs_done, plan=None):
     first = plan[0]
     if first["total_steps"] is None:
         parts.append("protocol schedule compressed by wall time (old trainer)")
+    elif first.get("source") == "protocol":
+        parts.append(f"protocol, {first['epochs']} epochs ({first['total_steps']} steps)")
     else:
         ep = f" ({first['total_steps'] * per_step:.2f} epochs)" if per_step else ""
         parts.append(f"protocol schedule compressed to {first['total_steps']} steps{ep}")
     for seg in plan[1:]:
         ep = f" ({seg['total_steps'] * per_step:.2f} epochs)" if per_step else ""
-        parts.append(f"extended at step {seg['from_step']} to {seg['total_steps']} steps{ep}")
+        parts.append(f"extended at step {seg['from_step']} to {seg['total_steps']} steps{ep}{rewarmup_text(seg)}")
     total = plan[-1]["total_steps"]
     if total is not None and steps < total:  # an unfinished run: say where it stopped, not only where it aimed
         parts.append(f"stopped at step {steps} ({epochs_done:.2f} epochs), before the schedule's end")
     return ", ".join(parts)
+
+
+def rewarmup_text(seg):
+    """How an extension reached its new schedule: ' with a re-warm-up …', ' (rate jump …)' or ''."""
+    ramp, r0, r1 = seg.get("rewarmup_steps"), seg.get("from_lr"), seg.get("to_lr")
+    if r0 is None or r1 is None:  # an extension recorded before re-warm-ups existed
+        return ""
+    if ramp:
+        return f" with a {ramp}-step linear re-warm-up from lr {r0:.3g} to the new schedule"
+    return f" (lr {r0:.3g} → {r1:.3g} at once{', as asked' if ramp == 0 else ''})"
 
 
 def recipe_description(cfg):

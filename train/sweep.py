@@ -7,8 +7,10 @@
 Every configuration differs from the protocol only in peak lr, batch size and warm-up fraction (plus,
 for the corrected model, one ablation with the spatial bias off). Each trains DIR/runs/<name> for
 ceil(passes / batch) optimiser steps with `python -m train --max-steps ...` (the protocol's schedule
-shape compressed over those steps, seed 0) and is scored on the same first --eval-images test images of
-the trainer's fixed validation order (train.validate.val_indices). --confirm K re-runs the best K at
+shape compressed over those steps, seed 0) and is scored on the same first --eval-images images of the
+validation split (held-out training images, train/splits.py), in the trainer's fixed validation order
+(train.validate.val_indices); results carry val_psnr / val_ssim / n_val. (The earlier tracked results in
+train/results/ were scored on the first 500 images of the test split, before the validation split existed.) --confirm K re-runs the best K at
 twice the passes (<name>@2x). Results: DIR/sweep.json, DIR/table.md, DIR/psnr_vs_passes.png.
 Re-running the same command skips scored configurations and resumes unfinished ones. --report writes
 the three reports from what is scored so far (e.g. beside a sweep still running) and trains nothing.
@@ -146,14 +148,14 @@ def _records(run):
 
 
 def score_run(run, j, a, identity, wall_s):
-    """The finished run's numbers. Test PSNR/SSIM: the trainer's validation at the final step on the first
+    """The finished run's numbers. Validation PSNR/SSIM: the trainer's validation at the final step on the first
     --eval-images of val_indices (evaluate_split), else measured here from the checkpoint."""
     recs = _records(run)
     steps = [r for r in recs if r.get("kind") == "step"]
     last = steps[-1]["step"] if steps else 0
     vals = [r for r in recs if r.get("kind") in ("val", "epoch") and r.get("step") == last and "val_psnr" in r]
     source = "trainer validation at the final step"
-    # the trainer validated on val_indices(n_test, --eval-images): n < --eval-images only when the test
+    # the trainer validated on val_indices(n_val, --eval-images): n < --eval-images only when the validation
     # split is smaller than that (then it is the whole split)
     if vals and 0 < vals[-1]["n"] <= a.eval_images:
         psnr, ssim, n = vals[-1]["val_psnr"], vals[-1]["val_ssim"], vals[-1]["n"]
@@ -164,7 +166,7 @@ def score_run(run, j, a, identity, wall_s):
     secs = sum(batch / r["img_s"] for r in steps if r.get("img_s"))
     end = [r for r in recs if r.get("kind") == "end"]
     return {"status": "done", "steps": last, "image_passes": last * batch, "epochs": end[-1]["epochs"] if end else None,
-            "test_psnr": psnr, "test_ssim": ssim, "n_test": n, "score_source": source,
+            "val_psnr": psnr, "val_ssim": ssim, "n_val": n, "score_source": source,
             "train_s": end[-1]["elapsed"] if end else None, "step_s": secs,
             "img_s": len(steps) * batch / secs if secs else None, "wall_s": wall_s}
 
@@ -216,7 +218,7 @@ def run_job(a, identity, j, out):
     result = {**{k: v for k, v in j.items()}, **result}
     atomic_write_json(res_path, result)
     print(f"{j['name']}: {result['status']}"
-          + (f", {result['test_psnr']:.2f} dB / SSIM {result['test_ssim']:.3f} after {result['image_passes']} image "
+          + (f", {result['val_psnr']:.2f} dB / SSIM {result['val_ssim']:.3f} after {result['image_passes']} image "
              f"passes ({result['wall_s'] / 60:.1f} min)" if result["status"] == "done" else ""), file=sys.stderr)
     return result
 
@@ -237,7 +239,7 @@ def run_all(a, identity, jobs, out):
 
 # ---- reporting ----------------------------------------------------------------------------------
 def _rank(results):
-    return sorted((r for r in results if r["status"] == "done"), key=lambda r: -r["test_psnr"])
+    return sorted((r for r in results if r["status"] == "done"), key=lambda r: -r["val_psnr"])
 
 
 def confirm_report(grid_results, confirm_results):
@@ -246,8 +248,8 @@ def confirm_report(grid_results, confirm_results):
         return None, ""
     base = {r["name"]: r for r in grid_results}
     done = [r for r in confirm_results if r["status"] == "done"]
-    order1 = [r["base"] for r in sorted(done, key=lambda r: -base[r["base"]]["test_psnr"])]
-    order2 = [r["base"] for r in sorted(done, key=lambda r: -r["test_psnr"])]
+    order1 = [r["base"] for r in sorted(done, key=lambda r: -base[r["base"]]["val_psnr"])]
+    order2 = [r["base"] for r in sorted(done, key=lambda r: -r["val_psnr"])]
     if len(done) < 2:
         return None, f"Confirmation at 2× passes: {', '.join(order2) or 'none finished'} (one configuration: no ranking to compare)."
     held = order1 == order2
@@ -273,20 +275,22 @@ def _row(i, r, note=""):
         return (f"| – | `{r['name']}` | {fmt_lr(r['lr'])} | {r['batch_size']} | {r['warmup_frac']:g} | {r['steps']} | "
                 f"– | {r['status']} | – | – | – | {note} |")
     return (f"| {i} | `{r['name']}` | {fmt_lr(r['lr'])} | {r['batch_size']} | {r['warmup_frac']:g} | {r['steps']} | "
-            f"{r['image_passes']:,} | {r['test_psnr']:.2f} | {r['test_ssim']:.3f} | {r['img_s']:.2f} | "
+            f"{r['image_passes']:,} | {r['val_psnr']:.2f} | {r['val_ssim']:.3f} | {r['img_s']:.2f} | "
             f"{(r['train_s'] or r['wall_s']) / 60:.1f} | {note} |")
 
 
-HEADER = ["| rank | configuration | peak lr | batch | warm-up | steps | image passes | test PSNR (dB) | SSIM | img/s | "
+HEADER = ["| rank | configuration | peak lr | batch | warm-up | steps | image passes | val PSNR (dB) | SSIM | img/s | "
           "training (min) | note |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
 
 
 def table_md(identity, grid_results, confirm_results):
     held, text = confirm_report(grid_results, confirm_results)
     lines = [f"# Recipe study: {identity['model']} model, {identity['passes']:,} image passes per configuration",
-             "", f"Data `{identity['data']}`; test PSNR / SSIM on the same first {identity['eval_images']} test "
-             f"images of the trainer's validation order; seed 0; everything but peak lr, batch and warm-up is "
-             f"SPEC §5's. Sorted by test PSNR.", "", *HEADER]
+             "", f"Data `{identity['data']}`; val PSNR / SSIM on the same first {identity['eval_images']} images of "
+             f"the validation split (held-out training images, train/splits.py) in the trainer's validation order; "
+             f"seed 0; everything but peak lr, batch and warm-up is SPEC §5's. Sorted by val PSNR. (Earlier tracked "
+             f"results in train/results/ were scored on the test split, before the validation split existed.)",
+             "", *HEADER]
     ranked = _rank(grid_results)
     for i, r in enumerate(ranked + [r for r in grid_results if r["status"] != "done"], 1):
         lines.append(_row(i, r, "ablation: spatial bias off (α = 0)" if r.get("ablation") == "alpha0"
@@ -298,13 +302,13 @@ def table_md(identity, grid_results, confirm_results):
                   *HEADER]
         for i, r in enumerate(_rank(confirm_results) + [r for r in confirm_results if r["status"] != "done"], 1):
             b = base[r["base"]]
-            lines.append(_row(i, r, f"{b['test_psnr']:.2f} dB at 1× ({r['test_psnr'] - b['test_psnr']:+.2f})"
+            lines.append(_row(i, r, f"{b['val_psnr']:.2f} dB at 1× ({r['val_psnr'] - b['val_psnr']:+.2f})"
                               if r["status"] == "done" else ""))
         lines += ["", text, ""]
     best = best_of(grid_results, confirm_results)
     if best:
         lines += [f"Best recipe: `{recipe_name(best)}` (peak lr {fmt_lr(best['lr'])}, batch {best['batch_size']}, "
-                  f"{describe_warmup(best['warmup_frac'])}): {best['test_psnr']:.2f} dB after "
+                  f"{describe_warmup(best['warmup_frac'])}): {best['val_psnr']:.2f} dB after "
                   f"{best['image_passes']:,} image passes"
                   + (" (the best confirmed)" if confirmed(confirm_results)
                      else " (at 1×; the confirmation has not finished)" if confirm_results else "")
@@ -329,7 +333,7 @@ def _train_curve(run, batch, window_frac=0.05):
 
 def plot(path, grid_results, confirm_results, runs_dir=None):
     """Left: each run's training PSNR (moving average over 5 % of its steps) against image passes, the
-    `@2x` runs dashed; right: test PSNR at the end of each run, a line from 1× to 2× for the confirmed."""
+    `@2x` runs dashed; right: val PSNR at the end of each run, a line from 1× to 2× for the confirmed."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -339,10 +343,10 @@ def plot(path, grid_results, confirm_results, runs_dir=None):
     for r in grid_results:
         if r["status"] != "done":
             continue
-        xs, ys = [r["image_passes"]], [r["test_psnr"]]
+        xs, ys = [r["image_passes"]], [r["val_psnr"]]
         if r["name"] in by_base:
             xs.append(by_base[r["name"]]["image_passes"])
-            ys.append(by_base[r["name"]]["test_psnr"])
+            ys.append(by_base[r["name"]]["val_psnr"])
         line, = ax.plot(xs, ys, "o-" if len(xs) > 1 else "o", label=r["name"])
         if runs_dir is not None:
             left.plot(*_train_curve(Path(runs_dir) / r["name"], r["batch_size"]), color=line.get_color(), lw=1,
@@ -351,8 +355,8 @@ def plot(path, grid_results, confirm_results, runs_dir=None):
                 left.plot(*_train_curve(Path(runs_dir) / started[r["name"]]["name"], r["batch_size"]),
                           color=line.get_color(), lw=1, ls="--")
     ax.set_xlabel("image passes")
-    ax.set_ylabel("test PSNR (dB)")
-    ax.set_title("test PSNR at the end of each run (lines: the confirmation at 2× passes)", fontsize=9)
+    ax.set_ylabel("val PSNR (dB)")
+    ax.set_title("val PSNR at the end of each run (lines: the confirmation at 2× passes)", fontsize=9)
     left.set_xlabel("image passes")
     left.set_ylabel("training PSNR (dB), moving average")
     left.set_title("during training (dashed: the 2× runs); each run's own pixels and jitter", fontsize=9)
@@ -386,7 +390,7 @@ def parser():
                                                              "rounded up)")
     p.add_argument("--configs", default="", help="comma-separated subset of the grid's names (default: all)")
     p.add_argument("--confirm", type=int, default=0, metavar="K", help="re-run the best K at twice the passes")
-    p.add_argument("--eval-images", type=int, default=500, help="test images every configuration is scored on")
+    p.add_argument("--eval-images", type=int, default=500, help="validation images every configuration is scored on")
     p.add_argument("--parallel", type=int, default=2, help="training runs at a time")
     p.add_argument("--threads", type=int, default=1, help="CPU threads per run (torch and numba)")
     p.add_argument("--data-root", default="data")
@@ -401,7 +405,7 @@ def parser():
 def print_plan(a, jobs):
     rate = IMG_S_PER_CORE[a.model]
     print(f"sweep plan: {a.model} model, {a.passes:,} image passes per configuration, scored on {a.eval_images} "
-          f"test images")
+          f"validation images")
     total = 0
     for j in jobs:
         passes = j["steps"] * j["batch_size"]

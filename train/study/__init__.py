@@ -1,1 +1,1 @@
-"""Measured studies that choose a default (each `python -m train.study.NAME`; results in train/results/)."""
+"""Measured studies: defaults chosen on the validation split, and the design notes' claims (`python -m train.study.NAME`)."""

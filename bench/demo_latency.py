@@ -1,36 +1,42 @@
-"""Latency of the demo's renders on this machine (not a test): `python -m demo.bench_latency`.
+"""Latency of the demo's renders on this machine (not a test): `python -m bench.demo_latency`.
 
 For each output size, after a warm-up:
 - new image: encode + render, both models (what the first click on a new image costs);
 - same image: render only, both models (latents cached: changing resolution / σ);
-- page total: everything the Reconstruct button computes for a new image (renders, bicubic,
-  scores, the 32×32 jitter sweep, the token map);
+- page total: everything the Reconstruct button computes for a new image (encode, renders, nearest,
+  bicubic, scores, captions, and the PNG encoding of the four panels Gradio sends); the jitter sweep
+  and the LP-token map are drawn only when their section is opened (timed apart: "on opening");
 - zoom: the window (8, 8, 16) rendered at that size by both models from cached latents, and the
   whole Zoom click for a new image (encode, both window renders, bicubic, nearest, scores);
 - walk: the whole Walk click for a new pair (four encodes, 2 models × 5 t decodes — t = 0 and 1 are
-  the plain renders — the cross-fade and the GIF).
+  the plain renders — the cross-fade, the GIF and the PNG encoding of the three strips).
+Ratios: the Reconstruct click over "both (new image)" (its two renders), and the Walk click over five
+renders of both models (5 × "both (latents cached)").
 Medians over --repeats runs: wall seconds, and in brackets the process CPU seconds (all threads).
 On a shared machine wall time depends on the load; CPU seconds / threads is what an idle machine
 of the same kind would take at best. The load average is printed before and after. The weights
 only matter for the architecture: with no bundled weights it times the full-size untrained models.
 """
-import os
 import argparse
+import io
 import json
+import os
 import statistics
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 from lainr.cpu_threads import set_cpu_threads
 
-from .engine import Engine, warm_up
-from .images import MODEL_SIZE, Prepared
-from . import walk
-from .service import Service
-from .zoom import Window
-from .weights import load_models
+from demo import metrics_view, walk
+from demo.engine import Engine, warm_up
+from demo.images import MODEL_SIZE, Prepared
+from demo.service import Service, to_display
+from demo.zoom import Window
+from demo.weights import load_models
 
 NAMES = ("simplified", "corrected")
 ZOOM_WINDOW = Window(8.0, 8.0, 16.0)  # the centre quarter of the input (the page's default window)
@@ -39,6 +45,17 @@ ZOOM_WINDOW = Window(8.0, 8.0, 16.0)  # the centre quarter of the input (the pag
 def _image(i):
     rng = np.random.default_rng(1000 + i)
     return Prepared(model_input=rng.random((MODEL_SIZE, MODEL_SIZE, 3), dtype=np.float32))
+
+
+def _ratio(numerator, denominator, times=1):
+    """(wall, CPU) ÷ times·(wall, CPU) → (wall ratio, CPU ratio): on a shared box the CPU one is the steadier."""
+    return tuple(round(n / max(times * d, 1e-9), 2) for n, d in zip(numerator, denominator))
+
+
+def _png(array):
+    """What Gradio does with a returned array (gr.Image(format="png")): encode it."""
+    with io.BytesIO() as buffer:
+        Image.fromarray(array).save(buffer, format="PNG")
 
 
 def _median_time(fn, repeats):
@@ -83,10 +100,19 @@ def bench(engine, sizes, repeats):
 
         def page(_):
             engine.clear()
-            prepared, _, _ = service.reconstruct(_image(next(counter)).model_input, size, 0.0, 0)
+            _, images, metrics = service.reconstruct(_image(next(counter)).model_input, size, 0.0, 0)
+            metrics_view.markdown(metrics)
+            for name in metrics_view.ROWS:
+                metrics_view.caption_line(metrics, name)
+                _png(to_display(images[name]))
+        row["page_total_new"] = _median_time(page, repeats)
+
+        def secondary(_):
+            engine.clear()
+            prepared = _image(next(counter))
             service.sigma_curve(prepared, 0)
             service.token({"prepared": prepared, "size": size}, "corrected", 0)
-        row["page_total_new"] = _median_time(page, repeats)
+        row["secondary_on_open"] = _median_time(secondary, repeats)
 
         window = ZOOM_WINDOW.unit()
 
@@ -106,7 +132,11 @@ def bench(engine, sizes, repeats):
             rows, info = service.interpolate(_image(next(counter)).model_input, _image(next(counter)).model_input,
                                              size, walk.TS)
             walk.write_gif(rows, info["t"])
+            for name in walk.ROWS:
+                _png(walk.strip(rows[name], gap=4))
         row["walk_total_new"] = _median_time(walk_page, repeats)
+        row["click_over_renders"] = _ratio(row["page_total_new"], row["both_new"])
+        row["walk_over_5_renders"] = _ratio(row["walk_total_new"], row["both_cached_latents"], 5)
         rows.append(row)
         print(_fmt_row(row), flush=True)
     return rows
@@ -114,9 +144,10 @@ def bench(engine, sizes, repeats):
 
 COLUMNS = [("simplified_new", "simplified (new image)"), ("corrected_new", "corrected (new image)"),
            ("both_new", "both (new image)"), ("both_cached_latents", "both (latents cached)"),
-           ("page_total_new", "whole Reconstruct click (new image)"),
+           ("page_total_new", "whole Reconstruct click (new image)"), ("click_over_renders", "click ÷ renders"),
+           ("secondary_on_open", "jitter sweep + token map (on opening)"),
            ("zoom_cached_latents", "zoom, both (latents cached)"), ("zoom_total_new", "whole Zoom click (new image)"),
-           ("walk_total_new", "whole Walk click (new pair, 5 t)")]
+           ("walk_total_new", "whole Walk click (new pair, 5 t)"), ("walk_over_5_renders", "walk ÷ 5 renders")]
 
 
 def _cell(value):
@@ -130,6 +161,18 @@ def _fmt_row(row):
 def _header():
     return ("| output | " + " | ".join(label for _, label in COLUMNS) + " |\n|---|"
             + "---|" * len(COLUMNS))
+
+
+def cpu_model():
+    """The CPU's model name and its widest AVX flags (what the figures depend on)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "unknown CPU"
+    name = next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")), "?")
+    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
+    avx = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
+    return f"{name} ({avx})"
 
 
 def main(argv=None):
@@ -147,6 +190,7 @@ def main(argv=None):
     engine = Engine(load_models(args.simplified, args.corrected))
     for lm in engine.models.values():
         print(lm.summary())
+    print(f"CPU: {cpu_model()}, {os.cpu_count()} CPUs")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; chunk {engine.chunk} queries; "
           f"median of {args.repeats}; seconds")
     start = time.perf_counter()

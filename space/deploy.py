@@ -1,8 +1,8 @@
 """Deploy the demo as a Hugging Face Space.
 
-    python -m demo.deploy --space-id USER/NAME [--weights-from-hub] [--dry-run] [--staging DIR]
+    python -m space.deploy --space-id USER/NAME [--weights-from-hub] [--dry-run] [--staging DIR]
 
-Builds the exact file set the Space needs in a staging folder (demo/staging.py says what is in
+Builds the exact file set the Space needs in a staging folder (space/staging.py says what is in
 it), checks it, then uploads it with huggingface_hub (create_repo(repo_type="space",
 space_sdk="gradio", exist_ok=True) + upload_folder(repo_type="space"), which sends large files
 through LFS/Xet by itself). Remote files that are not in the staged set are deleted in the same
@@ -27,7 +27,7 @@ from .staging import StagingError
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(prog="python -m demo.deploy", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m space.deploy", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--space-id", required=True, help="owner/name of the Space (created if missing)")
     p.add_argument("--weights-from-hub", action="store_true",
@@ -41,7 +41,7 @@ def parse_args(argv=None):
                                                     "(default: a temporary folder, removed at the end)")
     p.add_argument("--dry-run", action="store_true", help="build, check and list; upload nothing")
     p.add_argument("--private", action="store_true", help="create the Space private")
-    p.add_argument("--message", default="Deploy Mamba-GINR demo (python -m demo.deploy)")
+    p.add_argument("--message", default="Deploy Mamba-GINR demo (python -m space.deploy)")
     return p.parse_args(argv)
 
 

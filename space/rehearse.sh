@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Boot rehearsal of the Hugging Face Space, from a clean folder, as a Space boots it.
 #
-#   bash demo/rehearse_space.sh [--bundled | --weights-from-hub | --both] [--json FILE] [--keep]
+#   bash space/rehearse.sh [--bundled | --weights-from-hub | --both] [--json FILE] [--keep]
 #
-# 1. stages the Space with `python -m demo.deploy --dry-run --staging …` (its own checks included);
+# 1. stages the Space with `python -m space.deploy --dry-run --staging …` (its own checks included);
 # 2. copies the staged folder to a fresh temporary directory outside the checkout;
 # 3. creates a fresh virtual environment there from the staged requirements.txt alone
 #    (`python -m venv` + `pip install -r requirements.txt`; pip's local cache/wheels are reused;
@@ -178,7 +178,7 @@ for mode in "${MODES[@]}"; do
     HUB_IDS="$(cd "$ROOT" && "$PY" - "$HF_CACHE" <<'PYCACHE'
 import json, shutil, sys
 from pathlib import Path
-from demo import staging
+from space import staging
 _, meta = staging.read_front_matter()
 ids = staging.hub_ids(meta)
 commit = "0" * 40
@@ -195,9 +195,9 @@ PYCACHE
     flags+=(--weights-from-hub)
     say "offline HF cache at $HF_CACHE: $HUB_IDS"
   fi
-  say "staging ($mode): python -m demo.deploy ${flags[*]}"
+  say "staging ($mode): python -m space.deploy ${flags[*]}"
   t0=$(now)
-  (cd "$ROOT" && HF_HUB_CACHE="$HF_CACHE" HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 "$PY" -m demo.deploy "${flags[@]}") \
+  (cd "$ROOT" && HF_HUB_CACHE="$HF_CACHE" HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 "$PY" -m space.deploy "${flags[@]}") \
     > "$WORK/deploy-$mode.log" 2>&1 || { cat "$WORK/deploy-$mode.log"; exit 1; }
   tail -n 4 "$WORK/deploy-$mode.log"
   say "staged in $(awk -v a="$t0" -v b="$(now)" 'BEGIN{printf "%.1f", b-a}') s"

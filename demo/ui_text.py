@@ -1,0 +1,86 @@
+"""The page's explanations: the banner, "How to read this page", the notes' claims, the model cards."""
+import json
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CLAIMS = REPO_ROOT / "weights" / "eval" / "claims.json"
+VERDICTS = {"holds": "✅ holds", "partly": "🟡 partly", "does not hold": "❌ does not hold",
+            "not measured": "— not measured"}
+
+HOW_TO_READ = """
+**What the models are.** Both are *generalizable implicit neural representations*: an encoder turns
+the 32×32 image into latent tokens in one pass, and a decoder returns the colour at **any**
+continuous coordinate (y, x) in [0, 1]². Rendering the decoder on an N×N grid of pixel centres gives
+an N×N image: at 32 a reconstruction, above 32 a super-resolution the models were never trained for.
+**simplified**: Mamba encoder, 32 latent "LP" tokens, one attention head, no positional information.
+**corrected**: bidirectional Mamba with positions, 256 LP tokens, a LAINR decoder with 2 heads and a
+*spatial bias* that pulls each query towards the tokens near its own position.
+
+**Why the simplified panel is noise above 32×32.** It was trained on the 1,024 pixel centres of
+32×32 images only. Its decoder reads the coordinate through random Fourier features of scale σ = 10,
+which oscillate far faster than the pixel spacing: between two trained pixel centres they take values
+the training never constrained (aliasing), so every query off the 32×32 grid decodes to noise. This
+is what the notes call "overfits to exact grid positions". At 32×32, on the grid it was trained on,
+it reconstructs. The jitter sweep (below the scores) shows the same from the other side: moving the
+queries by a fraction of a pixel destroys it, while the corrected model degrades gently.
+
+**The corrected model is not a super-resolution method.** It gives a continuous, smooth field, but
+for real up-sampling of a photo it scores *below bicubic* (the "vs photo" scores on a photo example;
+the SR rows of `weights/eval/metrics.md`). Its value is one model for every resolution and window,
+not sharper pixels.
+
+**How scores are read.** Each render names its reference: at 32 the input; for a photo the photo
+itself resized to the output size (real super-resolution); for a 32×32 source rendered larger there
+is no ground truth, so the render is area-downsampled back to 32 and compared with the input — a
+consistency check only (↓32).
+
+**Refine** (Reconstruct tab) fits each model's latents to this image by gradient steps, decoder
+frozen: it closes part of the gap between one encoder pass and the best code the decoder can use.
+It is fitted at the 32×32 pixel centres only, so what it does between them is not fitted: for
+real up-sampling read the "vs photo" scores of a photo example after refining.
+
+**Where the figures come from.** The banner's training facts and test PSNR are read from each weights
+folder's `training_info.json`; the model cards (below) and `weights/eval/` (evaluation tables and
+figures) hold the full record. Test figures are on the CIFAR-10 test split as shipped here: a lossy
+JPEG copy (quality ≈ 75), not the lossless original.
+"""
+
+
+def banner_markdown(models):
+    lines = ["**Loaded models**"] + [f"- {lm.summary()} · [model card](#card-{lm.name})" for lm in models.values()]
+    problems = [m for lm in models.values() for m in lm.messages]
+    if problems:
+        lines += ["", "⚠️ **Weights notice**"] + [f"- {m}" for m in problems]
+    return "\n".join(lines)
+
+
+def read_claims(path=CLAIMS):
+    """weights/eval/claims.json → list of claim dicts; [] when the file is absent or unreadable."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    claims = data.get("claims") if isinstance(data, dict) else None
+    return [c for c in claims or [] if isinstance(c, dict) and c.get("claim")]
+
+
+def _cell(text):
+    return " ".join(str(text or "").split()).replace("|", "\\|")
+
+
+def claims_markdown(path=CLAIMS):
+    """The claims as a Markdown table; "" when there are none (the section is then left out)."""
+    claims = read_claims(path)
+    if not claims:
+        return ""
+    lines = ["| the notes claim | we measured | verdict |", "|---|---|---|"]
+    for c in claims:
+        verdict = VERDICTS.get(str(c.get("verdict", "")).strip(), _cell(c.get("verdict")))
+        lines.append(f"| {_cell(c['claim'])} | {_cell(c.get('measurement'))} | {verdict} |")
+    try:
+        generated = json.loads(Path(path).read_text(encoding="utf-8")).get("generated")
+    except (OSError, ValueError, AttributeError):
+        generated = None
+    if generated:
+        lines += ["", f"<small>From `weights/eval/claims.json` ({_cell(generated)}).</small>"]
+    return "\n".join(lines)

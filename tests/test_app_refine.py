@@ -1,0 +1,122 @@
+"""The live demo's `/refine` API (tiny models): refined renders, the PSNR history, validation, no server
+paths in any endpoint's output (one in-process server, tests/conftest.py: demo_server)."""
+import json
+
+import pytest
+from gradio_client import handle_file
+from PIL import Image
+
+from demo.images import cifar_examples, photo_examples
+
+CAT, DOG = cifar_examples()[6], cifar_examples()[10]
+
+
+def refine(client, path=CAT, steps=3, resolution=48):
+    return client.predict(handle_file(str(path)), steps, resolution, api_name="/refine")
+
+
+def test_refine_returns_refined_renders_history_and_scores(demo_client):
+    simplified, corrected, metrics = refine(demo_client, CAT, 4, 48)
+    for path in (simplified, corrected):
+        with Image.open(path) as im:
+            assert path.endswith(".png") and im.size == (48, 48)
+    r = metrics["refinement"]
+    assert r["steps"] == 4 and r["steps_done"] == {"simplified": 4, "corrected": 4} and not r["cancelled"]
+    for name in ("simplified", "corrected"):
+        history = r["psnr_history"][name]
+        assert len(history) == 5 and history[-1] >= history[0] - 1e-6  # Adam on the latents does not get worse here
+        assert r["seconds"][name] > 0
+    assert {"simplified_refined", "corrected_refined", "simplified", "corrected"} <= set(metrics["metrics"])
+    json.dumps(metrics, allow_nan=False)
+
+
+def test_zero_steps_is_the_one_pass_result(demo_client):
+    *_, metrics = refine(demo_client, DOG, 0, 32)
+    m = metrics["metrics"]
+    assert m["corrected_refined"]["psnr"] == pytest.approx(m["corrected"]["psnr"], abs=1e-3)
+
+
+@pytest.mark.parametrize("steps", [1001, -1, 2.5])
+def test_steps_out_of_range_are_refused(demo_client, steps):
+    with pytest.raises(Exception, match="Refinement steps must be a whole number from 0 to 1000"):
+        refine(demo_client, CAT, steps)
+
+
+def test_a_diverging_refinement_is_a_message_and_keeps_the_one_pass_result(demo_server, monkeypatch):
+    from lainr import RefineDiverged
+
+    from demo.service import Service, UserError
+
+    engine = demo_server[2]
+    model = engine.model("corrected")
+
+    def diverge(*args, **kwargs):
+        raise RefineDiverged("refinement diverged at step 3: the loss is nan")
+
+    monkeypatch.setattr(model, "fit_latents", diverge)
+    with pytest.raises(UserError, match="diverged at step 3.*one-pass result is kept"):
+        Service(engine).refine(CAT, 5, 32)
+
+
+def test_cancel_stops_at_the_next_step_and_keeps_what_is_done(demo_server):
+    from demo import refine as refine_mod
+    from demo.images import prepare
+
+    calls = []
+
+    def stop():
+        calls.append(1)
+        return len(calls) >= 3  # cancel while the simplified model is at its step 2
+
+    refined = refine_mod.run(demo_server[2], prepare(CAT), 50, stop=stop)
+    assert refined.cancelled and refined.steps_done("simplified") == 2 and refined.steps_done("corrected") == 0
+
+
+def _strings(value):
+    if isinstance(value, dict):
+        for v in value.values():
+            yield from _strings(v)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _strings(v)
+    elif isinstance(value, str):
+        yield value
+
+
+def test_no_absolute_server_path_in_any_endpoint_output(demo_client, demo_weight_dirs, tmp_path):
+    """The JSON each endpoint returns (the images are files the client downloads) and its error messages."""
+    outputs = [
+        demo_client.predict(handle_file(CAT), 64, 0.0, api_name="/reconstruct")[-1],
+        demo_client.predict(handle_file(photo_examples()[0]), 4, 4, 8, 64, api_name="/zoom")[-1],
+        demo_client.predict(handle_file(CAT), handle_file(DOG), 32, "0, 1", api_name="/interpolate")[-1],
+        refine(demo_client, CAT, 2, 32)[-1],
+    ]
+    bad = tmp_path / "bad.png"
+    bad.write_text("not a picture")
+    for api_name, args in (("/reconstruct", (handle_file(str(bad)), 64, 0.0)),
+                           ("/refine", (handle_file(str(bad)), 2, 64))):
+        with pytest.raises(Exception) as err:
+            demo_client.predict(*args, api_name=api_name)
+        outputs.append(str(err.value))
+    texts = [s for out in outputs for s in _strings(out)]
+    assert texts
+    for text in texts:
+        assert "/tmp/" not in text and str(demo_weight_dirs["corrected"].parent) not in text, text
+        assert not text.startswith("/"), text
+
+
+def test_two_refinements_of_one_image_never_share_latents_or_renders(demo_server):
+    """Each refinement is its own record (kept in its visitor's gr.State) with its own cache tag."""
+    import numpy as np
+
+    from demo.images import prepare
+    from demo.service import Service, apply_refined
+
+    service = Service(demo_server[2])
+    _, first, images_a, _ = service.refine(CAT, 1, 32)
+    _, second, images_b, _ = service.refine(CAT, 6, 32)
+    assert first.tag != second.tag
+    assert not np.allclose(images_a["corrected_refined"], images_b["corrected_refined"])
+    image = prepare(CAT)
+    assert apply_refined(image, first).key != apply_refined(image, second).key != image.key
+    assert apply_refined(prepare(DOG), first).latents is None  # another image: its own one-pass latents

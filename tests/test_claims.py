@@ -1,0 +1,106 @@
+"""train.claims: verdicts from the measurement files; a missing file is named and nothing is written."""
+import json
+
+import numpy as np
+import pytest
+
+from train.stats import bootstrap_mean
+
+
+def _est(values):
+    return bootstrap_mean(np.asarray(values, dtype=float), n_boot=200).as_dict()
+
+
+def _info(batch, step, pixels):
+    return {"step": step, "epochs": step * batch / 50000, "elapsed": 3600.0, "hardware": "CPU only: 2 cores, x",
+            "config": {"batch_size": batch, "pixels": pixels},
+            "lineage": [{"step": 10, "batch_size": 128, "epochs": 0.03, "elapsed": 60.0, "hardware": "NVIDIA H200 (CUDA)"}]}
+
+
+@pytest.fixture
+def measured(tmp_path):
+    """A fake eval folder with every measurement train.claims reads, and two weights folders."""
+    rng = np.random.default_rng(0)
+    n = 50
+    ev, ws, wc = tmp_path / "eval", tmp_path / "simplified", tmp_path / "corrected"
+    for d in (ev, ws, wc):
+        d.mkdir()
+    sig = np.asarray([0.0, 0.02])
+    s = np.stack([22.5 + rng.normal(0, 1, n), 11.3 + rng.normal(0, 1, n)])
+    c = np.stack([29.3 + rng.normal(0, 1, n), 22.7 + rng.normal(0, 1, n)])
+    arrays, metrics = {}, {}
+    for key, vals in ((str(ws), s), (str(wc), c)):
+        prefix = key.replace("/", "__")
+        arrays.update({f"{prefix}.indices": np.arange(n), f"{prefix}.sigmas": sig, f"{prefix}.psnr": vals,
+                       f"{prefix}.ssim": vals / 40})
+        metrics[key] = {"split": "test", "data": "CIFAR-10 test split (lossy JPEG copy, q ≈ 75)", "n_test": n,
+                        "test_psnr": vals[0].mean(), "test_psnr_ci": _est(vals[0]),
+                        "jitter_psnr": {"0.0": vals[0].mean(), "0.02": vals[1].mean()},
+                        "per_image": {"file": "per_image.npz", "prefix": prefix}}
+    np.savez(ev / "per_image.npz", **arrays)
+    (ev / "metrics.json").write_text(json.dumps(metrics))
+    d = lambda mu: _est(mu + rng.normal(0, 0.3, n))  # noqa: E731
+    inf = {"ablations": {"alpha=0": {"delta": d(-0.2), "what": "α = 0"}, "alpha=20": {"delta": d(-0.1), "what": "α = 20"},
+                         "drop-band-0": {"delta": d(-8.0), "what": "band 0 (σ = 128) removed"},
+                         "drop-band-1": {"delta": d(-12.0), "what": "band 1 (σ = 32) removed"}}}
+    (ev / "inference_ablations.json").write_text(json.dumps(inf))
+    acc = lambda p: _est(rng.random(n) < p)  # noqa: E731
+    sep = {"n_train": 100, "n_test": n, "n_embed": 20, "k": 10, "data": "CIFAR-10 test split",
+           "models": {str(ws): {"knn": acc(0.3), "probe": acc(0.35)}, str(wc): {"knn": acc(0.35), "probe": acc(0.4)}},
+           "differences": {f"{wc} − {ws}": {"knn": _est(rng.normal(0.05, 0.1, n)), "probe": _est(rng.normal(0.05, 0.1, n))}},
+           "baselines": {"pixels": {"knn": acc(0.3), "probe": acc(0.39)}}}
+    (ev / "separation.json").write_text(json.dumps(sep))
+    (ws / "training_info.json").write_text(json.dumps(_info(8, 33000, 512)))
+    (wc / "training_info.json").write_text(json.dumps(_info(4, 2000, 1024)))
+    return ev, ws, wc
+
+
+def _args(ev, ws, wc, *extra):
+    return ["--eval-dir", str(ev), "--simplified", str(ws), "--corrected", str(wc), *extra]
+
+
+def test_claims_json_has_the_six_claims_in_the_page_format(measured):
+    from train.claims import VERDICTS, main
+    ev, ws, wc = measured
+    assert main(_args(ev, ws, wc)) == 0
+    out = json.loads((ev / "claims.json").read_text())
+    assert set(out) == {"claims", "generated", "sources"}
+    ids = [c["id"] for c in out["claims"]]
+    assert ids == ["psnr", "jitter", "spatial-bias", "full-image", "multi-scale", "class-separation"]
+    for c in out["claims"]:
+        assert set(c) == {"id", "claim", "measurement", "verdict", "needs"} and c["verdict"] in VERDICTS
+        assert c["claim"].startswith('"')
+    by = {c["id"]: c for c in out["claims"]}
+    assert by["psnr"]["verdict"] == "partly" and "n = 50" in by["psnr"]["measurement"]  # 6.8 dB, not +8–12
+    assert "image passes" in by["psnr"]["measurement"]  # the compute, from training_info.json
+    assert by["jitter"]["verdict"] == "partly"  # more robust, but loses ~6.6 dB at σ = 0.02
+    assert by["spatial-bias"]["verdict"] == "does not hold" and "ablate" in by["spatial-bias"]["needs"]
+    assert by["full-image"]["verdict"] == "not measured" and "H200" in by["full-image"]["needs"]
+    assert by["multi-scale"]["verdict"] == "partly"
+    assert by["class-separation"]["verdict"] in ("partly", "does not hold")
+    md = (ev / "claims.md").read_text()
+    assert md.count("\n| ") == 1 + 6 and "**not measured**" in md
+
+
+def test_a_training_ablation_file_settles_the_training_claims(measured, tmp_path):
+    from train.claims import main
+    ev, ws, wc = measured
+    rng = np.random.default_rng(1)
+    row = lambda mu: {"delta": _est(mu + rng.normal(0, 0.2, 40))}  # noqa: E731
+    (tmp_path / "ablations.json").write_text(json.dumps({"ablations": {
+        "alpha0": row(-0.5), "pixels512": row(-1.5), "one-band": row(0.0)}}))
+    assert main(_args(ev, ws, wc, "--ablations", str(tmp_path / "ablations.json"))) == 0
+    by = {c["id"]: c for c in json.loads((ev / "claims.json").read_text())["claims"]}
+    assert by["full-image"]["verdict"] == "holds" and by["spatial-bias"]["verdict"] == "partly"
+    assert by["multi-scale"]["verdict"] in ("does not hold", "partly")
+
+
+@pytest.mark.parametrize("missing", ["separation.json", "inference_ablations.json", "metrics.json", "per_image.npz"])
+def test_a_missing_measurement_is_named_and_nothing_is_written(measured, missing, capsys):
+    from train.claims import main
+    ev, ws, wc = measured
+    (ev / missing).unlink()
+    assert main(_args(ev, ws, wc)) == 2
+    assert missing in capsys.readouterr().err
+    assert not (ev / "claims.json").exists() and not (ev / "claims.md").exists()
+    assert not list(ev.glob(".*tmp"))

@@ -1,0 +1,36 @@
+"""The page's texts: the notes' claims table (from weights/eval/claims.json, absent → nothing), the banner."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from demo import ui_text
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_claims_table_from_json(tmp_path):
+    path = tmp_path / "claims.json"
+    path.write_text(json.dumps({"generated": "2026-12-03 by train.claims", "claims": [
+        {"id": "grid", "claim": "the simplified model overfits to exact grid positions",
+         "measurement": "22.47 dB on the grid, 11.73 dB at σ = 0.01", "verdict": "holds"},
+        {"id": "sr", "claim": "good | super-resolution", "measurement": "below bicubic", "verdict": "does not hold"},
+        {"id": "x", "claim": "", "verdict": "holds"}]}))
+    table = ui_text.claims_markdown(path)
+    lines = table.splitlines()
+    assert lines[0] == "| the notes claim | we measured | verdict |"
+    assert "| the simplified model overfits to exact grid positions | 22.47 dB on the grid" in lines[2]
+    assert "✅ holds" in lines[2] and "❌ does not hold" in lines[3] and "good \\| super-resolution" in lines[3]
+    assert len([line for line in lines if line.startswith("| ")]) == 3  # a claim without words is left out
+    assert "2026-12-03 by train.claims" in table
+
+
+def test_no_claims_file_no_section(tmp_path):
+    assert ui_text.claims_markdown(tmp_path / "absent.json") == ""
+    (tmp_path / "broken.json").write_text("{")
+    assert ui_text.claims_markdown(tmp_path / "broken.json") == ""
+
+
+def test_the_demo_does_not_import_train():
+    code = "import sys, demo.app; sys.exit(any(m == 'train' or m.startswith('train.') for m in sys.modules))"
+    assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0

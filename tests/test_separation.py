@@ -1,0 +1,67 @@
+"""train.study.separation on tiny models and tiny data: indices, classifiers, figure and reports."""
+import json
+
+import numpy as np
+import torch
+
+from lainr import CorrectedConfig, CorrectedGINR, SimplifiedConfig, SimplifiedGINR
+from tests.test_train_helpers import TINY, make_image_folder
+
+
+def test_probe_training_images_are_class_balanced_and_never_validation_images():
+    from train.splits import validation_indices
+    from train.study.separation import probe_train_indices
+    labels = torch.arange(3).repeat_interleave(40)
+    idx = probe_train_indices(labels, 30)
+    assert len(idx) == 30 and torch.bincount(labels[idx]).tolist() == [10, 10, 10]
+    assert not set(idx.tolist()) & set(validation_indices(labels).tolist())
+
+
+def test_classifiers_separate_separable_features():
+    from train.study.separation import classify
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 50)
+    x = rng.normal(0, 1, (100, 8)) + 4 * y[:, None]
+    correct = classify(x, y, x, y)
+    assert correct["knn"].mean() > 0.95 and correct["probe"].mean() > 0.95
+
+
+def test_cli_writes_accuracies_with_intervals_and_the_figure(tmp_path):
+    from train.study.separation import main
+    data = make_image_folder(tmp_path / "data", n_train=20, n_test=6)
+    torch.manual_seed(0)
+    ws, wc = tmp_path / "s", tmp_path / "c"
+    SimplifiedGINR(SimplifiedConfig(**TINY["simplified"])).save_pretrained(ws)
+    CorrectedGINR(CorrectedConfig(**TINY["corrected"])).save_pretrained(wc)
+    out = tmp_path / "eval"
+    args = ["--weights", str(ws), "--weights", str(wc), "--data", str(data), "--cache-dir", str(tmp_path / "c1"),
+            "--measure-cache", str(tmp_path / "m"), "--out", str(out), "--n-train", "20", "--n-embed", "10"]
+    assert main(args) == 0
+    res = json.loads((out / "separation.json").read_text())
+    assert res["n_train"] == 20 and res["n_test"] == 12 and set(res["models"]) == {str(ws), str(wc)}
+    for r in res["models"].values():
+        assert 0 <= r["knn"]["low"] <= r["knn"]["mean"] <= r["knn"]["high"] <= 1 and r["probe"]["n"] == 12
+    assert list(res["differences"]) == [f"{wc} − {ws}"] and "pixels" in res["baselines"]
+    assert (out / "separation.png").stat().st_size > 1000 and "| raw pixels" in (out / "separation.md").read_text()
+    assert main(args + ["--cached-only"]) == 0  # from the cache alone: the same figures
+    assert json.loads((out / "separation.json").read_text())["models"] == res["models"]
+    assert main(args + ["--cached-only", "--measure-cache", str(tmp_path / "empty")]) == 2
+
+
+def test_fill_cache_then_the_reports_read_it_without_encoding(tmp_path):
+    from train.evaluate import main as evaluate_main
+    from train.study.fill_cache import main as fill_main
+    from train.study.separation import main as separation_main
+    data = make_image_folder(tmp_path / "data", n_train=20, n_test=3)
+    torch.manual_seed(0)
+    ws, wc = tmp_path / "s", tmp_path / "c"
+    SimplifiedGINR(SimplifiedConfig(**TINY["simplified"])).save_pretrained(ws)
+    CorrectedGINR(CorrectedConfig(**TINY["corrected"])).save_pretrained(wc)
+    common = ["--data", str(data), "--cache-dir", str(tmp_path / "c1"), "--measure-cache", str(tmp_path / "m")]
+    weights = ["--weights", str(ws), "--weights", str(wc)]
+    assert fill_main(weights + common + ["--n-train", "20"]) == 0
+    assert separation_main(weights + common + ["--n-train", "20", "--n-embed", "5", "--out", str(tmp_path / "o"),
+                                               "--cached-only"]) == 0
+    assert evaluate_main(weights + common + ["--out", str(tmp_path / "o"), "--cached-only", "--embed-n", "4"]) == 0
+    metrics = json.loads((tmp_path / "o" / "metrics.json").read_text())
+    assert all(m["n_test"] == 6 and "test_psnr_ci" in m for m in metrics.values())

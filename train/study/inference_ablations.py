@@ -1,0 +1,207 @@
+"""How much the *trained* corrected model relies on each part of its decoder, measured at test time.
+
+    python -m train.study.inference_ablations [--weights weights/corrected] [--data PATH] [--n 1000]
+                                              [--out weights/eval] [--threads 1]
+
+Nothing is retrained: every ablation changes one thing in the decoding of the same latents, and is
+reported as the paired difference in per-image PSNR (ablated − intact) with its 95 % bootstrap
+interval, on the first --n images of the trainer's fixed seeded order of the test split.
+
+The ablations (each precisely):
+  alpha=A        the spatial bias's strength α set to A at test time (trained with α = 10; 0 removes it)
+  drop-band-K    band K's contribution removed: its modulated features m_K are set to zero where they
+                 enter the residual chain (hv_0 = m_0; hv_{k+1} = ReLU(hv_lin_k(m_{k+1} + hv_k))) and its
+                 output head out_lin_K(hv_K) is left out of the RGB sum. Band 0 (σ = 128, the finest)
+                 starts the chain; band 1 (σ = 32) ends it.
+  mod-jitter     queries decoupled: only the cross-attention (modulation) queries jittered by N(0, 0.02²);
+                 the band queries stay at the pixel centres
+  band-jitter    queries decoupled the other way: only the band queries jittered (σ = 0.02)
+  mod-centre     every pixel's modulation computed at the image centre (0.5, 0.5): one modulation per
+                 image, the attention's locality removed; the band queries stay at the pixel centres
+The decoder is evaluated by `decoder_forward` below from the decoder's own parameters (names as in
+SPEC §4) — lainr's decoder files are not edited; a test checks that the intact forward equals
+`model.decode`, and that each ablation changes what it says and nothing else.
+Writes OUT/inference_ablations.json and OUT/inference_ablations.md.
+"""
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+
+from lainr import psnr_per_image
+from lainr.coords import jitter
+from lainr.cpu_threads import set_cpu_threads
+from lainr.fourier import band_features, log_frequencies
+from lainr.spatial_bias import spatial_bias
+
+from ..data import DataError, load_split, to_float
+from ..eval_split import DATA_CAVEAT, entry_key
+from ..evaluate import load_weights, weights_sha256
+from ..stats import bootstrap_mean, paired_difference
+from ..validate import val_indices
+
+N_IMAGES = 1000
+DECOUPLED_SIGMA = 0.02
+ALPHAS = (0.0, 5.0, 20.0, 100.0)  # the trained α = 10 is the intact model
+
+
+def ablations(bands=2):
+    """{name: keyword arguments of decoder_forward}, in report order."""
+    out = {f"alpha={a:g}": {"alpha": a} for a in ALPHAS}
+    out.update({f"drop-band-{k}": {"drop_band": k} for k in range(bands)})
+    out.update({"mod-jitter": {"mod": "jitter"}, "band-jitter": {"band": "jitter"}, "mod-centre": {"mod": "centre"}})
+    return out
+
+
+def _attend(attention, x_q, latents, bias):
+    """SharedTokenCrossAttention from its parameters (to_q, to_kv, to_out) → (B, Q, hidden)."""
+    heads = attention.heads
+    q = rearrange(F.linear(x_q, attention.to_q.weight), "b q (h e) -> b h q e", h=heads)
+    k, v = (rearrange(t, "b m (h e) -> b h m e", h=heads)
+            for t in F.linear(latents, attention.to_kv.weight).chunk(2, dim=-1))
+    logits = (q @ k.transpose(-1, -2)) * q.shape[-1] ** -0.5  # (B, h, Q, m)
+    if bias is not None:
+        logits = logits + bias[:, None]
+    out = rearrange(logits.softmax(-1) @ v, "b h q e -> b q (h e)")
+    return attention.to_out(out)
+
+
+def decoder_forward(model, latents, coords, mod_coords=None, *, alpha=None, drop_band=None):
+    """The corrected model's decoder (SPEC §4) from its parameters, with at most one part changed.
+
+    alpha: the spatial bias's α (None = the model's own); drop_band: index of the band removed from
+    the residual chain and the output sum (None = none) → RGB (B, Q, 3), unclamped."""
+    cfg, dec = model.config, model.decoder
+    mod_coords = coords if mod_coords is None else mod_coords
+    alpha = cfg.bias_alpha if alpha is None else alpha
+    n = cfg.feature_dim // 4
+    grid = cfg.image_size // cfg.patch_size
+    bias = spatial_bias(mod_coords, cfg.num_lp, grid, alpha) if alpha else None
+    x_q = F.relu(dec.query_lin(band_features(mod_coords, log_frequencies(cfg.sigma_q, n).to(coords.device))))
+    mod = _attend(dec.attention, x_q, latents.to(x_q.dtype), bias)  # (B, Q, hidden)
+    hv, rgb = None, 0
+    for k, sigma in enumerate(cfg.sigma_bands):
+        gamma = band_features(coords, log_frequencies(sigma, n).to(coords.device))
+        m_k = F.relu(F.relu(dec.bandwidth_lins[k](gamma)) + dec.modulation_lins[k](mod))
+        if k == drop_band:
+            m_k = torch.zeros_like(m_k)
+        hv = m_k if k == 0 else F.relu(dec.hv_lins[k - 1](m_k + hv))
+        if k != drop_band:
+            rgb = rgb + dec.out_lins[k](hv)
+    return rgb
+
+
+def ablated_decode(model, latents, grid, ablation, generator):
+    """latents, the pixel-centre grid (B, Q, 2) and one ablation's arguments → RGB (B, Q, 3)."""
+    kw = {k: v for k, v in ablation.items() if k in ("alpha", "drop_band")}
+    coords, mod_coords = grid, grid
+    if ablation.get("mod") == "jitter":
+        mod_coords = jitter(grid, DECOUPLED_SIGMA, generator)
+    elif ablation.get("mod") == "centre":
+        mod_coords = torch.full_like(grid, 0.5)
+    if ablation.get("band") == "jitter":
+        coords = jitter(grid, DECOUPLED_SIGMA, generator)
+    return decoder_forward(model, latents, coords, mod_coords, **kw)
+
+
+@torch.no_grad()
+def measure(model, images_u8, idx, conditions, *, batch=50, seed=0, progress=None):
+    """→ {"intact": psnr (n,), name: psnr (n,) ...} per image, clamped predictions, one encoding per batch."""
+    out = {name: [] for name in ["intact", *conditions]}
+    dev = next(model.parameters()).device
+    for b, part in enumerate(idx.split(batch)):
+        x = to_float(images_u8[part], dev)
+        latents = model.encode(x).float()
+        grid = model.query_grid(len(part), 32)
+        gen = torch.Generator(device=dev).manual_seed(seed * 100_003 + b)
+        for name, abl in [("intact", {}), *conditions.items()]:
+            rgb = ablated_decode(model, latents, grid, abl, gen)
+            rec = rearrange(rgb, "b (h w) c -> b c h w", h=32, w=32).clamp(0, 1)
+            out[name].append(psnr_per_image(rec, x).cpu())
+        if progress is not None:
+            progress(min((b + 1) * batch, len(idx)))
+    return {k: torch.cat(v).numpy() for k, v in out.items()}
+
+
+def table(res):
+    lines = [f"Inference-time ablations of the trained corrected model (`{res['weights']}`), {res['data']}, "
+             f"n = {res['n']:,} images (the first of the trainer's fixed seeded order); PSNR of the 32×32 "
+             f"reconstruction; Δ = ablated − intact per image, [95 % bootstrap interval]. Intact: "
+             f"{res['intact']['mean']:.2f} [{res['intact']['low']:.2f}, {res['intact']['high']:.2f}] dB.", "",
+             "| ablation | what changes | PSNR (dB) | Δ PSNR (dB) |", "|---|---|---|---|"]
+    for name, r in res["ablations"].items():
+        a, d = r["psnr"], r["delta"]
+        lines.append(f"| {name} | {r['what']} | {a['mean']:.2f} | {d['mean']:+.2f} [{d['low']:+.2f}, {d['high']:+.2f}] |")
+    return "\n".join(lines) + "\n"
+
+
+WHAT = {"alpha": "spatial bias α = {alpha:g} at test time (trained at 10)",
+        "drop_band": "band {drop_band} (σ = {sigma:g}) removed from the residual chain and the output sum",
+        "mod-jitter": f"modulation queries jittered (σ = {DECOUPLED_SIGMA}), band queries exact",
+        "band-jitter": f"band queries jittered (σ = {DECOUPLED_SIGMA}), modulation queries exact",
+        "mod-centre": "modulation computed at the image centre for every pixel"}
+
+
+def describe(ablation, sigma_bands):
+    if "alpha" in ablation:
+        return WHAT["alpha"].format(**ablation)
+    if "drop_band" in ablation:
+        return WHAT["drop_band"].format(sigma=sigma_bands[ablation["drop_band"]], **ablation)
+    return WHAT[("mod-" if "mod" in ablation else "band-") + (ablation.get("mod") or ablation.get("band"))]
+
+
+def run(weights, data, out, n=N_IMAGES, data_root="data", data_cache=None, progress=None):
+    model = load_weights(weights).float()
+    if model.config.architecture != "corrected":
+        raise ValueError(f"{weights} is a {model.config.architecture} model; these ablations are of the corrected decoder")
+    test = load_split(data, "test", data_root=data_root, cache_dir=data_cache)
+    idx = val_indices(len(test), n)
+    conditions = ablations(len(model.config.sigma_bands))
+    psnr = measure(model, test.images, idx, conditions, progress=progress)
+    res = {"weights": entry_key(weights), "weights_sha256": weights_sha256(weights), "n": len(idx),
+           "data": DATA_CAVEAT if "lossy JPEG" in test.source else f"CIFAR-10 test split ({test.source})",
+           "intact": bootstrap_mean(psnr["intact"]).as_dict(), "ablations": {}}
+    for name, abl in conditions.items():
+        res["ablations"][name] = {"what": describe(abl, model.config.sigma_bands), "args": abl,
+                                  "psnr": bootstrap_mean(psnr[name]).as_dict(),
+                                  "delta": paired_difference(psnr[name], psnr["intact"]).as_dict()}
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, text in (("inference_ablations.md", table(res)), ("inference_ablations.json", json.dumps(res, indent=2) + "\n")):
+        tmp = out / f"{name}.{os.getpid()}.tmp"
+        tmp.write_text(text)
+        os.replace(tmp, out / name)
+    return res
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m train.study.inference_ablations", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--weights", default="weights/corrected")
+    p.add_argument("--data", default="cifar10")
+    p.add_argument("--data-root", default="data")
+    p.add_argument("--cache-dir", default="", help="decoded-data cache (train.data)")
+    p.add_argument("--n", type=int, default=N_IMAGES, help="test images (the first of the fixed seeded order)")
+    p.add_argument("--out", default="weights/eval")
+    p.add_argument("--threads", type=int, default=0)
+    a = p.parse_args(argv)
+    if a.threads:
+        set_cpu_threads(a.threads)
+    try:
+        res = run(a.weights, a.data, a.out, a.n, a.data_root, a.cache_dir or None,
+                  progress=lambda done: print(f"{done}/{a.n} images", file=sys.stderr, flush=True))
+    except (DataError, ValueError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(table(res))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
