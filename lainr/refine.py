@@ -23,7 +23,10 @@ from .refine_split import split_decoder
 MAX_STEPS = 1000
 OPTIMIZERS = ("adam", "sgd")  # sgd = SGD with Nesterov momentum 0.9
 SCHEDULES = ("constant", "cosine", "warmup")
-# cosine: lr·½(1 + cos(π·t/steps)), t = steps taken; warmup: lr·min(1, (t + 1)/W), W = max(1, steps // 10)
+WARMUP_STEPS = 20
+# t = steps taken. cosine: lr·½(1 + cos(π·t/steps)); warmup: lr·min(1, (t + 1)/WARMUP_STEPS), then constant.
+# constant and warmup do not depend on `steps`: a run stopped at step s equals the run with steps=s.
+PREFIX_CONSISTENT = ("constant", "warmup")
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,7 @@ class RefineDefaults:
 
 
 # Chosen on validation images of the training split: python -m train.study.refine_defaults (train/README.md).
-REFINE_DEFAULTS = RefineDefaults(steps=200, lr=3e-2, sigma=0.0, optimizer="adam", schedule="constant")
+REFINE_DEFAULTS = RefineDefaults(steps=200, lr=5e-2, sigma=0.0, optimizer="adam", schedule="warmup")
 
 
 class RefineDiverged(ValueError):
@@ -108,7 +111,7 @@ def _lr_at(schedule, lr, taken, steps):
     if schedule == "cosine":
         return lr * 0.5 * (1 + math.cos(math.pi * taken / steps))
     if schedule == "warmup":
-        return lr * min(1.0, (taken + 1) / max(1, steps // 10))
+        return lr * min(1.0, (taken + 1) / WARMUP_STEPS)
     return lr
 
 

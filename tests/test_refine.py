@@ -214,7 +214,8 @@ def test_schedules_and_sgd_run(schedule):
 
 def test_schedule_rates():
     from lainr.refine import _lr_at
-    assert [_lr_at("warmup", 1.0, t, 40) for t in (0, 1, 3, 10)] == [0.25, 0.5, 1.0, 1.0]
+    assert [_lr_at("warmup", 1.0, t, 40) for t in (0, 1, 19, 30)] == [0.05, 0.1, 1.0, 1.0]
+    assert _lr_at("warmup", 1.0, 4, 10) == _lr_at("warmup", 1.0, 4, 1000)  # independent of the run's length
     assert _lr_at("cosine", 1.0, 0, 40) == 1.0 and abs(_lr_at("cosine", 1.0, 20, 40) - 0.5) < 1e-12
     assert _lr_at("constant", 0.3, 7, 40) == 0.3
 

@@ -22,6 +22,7 @@ import torch
 from einops import rearrange
 
 from lainr import REFINE_DEFAULTS, psnr_per_image, ssim_per_image
+from lainr.refine import PREFIX_CONSISTENT
 
 from .data import to_float
 from .refine_photos import SR_FACTORS, TEST_PHOTOS, area, load_photos, render_latents, sr_psnr
@@ -45,10 +46,11 @@ def parse_steps(text):
 
 
 def latents_at(model, x, steps, seed=0):
-    """{s: (latents (B, m, d), seconds)} for each s: one fit_latents(steps=s) run each; with a constant
-    schedule the longer run's snapshots are the shorter runs (identical by construction)."""
+    """{s: (latents (B, m, d), seconds)} for each s: one fit_latents(steps=s) run each; with a schedule
+    that does not depend on the run's length (constant, warmup) the longer run's snapshots are the
+    shorter runs (identical by construction)."""
     out = {}
-    if REFINE_DEFAULTS.schedule == "constant" and steps:
+    if REFINE_DEFAULTS.schedule in PREFIX_CONSISTENT and steps:
         r = model.fit_latents(x, steps=max(steps), seed=seed, snapshots=steps)
         per_step = r.seconds / max(max(steps), 1)
         return {s: (r.snapshots[s], per_step * s) for s in steps}

@@ -182,7 +182,8 @@ def refine_section(summary, label):
     return (f"{REFINE_HEADING}\n\n"
             f"`model.fit_latents(images, steps=…)` refines one image's latents by gradient steps, decoder frozen "
             f"(defaults: {d['optimizer']}, {d['schedule']} lr {d['lr']}, σ {d['sigma']}, {d['steps']} steps). "
-            f"CIFAR-10 test images, PSNR at 32×32 with its 95 % bootstrap interval; the 128² render area-downsampled "
+            f"CIFAR-10 test images ({summary['images_done']:,} of the {plan['images']:,} planned when this was written; "
+            f"n per row), PSNR at 32×32 with its 95 % bootstrap interval; the 128² render area-downsampled "
             f"back to 32 shows the field between pixel centres. CPU: {summary['cpu']}, {summary['threads']} "
             f"thread(s). Source: `weights/eval/refine.md`.\n\n"
             f"| steps | n | PSNR (dB) | SSIM | 128² ↓32 (dB) | s / image |\n|---|---|---|---|---|---|\n{rows}{sr_md}")
