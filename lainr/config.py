@@ -1,6 +1,6 @@
 """One configuration dataclass per model; saved as config.json beside the weights.
 
-Defaults are the SPEC configuration (shared/SPEC.md §3 and §4).
+Defaults are each model's published configuration (README.md, "the two models").
 """
 from dataclasses import dataclass, field
 

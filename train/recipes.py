@@ -17,10 +17,10 @@ RECIPES = {
     # train/results/sweep-{corrected,simplified}.md, test PSNR on the same 500 test images, seed 0):
     # corrected at 2,000 image passes: batch 4 / peak lr 1e-3 / warm-up 1/8 15.32 dB, the best of 6 recipes
     #   (batch 4 at lr 5e-4 … 2e-3 and warm-up 0 within 0.11 dB of it; batch 16: 14.60 dB at the protocol's
-    #   5e-4, 15.01 dB at 2e-3). The same point as run B of shared/CALIBRATION.md.
+    #   5e-4, 15.01 dB at 2e-3). The same point as the 2026-11-30 calibration pilot's best run.
     # simplified at 20,000 image passes: batch 8 / peak lr 2e-4 / warm-up 1/8 18.99 dB, the best of 6 recipes;
     #   batch 32 at 4e-4 (4× the protocol's rate) 18.72 dB, the protocol's batch 32 / 1e-4 15.30 dB.
-    # Confirmation of the best two at 2× passes (train/README.md "Recipe study"): the ranking held —
+    # Confirmation of the best two at 2× passes (docs/history.md, "Recipe study"): the ranking held —
     #   corrected 16.20 vs 15.24 dB (warm-up 0) at 4,000; simplified 19.62 vs 19.46 dB (batch 32 / lr 4e-4) at 40,000.
     "cpu": {
         "simplified": dict(lr=2e-4, batch_size=8, warmup_frac=1 / 8),

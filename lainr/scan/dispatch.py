@@ -21,7 +21,7 @@ among the pure-torch variants blelloch is the fastest (also at batch 4), so it i
 CPU without numba and the choice for CUDA tensors (O(log L) launches; the mixer uses mamba-ssm's
 CUDA kernel itself when that is installed). fused_numba was since vectorised over channel lanes:
 on a quiet machine, 1 thread, CPU time, Δ ~ U(0, 1): 96–103 → 51–58 ms forward, 342 → 170 ms
-forward+backward (BENCHMARKS.md, "Selective scan, second round").
+forward+backward (docs/history.md, the CPU optimisation rounds).
 
 For CUDA tensors the order is: mamba-ssm's CUDA kernel (used by `lainr.mamba` itself when
 installed) > triton (fused Triton kernels, triton.py, if triton imports) > blelloch. triton is

@@ -1,6 +1,6 @@
 """Choose the test-time refinement defaults (optimiser, lr, schedule, steps, jitter) on validation images.
 
-    python -m train.study.refine_defaults --data /work/shared/data/cifar10 [--images 50] [--threads 1]
+    python -m train.study.refine_defaults --data PATH [--images 50] [--threads 1]
 
 CIFAR-10: class-balanced images of the *validation* split (held-out tenth of the training images,
 train.splits.validation_indices); the bundled weights were trained on all 50,000 training images,
@@ -160,7 +160,7 @@ def photo_study(model, hi, kw, state_photos):
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m train.study.refine_defaults", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", default="/work/shared/data/cifar10")
+    p.add_argument("--data", default="cifar10", help="'cifar10' (torchvision), an ImageFolder root or a pack")
     p.add_argument("--weights-dir", default="weights")
     p.add_argument("--images", type=int, default=50, help="class-balanced validation images")
     p.add_argument("--batch", type=int, default=50)

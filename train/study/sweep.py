@@ -54,7 +54,7 @@ def default_grid(model):
 
     peak lr ∈ {protocol, 2×, 4×} × batch ∈ {protocol, ¼ of it} at the protocol's warm-up, then warm-up
     variants at the ¼-batch / 2×-lr point, and (corrected) the spatial-bias ablation at that point.
-    The ¼-batch / 2×-lr point is the a-priori favourite: run B of shared/CALIBRATION.md (corrected).
+    The ¼-batch / 2×-lr point is the a-priori favourite: the 2026-11-30 calibration pilot's best run (corrected).
     """
     p = recipe("protocol", model)
     lr0, b0, w0 = p["lr"], p["batch_size"], p["warmup_frac"]
