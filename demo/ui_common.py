@@ -14,6 +14,14 @@ log = logging.getLogger("demo")
 DISPLAY_SIDE = 256  # renders smaller than this are shown enlarged by an integer factor
 
 
+def render_panel(row, label):
+    """One render of the page (PNG, pixelated when enlarged) and the caption line under it → (image, caption)."""
+    image = gr.Image(label=label, show_label=False, format="png", interactive=False, type="numpy",
+                     elem_id=f"out-{row}", elem_classes=["pixelated", "render"], buttons=["download", "fullscreen"])
+    caption = gr.Markdown(f"**{label}**", elem_id=f"cap-{row}", elem_classes=["caption"])
+    return image, caption
+
+
 def enlarge(image, k):
     """(H, W, 3) → (k·H, k·W, 3) by pixel repetition."""
     return image if k == 1 else np.repeat(np.repeat(image, k, axis=0), k, axis=1)

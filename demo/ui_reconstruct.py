@@ -5,7 +5,7 @@ import gradio as gr
 from . import metrics_view, ui_refine
 from .engine import MAX_SIGMA
 from .service import to_display
-from .ui_common import DISPLAY_SIDE, enlarge, guard, status, to_status, whole_number
+from .ui_common import DISPLAY_SIDE, enlarge, guard, render_panel, status, to_status, whole_number
 
 CLICK_HINT = ("**Click a pixel** of the simplified or corrected render to see, right here, how that query "
               "attends over the LP tokens.")
@@ -40,11 +40,7 @@ def build_tab(service, engine):
         with gr.Row(equal_height=False):
             for row in metrics_view.ROWS:
                 with gr.Column(min_width=160):
-                    c["out"][row] = gr.Image(label=metrics_view.LABELS[row], show_label=False, format="png",
-                                             interactive=False, type="numpy", elem_id=f"out-{row}",
-                                             elem_classes=["pixelated", "render"], buttons=["download", "fullscreen"])
-                    c["cap"][row] = gr.Markdown(f"**{metrics_view.LABELS[row]}**", elem_id=f"cap-{row}",
-                                                elem_classes=["caption"])
+                    c["out"][row], c["cap"][row] = render_panel(row, metrics_view.LABELS[row])
         c["pixel_text"] = gr.Markdown(CLICK_HINT, elem_id="pixel-text")
         with gr.Row(visible=False, elem_id="attention-row") as c["attention_row"]:
             c["pixel_plot"] = gr.Image(label="Attention of the clicked pixel over LP tokens", format="png",

@@ -4,7 +4,7 @@ import gradio as gr
 
 from . import attention_view, metrics_view, refine
 from .service import to_display
-from .ui_common import enlarge, guard, safe_image, status, to_status, whole_number
+from .ui_common import enlarge, guard, render_panel, safe_image, status, to_status, whole_number
 
 HELP = f"""**Refine** fits each model's latent tokens to *this* image by gradient steps on the 32×32
 pixel centres (the decoder stays frozen), starting from the one encoder pass above. It shows how
@@ -26,11 +26,7 @@ def build_section():
         with gr.Row(equal_height=False):
             for row in metrics_view.REFINED_ROWS:
                 with gr.Column(min_width=160):
-                    c["out"][row] = gr.Image(label=metrics_view.LABELS[row], show_label=False, format="png",
-                                             interactive=False, type="numpy", elem_id=f"out-{row}",
-                                             elem_classes=["pixelated", "render"], buttons=["download", "fullscreen"])
-                    c["cap"][row] = gr.Markdown(f"**{metrics_view.LABELS[row]}**", elem_id=f"cap-{row}",
-                                                elem_classes=["caption"])
+                    c["out"][row], c["cap"][row] = render_panel(row, metrics_view.LABELS[row])
             with gr.Column(min_width=320, scale=2):
                 c["curve"] = gr.Image(label="PSNR vs refinement step", show_label=False, format="png",
                                       interactive=False, elem_id="refine-curve")
