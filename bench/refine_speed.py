@@ -1,7 +1,7 @@
 """Seconds for test-time refinement of one image: `python -m bench.refine_speed [--threads 2] [--steps 200]`.
 
 For each model (bundled weights, or freshly initialised full-size ones when --weights-dir lacks them):
-`fit_latents(steps)` (decoder split, coordinate part computed once, no weight gradients) beside the plain
+`fit_latents(steps)` (fused decoder, coordinate part computed once, no weight gradients) beside the plain
 loop it replaces (Adam on the latents through `model.decode`, weights left requires_grad as loaded),
 interleaved so both see the same machine load. Prints the CPU model and the load average: on a shared
 box the figures move with the load.

@@ -4,6 +4,13 @@ Every Linear pair with no non-linearity between them is multiplied out once, at 
 (frozen) matrix; the forward then does fewer FLOPs per query. The weights are copies: a fused
 decoder does not follow later changes to the decoder it came from (fuse again), and it has no
 parameters (nothing to train). Outputs are differentiable w.r.t. the latents (test-time refinement).
+
+Each forward is split in two, `forward(latents, coords, mod_coords) = latent_part(latents,
+coordinate_part(coords, mod_coords))`:
+- `coordinate_part`: everything that depends on the query coordinates alone (Fourier features, the
+  query projections, the band features, the spatial bias) → a dict of tensors;
+- `latent_part`: the rest, differentiable w.r.t. the latents; it never writes into the dict, so one
+  coordinate part serves any number of calls (test-time refinement at fixed queries, lainr.refine).
 `tests/test_fused.py` ties each to the readable forward to ~1e-5.
 """
 import torch
@@ -76,23 +83,34 @@ class FusedLAINRDecoder(Float32Buffers):
         return self.bias_table[rc[..., 0] * self.grid + rc[..., 1]]
 
     def forward(self, latents, coords, mod_coords=None):
+        """latents (B, m, d), coords (B, Q, 2), mod_coords (B, Q, 2) or None (= coords) → RGB (B, Q, 3)."""
+        return self.latent_part(latents, self.coordinate_part(coords, mod_coords))
+
+    def coordinate_part(self, coords, mod_coords=None):
+        """→ {"q": attention queries (B, Q, h·e), "bias": (B, Q, m) or None (both at mod_coords),
+        "h": K × band features after bandwidth_lins (B, Q, hidden) (at coords)}."""
         mod_coords = coords if mod_coords is None else mod_coords
-        dtype, hidden = self.query_w.dtype, self.hidden
+        dtype = self.query_w.dtype
         x_q = F.linear(band_features(mod_coords, self.omega_q).to(dtype), self.query_w, self.query_b).relu_()
-        k, v = F.linear(latents, self.to_kv_w).chunk(2, dim=-1)  # (B, m, h·e) each
-        attended = attend_heads(F.linear(x_q, self.to_q_w), k, v, self.heads, self.scale, self.bias(mod_coords))
+        h = [F.linear(band_features(coords, omegas).to(dtype), self.band_w[k], self.band_b[k]).relu_()
+             for k, omegas in enumerate(self.omega_bands)]  # K × (B, Q, hidden)
+        return {"q": F.linear(x_q, self.to_q_w), "bias": self.bias(mod_coords), "h": h}
+
+    def latent_part(self, latents, part):
+        """latents (B, m, d), `part` from coordinate_part (not written) → RGB (B, Q, 3), unbounded."""
+        hidden = self.hidden
+        keys, values = F.linear(latents, self.to_kv_w).chunk(2, dim=-1)  # (B, m, h·e) each
+        attended = attend_heads(part["q"], keys, values, self.heads, self.scale, part["bias"])  # (B, Q, h·e)
         lead = attended.shape[:-1]
         att2 = attended.reshape(-1, attended.shape[-1])  # (B·Q, h·e)
         hv, rgb = None, None
-        for k in range(self.band_w.shape[0]):
-            features = band_features(coords, self.omega_bands[k]).to(dtype)  # (B, Q, 4n)
-            h_k = F.linear(features, self.band_w[k], self.band_b[k]).relu_()  # (B, Q, hidden)
+        for k, h_k in enumerate(part["h"]):  # band 0 (the finest) starts the chain
             w_k, b_k = self.mod_w[k * hidden:(k + 1) * hidden], self.mod_b[k * hidden:(k + 1) * hidden]
-            # m_k = ReLU(h_k + W'_k·a + b'_k): the GEMM accumulates onto h_k (beta = 1)
-            m_k = torch.addmm(h_k.reshape(-1, hidden), att2, w_k.t()).add_(b_k).relu_().view(h_k.shape)
+            # m_k = ReLU(h_k + W'_k·a + b'_k): the GEMM accumulates onto (a fresh copy of) h_k (beta = 1)
+            m_k = torch.addmm(h_k.reshape(-1, hidden), att2, w_k.t()).add_(b_k).relu_()  # (B·Q, hidden)
             hv = m_k if k == 0 else F.linear(m_k + hv, self.hv_w[k - 1], self.hv_b[k - 1]).relu_()
             rgb = F.linear(hv, self.out_w[k], self.out_b[k]) if rgb is None else \
-                torch.addmm(rgb.reshape(-1, 3), hv.reshape(-1, hidden), self.out_w[k].t()).add_(self.out_b[k])
+                torch.addmm(rgb, hv, self.out_w[k].t()).add_(self.out_b[k])  # (B·Q, 3)
         return rgb.view(*lead, 3)
 
 
@@ -133,19 +151,30 @@ class FusedSimplifiedDecoder(Float32Buffers):
             self.register_buffer(name, _frozen(t), persistent=False)
 
     def forward(self, latents, coords, mod_coords=None):
+        """latents (B, m, d), coords (B, Q, 2), mod_coords (B, Q, 2) or None (= coords) → RGB (B, Q, 3)."""
+        return self.latent_part(latents, self.coordinate_part(coords, mod_coords))
+
+    def coordinate_part(self, coords, mod_coords=None):
+        """→ {"x1": query features after coord_mlp[0] (B, Q, hidden) (at mod_coords), "feat": hyponet[0]'s
+        Fourier-feature term plus the folded biases (B, Q, hidden) (at coords)}."""
         mod_coords = coords if mod_coords is None else mod_coords
         dtype = self.c1_w.dtype
-        x1 = F.relu(F.linear(gaussian_fourier_features(mod_coords, self.B_mod).to(dtype), self.c1_w, self.c1_b))
+        x1 = F.linear(gaussian_fourier_features(mod_coords, self.B_mod).to(dtype), self.c1_w, self.c1_b).relu_()
+        feat = F.linear(gaussian_fourier_features(coords, self.B_hypo).to(dtype), self.feat_w, self.h_b)
+        return {"x1": x1, "feat": feat}
+
+    def latent_part(self, latents, part):
+        """latents (B, m, d), `part` from coordinate_part (not written) → RGB (B, Q, 3) in (0, 1)."""
+        x1, feat = part["x1"], part["feat"]  # (B, Q, hidden) each
         k = F.linear(latents, self.to_k_w, self.to_k_b)  # (B, m, d)
         k_fold = (k @ self.q_w) * self.scale  # (B, m, hidden)
         k_bias = (k @ self.q_b) * self.scale  # (B, m)
         attn = torch.baddbmm(k_bias[:, None, :], x1, k_fold.transpose(1, 2)).softmax(dim=-1)  # (B, Q, m)
         v_fold = F.linear(latents, self.to_v_w, self.to_v_b) @ self.m0_w.t()  # (B, m, hidden)
         r = torch.baddbmm(self.m0_b.expand(attn.shape[0], 1, -1), attn, v_fold).relu_()  # (B, Q, hidden)
-        h = F.linear(r, self.h_w, self.h_b)  # (B, Q, hidden)
-        features = gaussian_fourier_features(coords, self.B_hypo).to(h.dtype)  # (B, Q, 2·hypo_freqs)
-        h = torch.baddbmm(h, features, self.feat_w.t().expand(h.shape[0], -1, -1)).relu_()
+        # hyponet[0] = ReLU(W_h·r + feat): the GEMM accumulates onto (a fresh copy of) feat (beta = 1)
+        h = torch.addmm(feat.reshape(-1, feat.shape[-1]), r.reshape(-1, r.shape[-1]), self.h_w.t()).relu_()
         for i in range(self.tail_layers):  # activations in place (autograd-safe: sigmoid's backward uses its output)
             h = F.linear(h, getattr(self, f"tail{i}_w"), getattr(self, f"tail{i}_b"))
             h = h.relu_() if i < self.tail_layers - 1 else h.sigmoid_()
-        return h  # (B, Q, 3)
+        return h.view(*feat.shape[:-1], 3)  # (B, Q, 3)

@@ -6,8 +6,10 @@
 The loss is the sum over images of each image's MSE at its 1,024 pixel centres (optionally at
 jittered centres, the target then sampled from the input there), so each image's gradient is the
 same whether it is refined alone or in a batch. Only the latents receive gradients: the decoder is
-evaluated from detached weights (`refine_split`), so no parameter, `requires_grad` flag or other
-shared state is touched — two threads may refine with one model at once.
+evaluated by a fresh folded copy made for each call (`model.decoder.fuse()`, lainr.fused: copies of
+the weights, no parameters), so no parameter, `requires_grad` flag or other shared state is touched —
+two threads may refine with one model at once. Its coordinate part is computed once while the
+queries stay at the pixel centres (σ = 0); each step then runs only its latent part.
 """
 import math
 import time
@@ -18,7 +20,6 @@ import torch.nn.functional as F
 from einops import rearrange
 
 from .coords import jitter, pixel_centres
-from .refine_split import split_decoder
 
 MAX_STEPS = 1000
 OPTIMIZERS = ("adam", "sgd")  # sgd = SGD with Nesterov momentum 0.9
@@ -147,10 +148,11 @@ def fit_latents(model, images, steps=None, lr=None, sigma=None, seed=0, latents=
     if latents.shape[0] != batch:
         raise ValueError(f"latents are for {latents.shape[0]} images, images has {batch}")
 
-    decoder = split_decoder(model)
+    decoder = model.decoder.fuse()  # a fresh frozen copy for this call: the model is never touched
     centres = pixel_centres(size, device=device, dtype=dtype).expand(batch, -1, -1)  # (B, 1024, 2)
     target = rearrange(images, "b c h w -> b (h w) c")  # (B, 1024, 3), raster order like `centres`
-    centre_part = decoder.coordinate_part(centres)
+    with torch.no_grad():
+        centre_part = decoder.coordinate_part(centres)  # reused by every step at the centres
     generator = torch.Generator(device=device).manual_seed(seed)
 
     z = latents.detach().to(dtype).clone().requires_grad_(True)  # (B, m, d): the only leaf with a gradient
@@ -160,7 +162,7 @@ def fit_latents(model, images, steps=None, lr=None, sigma=None, seed=0, latents=
     for step in range(steps + 1):
         train_at_centres = sigma == 0 and step < steps
         with torch.set_grad_enabled(train_at_centres):
-            pred = decoder(z, centre_part)  # (B, 1024, 3)
+            pred = decoder.latent_part(z, centre_part)  # (B, 1024, 3)
         psnr = _clamped_psnr(pred, target)  # (B,)
         history.append(psnr)
         if step in keep:
@@ -177,7 +179,7 @@ def fit_latents(model, images, steps=None, lr=None, sigma=None, seed=0, latents=
             loss = _per_image_mse(pred, target).sum()
         else:
             coords = jitter(centres, sigma, generator)  # (B, 1024, 2), fresh each step
-            loss = _per_image_mse(decoder(z, decoder.coordinate_part(coords)), sample_image(images, coords)).sum()
+            loss = _per_image_mse(decoder(z, coords), sample_image(images, coords)).sum()
         if not torch.isfinite(loss):
             raise RefineDiverged(f"refinement diverged at step {step}: the loss is {loss.item()}; "
                                  f"keep the one-pass latents")

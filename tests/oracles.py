@@ -32,8 +32,11 @@ def _spatial_bias(coords, num_lp, grid, alpha):
     return -alpha * (t[..., None] - s) ** 2
 
 
-def lainr_oracle(dec, latents, coords, mod_coords=None):
-    """SPEC §4 decoder → rgb (B, Q, 3), attention (B, h, Q, m), bias (B, Q, m) or None."""
+def lainr_oracle(dec, latents, coords, mod_coords=None, drop_band=None):
+    """SPEC §4 decoder → rgb (B, Q, 3), attention (B, h, Q, m), bias (B, Q, m) or None.
+
+    drop_band = K: the inference ablation's definition (docs/claims.md) — band K's modulated features
+    zeroed where they enter the residual chain, its output head left out of the RGB sum."""
     mod_coords = coords if mod_coords is None else mod_coords
     att = dec.attention
     bias = None if dec.bias_alpha == 0 else _spatial_bias(mod_coords, dec.num_lp, dec.bias_grid, dec.bias_alpha)
@@ -50,8 +53,11 @@ def lainr_oracle(dec, latents, coords, mod_coords=None):
     for k_band, omegas in enumerate(dec.omega_bands):
         h_k = F.relu(dec.bandwidth_lins[k_band](_band_features(coords, omegas)))
         m_k = F.relu(h_k + dec.modulation_lins[k_band](mod))
+        if k_band == drop_band:
+            m_k = torch.zeros_like(m_k)
         hv = m_k if k_band == 0 else F.relu(dec.hv_lins[k_band - 1](m_k + hv))
-        rgb = rgb + dec.out_lins[k_band](hv)
+        if k_band != drop_band:
+            rgb = rgb + dec.out_lins[k_band](hv)
     return rgb, attn, bias
 
 

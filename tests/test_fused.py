@@ -1,5 +1,6 @@
 """One readable forward per decoder (what trains and what `decode` runs) against the tests' oracles
-(tests/oracles.py), and the folded inference decoders of `model.fuse()` against the readable forward.
+(tests/oracles.py), and the folded inference decoders of `model.fuse()` against the readable forward,
+whole and split (coordinate part + latent part, what test-time refinement runs).
 
 Outputs, attention and gradients agree to 1e-5 (relative); parameter names and shapes are unchanged
 (state dicts stay loadable); a fused model is for inference (frozen decoder, gradients to the latents).
@@ -52,6 +53,60 @@ def test_readable_and_fused_decoders_match_the_oracle(name, decoupled):
     assert (bias is None) == (ref_bias is None)
     if bias is not None:
         assert torch.equal(bias, ref_bias)
+
+
+def _tensors(part):
+    """A coordinate part's tensors in order (band lists unrolled, None left out)."""
+    out = []
+    for value in part.values():
+        out += value if isinstance(value, list) else [] if value is None else [value]
+    return out
+
+
+@pytest.mark.parametrize("name", ["simplified", "corrected"])
+@pytest.mark.parametrize("decoupled", [False, True])
+def test_fused_split_is_the_readable_forward(name, decoupled):
+    """forward = latent_part(coordinate_part): what test-time refinement runs (lainr.refine) is the
+    readable forward, values and latent gradients; one coordinate part serves many latent parts."""
+    model = _perturbed(SMALL[name]).eval()
+    images, coords, mod = _inputs(model, decoupled=decoupled)
+    with torch.no_grad():
+        lat0 = model.encode(images)
+    fused = model.decoder.fuse()
+    with torch.no_grad():
+        part = fused.coordinate_part(coords, mod)
+    before = [t.clone() for t in _tensors(part)]
+
+    def latent_grad(decode):
+        lat = lat0.clone().requires_grad_()
+        out = decode(lat)
+        out.square().sum().backward()
+        return out.detach(), lat.grad
+
+    ref_out, ref_grad = latent_grad(lambda lat: model.decode(lat, coords, mod))
+    out, grad = latent_grad(lambda lat: fused.latent_part(lat, part))
+    again, grad_again = latent_grad(lambda lat: fused.latent_part(lat, part))
+    assert rel_err(out, ref_out) < TOL and rel_err(grad, ref_grad) < TOL
+    assert torch.equal(again, out) and torch.equal(grad_again, grad)  # the part was not written
+    assert all(torch.equal(a, b) for a, b in zip(_tensors(part), before))
+    with torch.no_grad():
+        assert torch.equal(fused(lat0, coords, mod), fused.latent_part(lat0, part))
+
+
+@pytest.mark.parametrize("name", ["simplified", "corrected"])
+def test_decoder_fuse_leaves_the_model_alone(name):
+    """decoder.fuse() returns a new module of copies: no parameters, no storage shared with the
+    decoder, the decoder's weights, flags and modules unchanged (fit_latents fuses once per call)."""
+    model = _perturbed(SMALL[name]).train()
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    flags = {n: p.requires_grad for n, p in model.named_parameters()}
+    fused = model.decoder.fuse()
+    assert fused is not model.decoder.fuse() and not list(fused.parameters())
+    assert model.training and "fused_decoder" not in model._modules
+    assert {n: p.requires_grad for n, p in model.named_parameters()} == flags
+    assert all(torch.equal(v, state[k]) for k, v in model.state_dict().items())
+    pointers = {p.data_ptr() for p in model.parameters()}
+    assert not any(b.data_ptr() in pointers for b in fused.buffers())
 
 
 def test_fused_bias_table_is_bit_identical():

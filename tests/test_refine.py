@@ -1,4 +1,4 @@
-"""Test-time refinement (lainr.refine): the decoder split, the contract of fit_latents, frozen weights."""
+"""Test-time refinement (lainr.refine): the fused decoder's split, the contract of fit_latents, frozen weights."""
 import math
 import threading
 
@@ -9,7 +9,6 @@ from einops import rearrange
 import lainr
 from lainr import CorrectedGINR, RefineDiverged, SimplifiedGINR
 from lainr.refine import sample_image
-from lainr.refine_split import split_decoder
 from tests.tiny import tiny_corrected, tiny_simplified
 
 ARCHS = {"simplified": (SimplifiedGINR, tiny_simplified), "corrected": (CorrectedGINR, tiny_corrected)}
@@ -39,8 +38,8 @@ def test_split_matches_decode(arch):
     with torch.no_grad():
         latents = model.encode(images)
         coords = model.query_grid(len(images), 32, sigma=0.02, generator=torch.Generator().manual_seed(0))
-        split = split_decoder(model)
-        ours = split(latents, split.coordinate_part(coords))
+        fused = model.decoder.fuse()  # what fit_latents evaluates: coordinate part once, latent part per step
+        ours = fused.latent_part(latents, fused.coordinate_part(coords))
         ref = model.decode(latents, coords)
     assert ours.shape == ref.shape == (3, 1024, 3)
     torch.testing.assert_close(ours, ref, atol=1e-5, rtol=1e-5)

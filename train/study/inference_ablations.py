@@ -18,12 +18,15 @@ The ablations (each precisely):
   band-jitter    queries decoupled the other way: only the band queries jittered (σ = 0.02)
   mod-centre     every pixel's modulation computed at the image centre (0.5, 0.5): one modulation per
                  image, the attention's locality removed; the band queries stay at the pixel centres
-The decoder is evaluated by `decoder_forward` below from the decoder's own parameters (names as in
-SPEC §4) — lainr's decoder files are not edited; a test checks that the intact forward equals
-`model.decode`, and that each ablation changes what it says and nothing else.
+There is no second decoder here: α and the dropped bands are edits of a deep copy of the trained model
+(`ablated_model`), decoded by its own forward; the decoupled queries are `model.decode`'s `mod_coords`.
+A band is dropped by zeroing bandwidth_lins[K] and modulation_lins[K] (so m_K = ReLU(0 + 0) = 0) and
+out_lins[K] (its head adds 0) — exactly the definition above, for any band.
 Writes OUT/inference_ablations.json and OUT/inference_ablations.md.
 """
 import argparse
+import copy
+import dataclasses
 import json
 import os
 import sys
@@ -31,14 +34,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from einops import rearrange
 
 from lainr import psnr_per_image
 from lainr.coords import jitter
 from lainr.cpu_threads import set_cpu_threads
-from lainr.fourier import band_features, log_frequencies
-from lainr.spatial_bias import spatial_bias
 
 from ..data import DataError, load_split, to_float
 from ..eval_split import DATA_CAVEAT, entry_key
@@ -52,54 +52,39 @@ ALPHAS = (0.0, 5.0, 20.0, 100.0)  # the trained α = 10 is the intact model
 
 
 def ablations(bands=2):
-    """{name: keyword arguments of decoder_forward}, in report order."""
+    """{name: ablation arguments}, in report order."""
     out = {f"alpha={a:g}": {"alpha": a} for a in ALPHAS}
     out.update({f"drop-band-{k}": {"drop_band": k} for k in range(bands)})
     out.update({"mod-jitter": {"mod": "jitter"}, "band-jitter": {"band": "jitter"}, "mod-centre": {"mod": "centre"}})
     return out
 
 
-def _attend(attention, x_q, latents, bias):
-    """SharedTokenCrossAttention from its parameters (to_q, to_kv, to_out) → (B, Q, hidden)."""
-    heads = attention.heads
-    q = rearrange(F.linear(x_q, attention.to_q.weight), "b q (h e) -> b h q e", h=heads)
-    k, v = (rearrange(t, "b m (h e) -> b h m e", h=heads)
-            for t in F.linear(latents, attention.to_kv.weight).chunk(2, dim=-1))
-    logits = (q @ k.transpose(-1, -2)) * q.shape[-1] ** -0.5  # (B, h, Q, m)
-    if bias is not None:
-        logits = logits + bias[:, None]
-    out = rearrange(logits.softmax(-1) @ v, "b h q e -> b q (h e)")
-    return attention.to_out(out)
+def drop_band(decoder, band):
+    """Remove `band` from a LAINR decoder in place: bandwidth_lins and modulation_lins zeroed, so its
+    modulated features m = ReLU(0 + 0) = 0 where they enter the residual chain; out_lins zeroed, so
+    its head adds nothing to the RGB sum."""
+    with torch.no_grad():
+        for lin in (decoder.bandwidth_lins[band], decoder.modulation_lins[band], decoder.out_lins[band]):
+            lin.weight.zero_()
+            lin.bias.zero_()
 
 
-def decoder_forward(model, latents, coords, mod_coords=None, *, alpha=None, drop_band=None):
-    """The corrected model's decoder (SPEC §4) from its parameters, with at most one part changed.
-
-    alpha: the spatial bias's α (None = the model's own); drop_band: index of the band removed from
-    the residual chain and the output sum (None = none) → RGB (B, Q, 3), unclamped."""
-    cfg, dec = model.config, model.decoder
-    mod_coords = coords if mod_coords is None else mod_coords
-    alpha = cfg.bias_alpha if alpha is None else alpha
-    n = cfg.feature_dim // 4
-    grid = cfg.image_size // cfg.patch_size
-    bias = spatial_bias(mod_coords, cfg.num_lp, grid, alpha) if alpha else None
-    x_q = F.relu(dec.query_lin(band_features(mod_coords, log_frequencies(cfg.sigma_q, n).to(coords.device))))
-    mod = _attend(dec.attention, x_q, latents.to(x_q.dtype), bias)  # (B, Q, hidden)
-    hv, rgb = None, 0
-    for k, sigma in enumerate(cfg.sigma_bands):
-        gamma = band_features(coords, log_frequencies(sigma, n).to(coords.device))
-        m_k = F.relu(F.relu(dec.bandwidth_lins[k](gamma)) + dec.modulation_lins[k](mod))
-        if k == drop_band:
-            m_k = torch.zeros_like(m_k)
-        hv = m_k if k == 0 else F.relu(dec.hv_lins[k - 1](m_k + hv))
-        if k != drop_band:
-            rgb = rgb + dec.out_lins[k](hv)
-    return rgb
+def ablated_model(model, ablation):
+    """The model to decode with: a deep copy with α or a band changed, or `model` itself when the
+    ablation only moves queries. `model` is never modified."""
+    if "alpha" not in ablation and "drop_band" not in ablation:
+        return model
+    ablated = copy.deepcopy(model)
+    if "alpha" in ablation:  # the readable decoder reads its bias_alpha at every call (0 → no bias)
+        ablated.decoder.bias_alpha = ablation["alpha"]
+        ablated.config = dataclasses.replace(ablated.config, bias_alpha=ablation["alpha"])
+    if "drop_band" in ablation:
+        drop_band(ablated.decoder, ablation["drop_band"])
+    return ablated
 
 
-def ablated_decode(model, latents, grid, ablation, generator):
-    """latents, the pixel-centre grid (B, Q, 2) and one ablation's arguments → RGB (B, Q, 3)."""
-    kw = {k: v for k, v in ablation.items() if k in ("alpha", "drop_band")}
+def query_coords(grid, ablation, generator):
+    """The pixel-centre grid (B, Q, 2) → (coords, mod_coords): band and modulation queries (B, Q, 2) each."""
     coords, mod_coords = grid, grid
     if ablation.get("mod") == "jitter":
         mod_coords = jitter(grid, DECOUPLED_SIGMA, generator)
@@ -107,21 +92,24 @@ def ablated_decode(model, latents, grid, ablation, generator):
         mod_coords = torch.full_like(grid, 0.5)
     if ablation.get("band") == "jitter":
         coords = jitter(grid, DECOUPLED_SIGMA, generator)
-    return decoder_forward(model, latents, coords, mod_coords, **kw)
+    return coords, mod_coords
 
 
 @torch.no_grad()
 def measure(model, images_u8, idx, conditions, *, batch=50, seed=0, progress=None):
-    """→ {"intact": psnr (n,), name: psnr (n,) ...} per image, clamped predictions, one encoding per batch."""
+    """→ {"intact": psnr (n,), name: psnr (n,) ...} per image, clamped predictions, one encoding per batch
+    (by the intact model), each condition decoded by its own `ablated_model`."""
     out = {name: [] for name in ["intact", *conditions]}
     dev = next(model.parameters()).device
+    models = {name: ablated_model(model, abl) for name, abl in [("intact", {}), *conditions.items()]}
     for b, part in enumerate(idx.split(batch)):
         x = to_float(images_u8[part], dev)
         latents = model.encode(x).float()
         grid = model.query_grid(len(part), 32)
         gen = torch.Generator(device=dev).manual_seed(seed * 100_003 + b)
         for name, abl in [("intact", {}), *conditions.items()]:
-            rgb = ablated_decode(model, latents, grid, abl, gen)
+            coords, mod_coords = query_coords(grid, abl, gen)
+            rgb = models[name].decode(latents, coords, mod_coords)  # (B, Q, 3)
             rec = rearrange(rgb, "b (h w) c -> b c h w", h=32, w=32).clamp(0, 1)
             out[name].append(psnr_per_image(rec, x).cpu())
         if progress is not None:
