@@ -1,45 +1,25 @@
-"""Run directory bookkeeping and atomic checkpoints (write to a temp file, fsync, os.replace)."""
+"""Run directory bookkeeping and atomic checkpoints (train.atomic: a temp file, fsync, os.replace)."""
 import json
-import os
 import random
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from .atomic import atomic_write_json, replacing
 from .config import TrainConfig
 
 CKPT = "checkpoint.pt"
 RUN_JSON = "run.json"
-METRICS = "metrics.jsonl"
 
 
 class RunDirError(ValueError):
     """--out points at a directory that holds something other than this run."""
 
 
-def atomic_write_bytes(path, data):
-    path = Path(path)
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def atomic_write_json(path, obj):
-    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
-
-
 def save_checkpoint(path, state):
-    path = Path(path)
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        torch.save(state, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)  # a crash leaves either the old or the new checkpoint, never half of one
+    with replacing(path) as tmp:  # a crash leaves either the old or the new checkpoint, never half of one
+        torch.save(state, tmp)
 
 
 def load_checkpoint(path):
@@ -116,19 +96,3 @@ def write_run_json(out, cfg, extra, plan=None):
         record["plan"], record["total_steps"], record["extensions"] = plan, plan[-1]["total_steps"], plan[1:]
     record["history"].append(extra)
     atomic_write_json(path, record)
-
-
-def truncate_metrics(out, step):
-    """Drop metrics records written after the checkpoint's step (they will be redone on resume)."""
-    path = Path(out) / METRICS
-    if not path.is_file():
-        return
-    keep = []
-    for line in path.read_text().splitlines():
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a line cut by the kill
-        if rec.get("step", 0) <= step:
-            keep.append(line)
-    atomic_write_bytes(path, ("\n".join(keep) + "\n" if keep else "").encode())

@@ -17,13 +17,13 @@ measurement text.
 """
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+from .atomic import replacing
 from .eval_split import REPO, read_per_image
 from .stats import bootstrap_mean, paired_difference
 
@@ -258,19 +258,12 @@ def markdown(result):
 
 
 def write(eval_dir, result):
-    """claims.json and claims.md, both or neither."""
+    """claims.json and claims.md, both or neither (both are written before either replaces its file)."""
     eval_dir = Path(eval_dir)
-    files = {"claims.json": json.dumps(result, indent=2, ensure_ascii=False) + "\n", "claims.md": markdown(result)}
-    tmps = {}
-    try:
-        for name, text in files.items():
-            tmps[name] = eval_dir / f".{name}.{os.getpid()}.tmp"
-            tmps[name].write_text(text)
-        for name, tmp in tmps.items():
-            os.replace(tmp, eval_dir / name)
-    finally:
-        for tmp in tmps.values():
-            tmp.unlink(missing_ok=True)
+    text_json, text_md = json.dumps(result, indent=2, ensure_ascii=False) + "\n", markdown(result)
+    with replacing(eval_dir / "claims.json") as tmp_json, replacing(eval_dir / "claims.md") as tmp_md:
+        tmp_json.write_text(text_json)
+        tmp_md.write_text(text_md)
 
 
 def main(argv=None):

@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .atomic import replacing
+
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp"}
 SPLITS = ("train", "test")
 
@@ -113,9 +115,8 @@ def load_image_folder(root, split, cache_dir=None, workers=0):
             raise DataError("cannot read the data:\n  " + "\n  ".join(errors[:5]) + more)
         images, labels_arr = np.stack(decoded), np.asarray(labels, dtype=np.int64)
         cache_dir.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_name(cache.name + f".{os.getpid()}.tmp.npz")
-        np.savez(tmp, images=images, labels=labels_arr)
-        os.replace(tmp, cache)
+        with replacing(cache) as tmp:
+            np.savez(tmp, images=images, labels=labels_arr)
     return _split(images, labels_arr, classes, describe_source(root))
 
 

@@ -18,11 +18,11 @@ from tqdm import tqdm
 from . import collectives, hardware, splits
 from .batches import loss_and_psnr, queries, step_generator
 from .checkpoint import (CKPT, RUN_JSON, inspect_run_dir, load_checkpoint, rng_state, save_checkpoint, set_rng_state,
-                         truncate_metrics, write_run_json)
+                         write_run_json)
 from .config import TrainConfig
 from .data import Split, check_source, load_split, to_float
 from .publish.export import export_run
-from .metrics_log import MetricsLog
+from .metrics_log import MetricsLog, truncate_metrics
 from .model_factory import build_model, init_weights  # build_model: also importable as train.loop.build_model
 from .publish.lineage import lineage_of
 from .stop_request import StopRequest, TrainingStopped

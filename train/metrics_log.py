@@ -1,8 +1,32 @@
-"""metrics.jsonl: one JSON record per line; kinds "step", "epoch", "val", "end"."""
+"""metrics.jsonl: one JSON record per line; kinds "step", "epoch", "val", "end". Also the one JSONL reader."""
 import json
 from pathlib import Path
 
-from .checkpoint import METRICS
+from .atomic import atomic_write
+
+METRICS = "metrics.jsonl"
+
+
+class JsonlError(ValueError):
+    """A JSONL file with a line that is not JSON before its last line (a torn last line is expected after a kill)."""
+
+
+def read_jsonl(path):
+    """→ the records of a JSONL file, in order ([] when there is no file). Blank lines are skipped; a last line
+    that is not JSON (cut by a kill mid-write) is dropped; a bad line before it raises JsonlError."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    lines = [(n, line) for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if line.strip()]
+    records = []
+    for i, (n, line) in enumerate(lines):
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError as err:
+            if i == len(lines) - 1:
+                break  # the torn last line of a killed writer
+            raise JsonlError(f"{path}, line {n}: not JSON ({err}); only the last line may be cut") from err
+    return records
 
 
 class MetricsLog:
@@ -19,12 +43,15 @@ class MetricsLog:
 
 
 def read_metrics(run_dir):
-    path = Path(run_dir) / METRICS
-    records = []
-    if path.is_file():
-        for line in path.read_text().splitlines():
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
-                pass
-    return records
+    """The records of RUN_DIR/metrics.jsonl ([] when there is none)."""
+    return read_jsonl(Path(run_dir) / METRICS)
+
+
+def truncate_metrics(out, step):
+    """Drop metrics records written after the checkpoint's step (they will be redone on resume), and a torn
+    last line."""
+    path = Path(out) / METRICS
+    if not path.is_file():
+        return
+    keep = [json.dumps(rec) for rec in read_jsonl(path) if rec.get("step", 0) <= step]
+    atomic_write(path, "\n".join(keep) + "\n" if keep else "")

@@ -13,7 +13,6 @@ a re-run reads the chunks it has (a chunk measured at other σ is measured again
 `cached_only=True` returns the images measured so far without measuring any.
 """
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from einops import rearrange
 
 from lainr import psnr_per_image, ssim_per_image
 
+from .atomic import replacing
 from .data import to_float
 
 CHUNK = 500
@@ -87,9 +87,8 @@ def _read_chunk(path, sigmas):
 
 def _write_chunk(path, sigmas, psnr, ssim, pooled):
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp.npz")
-    np.savez(tmp, sigmas=np.asarray(sigmas, dtype=np.float64), psnr=psnr, ssim=ssim, pooled=pooled)
-    os.replace(tmp, path)
+    with replacing(path) as tmp:
+        np.savez(tmp, sigmas=np.asarray(sigmas, dtype=np.float64), psnr=psnr, ssim=ssim, pooled=pooled)
 
 
 def measure(model, images_u8, indices, sigmas=(0.0,), *, split="test", weights_sha=None, cache_dir=None,

@@ -36,6 +36,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..atomic import atomic_write_json
+
 PART_BYTES = 15 * 2 ** 20  # < the 16 MiB a returned file may have
 SAFETY = 0.9  # planned steps = budget × measured img/s × SAFETY / batch
 SHARE = {"corrected": 0.7, "simplified": 0.3}  # of the training budget, with --model both
@@ -98,9 +100,7 @@ class Job:
             f.write(line + "\n")
 
     def save_report(self):
-        tmp = self.out / "report.json.tmp"
-        tmp.write_text(json.dumps(self.report, indent=2, default=str) + "\n")
-        os.replace(tmp, self.out / "report.json")
+        atomic_write_json(self.out / "report.json", self.report, sort_keys=False, default=str)
 
     def stage(self, name, **facts):
         self.report["stages"][name] = dict(facts, at_s=round(time.time() - self.t0, 1))

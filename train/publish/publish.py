@@ -9,6 +9,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..atomic import is_temporary
+
 REQUIRED = ("config.json", "model.safetensors", "README.md")
 SKIP_SUFFIXES = (".tmp", ".pt", ".lock")
 
@@ -20,7 +22,7 @@ def files_to_upload(folder):
     missing = [n for n in REQUIRED if not (folder / n).is_file()]
     if missing:
         raise FileNotFoundError(f"{folder} lacks {', '.join(missing)}; export it first (python -m train.publish.export)")
-    return sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.endswith(SKIP_SUFFIXES)
+    return sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.endswith(SKIP_SUFFIXES) and not is_temporary(p.name)
                   and ".cache" not in p.parts)
 
 

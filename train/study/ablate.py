@@ -26,7 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..checkpoint import CKPT, atomic_write_json
+from ..atomic import atomic_write_json
+from ..checkpoint import CKPT
 from ..recipes import RECIPES, recipe
 from ..stats import bootstrap_mean, paired_difference
 

@@ -6,8 +6,8 @@ bottom: test PSNR per validation and the learning rate.
 import sys
 from pathlib import Path
 
-from ..checkpoint import METRICS
-from ..metrics_log import read_metrics
+from ..atomic import replacing
+from ..metrics_log import METRICS, read_metrics
 
 
 def _running_mean(values, k):
@@ -53,10 +53,9 @@ def plot_run(run_dir, out=None):
     fig.suptitle(f"training curves: {Path(run_dir).resolve().name}")
     fig.tight_layout()
     out = Path(out) if out else Path(run_dir) / "curves.png"
-    tmp = out.with_name(out.name + ".tmp.png")
-    fig.savefig(tmp, dpi=90)
+    with replacing(out) as tmp:
+        fig.savefig(tmp, dpi=90)
     plt.close(fig)
-    tmp.replace(out)
     return out
 
 

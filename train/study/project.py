@@ -20,6 +20,8 @@ import math
 import sys
 from pathlib import Path
 
+from ..metrics_log import METRICS, read_jsonl
+
 
 class ProjectError(ValueError):
     """A source that holds no usable points, or too few points to fit."""
@@ -35,17 +37,13 @@ def points_from(source, end_only=False):
         if r.get("status") != "done" or psnr is None:
             raise ProjectError(f"{p}: not a finished sweep result (status {r.get('status')!r})")
         return [(float(r["image_passes"]), float(psnr), r.get("name", p.stem))]
-    metrics, run_json = p / "metrics.jsonl", p / "run.json"
+    metrics, run_json = p / METRICS, p / "run.json"
     if not (metrics.is_file() and run_json.is_file()):
         raise ProjectError(f"{p}: neither a sweep result (.json) nor a run/weights folder with metrics.jsonl "
                            f"and run.json")
     batch = json.loads(run_json.read_text())["config"]["batch_size"]
     pts = {}
-    for line in metrics.read_text().splitlines():
-        try:
-            r = json.loads(line)
-        except json.JSONDecodeError:
-            continue
+    for r in read_jsonl(metrics):
         if r.get("kind") in ("val", "epoch") and r.get("val_psnr") is not None and r.get("step"):
             pts[r["step"]] = float(r["val_psnr"])  # a step validated twice keeps its last record
     if not pts:

@@ -22,7 +22,6 @@ Writes OUT/separation.json, OUT/separation.md, OUT/separation.png.
 """
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -31,6 +30,7 @@ import torch
 
 from lainr.cpu_threads import set_cpu_threads
 
+from ..atomic import atomic_write
 from ..data import DataError, load_split
 from ..eval_split import DATA_CAVEAT, entry_key
 from ..evaluate import load_weights, weights_sha256
@@ -185,15 +185,9 @@ def run(weights, data, out, cache, n_train=N_TRAIN, n_embed=N_EMBED, encode_only
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     figure(out / "separation.png", embeds, y_te[emb_pos], test.classes)
-    _write(out / "separation.md", table(res))
-    _write(out / "separation.json", json.dumps(res, indent=2) + "\n")
+    atomic_write(out / "separation.md", table(res))
+    atomic_write(out / "separation.json", json.dumps(res, indent=2) + "\n")
     return res
-
-
-def _write(path, text):
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def main(argv=None):

@@ -25,7 +25,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from ..checkpoint import CKPT, METRICS, atomic_write_json
+from ..atomic import atomic_write_json
+from ..checkpoint import CKPT
+from ..metrics_log import read_metrics
 from ..config import PROTOCOLS
 from ..recipes import describe_warmup, recipe
 
@@ -135,22 +137,10 @@ def train_command(a, identity, j, out):
             *(["--config-json", json.dumps(j["model_config"])] if j["model_config"] else [])]
 
 
-def _records(run):
-    path = run / METRICS
-    out = []
-    if path.is_file():
-        for line in path.read_text().splitlines():
-            try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-    return out
-
-
 def score_run(run, j, a, identity, wall_s):
     """The finished run's numbers. Validation PSNR/SSIM: the trainer's validation at the final step on the first
     --eval-images of val_indices (evaluate_split), else measured here from the checkpoint."""
-    recs = _records(run)
+    recs = read_metrics(run)
     steps = [r for r in recs if r.get("kind") == "step"]
     last = steps[-1]["step"] if steps else 0
     vals = [r for r in recs if r.get("kind") in ("val", "epoch") and r.get("step") == last and "val_psnr" in r]
@@ -322,7 +312,7 @@ def recipe_name(r):
 
 def _train_curve(run, batch, window_frac=0.05):
     """(image passes, moving-average training PSNR) from a run's step records; ([], []) without them."""
-    steps = [r for r in _records(run) if r.get("kind") == "step" and r.get("psnr") is not None]
+    steps = [r for r in read_metrics(run) if r.get("kind") == "step" and r.get("psnr") is not None]
     if not steps:
         return [], []
     w = max(1, int(len(steps) * window_frac))

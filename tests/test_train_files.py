@@ -1,0 +1,63 @@
+"""train.atomic (one atomic write) and train.metrics_log.read_jsonl (one JSONL reader)."""
+import json
+
+import numpy as np
+import pytest
+
+from train.atomic import atomic_write, atomic_write_json, is_temporary, replacing
+from train.metrics_log import JsonlError, read_jsonl, read_metrics, truncate_metrics
+
+
+def test_atomic_write_text_bytes_and_json(tmp_path):
+    atomic_write(tmp_path / "a.txt", "héllo\n")
+    atomic_write(tmp_path / "b.bin", b"\x00\x01")
+    atomic_write_json(tmp_path / "c.json", {"b": 1, "a": 2})
+    assert (tmp_path / "a.txt").read_text(encoding="utf-8") == "héllo\n"
+    assert (tmp_path / "b.bin").read_bytes() == b"\x00\x01"
+    assert (tmp_path / "c.json").read_text() == '{\n  "a": 2,\n  "b": 1\n}\n'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.bin", "c.json"]  # no temporary file left
+
+
+def test_atomic_write_refuses_other_types(tmp_path):
+    with pytest.raises(TypeError, match="str or bytes"):
+        atomic_write(tmp_path / "x", {"not": "text"})
+
+
+def test_a_failed_write_leaves_the_old_file(tmp_path):
+    path = tmp_path / "state.json"
+    path.write_text("old")
+    with pytest.raises(RuntimeError):
+        with replacing(path) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("killed mid-write")
+    assert path.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["state.json"]
+
+
+def test_replacing_keeps_the_suffix_for_writers_that_need_it(tmp_path):
+    with replacing(tmp_path / "chunk.npz") as tmp:
+        assert tmp.suffix == ".npz" and tmp.parent == tmp_path and is_temporary(tmp.name)
+        np.savez(tmp, x=np.arange(3))  # np.savez would append .npz to a name without it
+    with np.load(tmp_path / "chunk.npz") as z:
+        assert z["x"].tolist() == [0, 1, 2]
+
+
+def test_read_jsonl_drops_a_torn_last_line(tmp_path):
+    path = tmp_path / "m.jsonl"
+    path.write_text('{"kind": "step", "step": 1}\n\n{"kind": "step", "step": 2}\n{"kind": "st')
+    assert [r["step"] for r in read_jsonl(path)] == [1, 2]
+    assert read_jsonl(tmp_path / "missing.jsonl") == []
+
+
+def test_read_jsonl_refuses_a_bad_line_before_the_last(tmp_path):
+    path = tmp_path / "m.jsonl"
+    path.write_text('{"step": 1}\nnot json\n{"step": 3}\n')
+    with pytest.raises(JsonlError, match="line 2"):
+        read_jsonl(path)
+
+
+def test_truncate_metrics_keeps_records_up_to_the_step(tmp_path):
+    recs = [{"kind": "step", "step": s, "lr": 1e-05} for s in (1, 2, 3)]
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs) + '{"kind": "st')
+    truncate_metrics(tmp_path, 2)
+    assert read_metrics(tmp_path) == recs[:2]
+    assert (tmp_path / "metrics.jsonl").read_text().endswith("}\n")
