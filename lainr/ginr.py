@@ -123,7 +123,7 @@ class GINR(nn.Module):
         coords = self.query_grid(latents.shape[0], size, sigma=sigma, generator=generator)
         decoder = self._modules.get("fused_decoder")
         decoder = self.decoder.fuse() if decoder is None else decoder  # inference: the folded decoder
-        rgb = torch.cat([decoder(latents, part) for part in coords.split(chunk, dim=1)], dim=1)
+        rgb = torch.cat([decoder(latents, queries) for queries in coords.split(chunk, dim=1)], dim=1)
         rgb = rgb.clamp(0, 1) if clamp else rgb
         return rearrange(rgb, "b (h w) c -> b c h w", h=size, w=size)
 
