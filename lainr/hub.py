@@ -1,15 +1,23 @@
-"""Hugging Face Hub format (config.json + model.safetensors), loaded strictly and without pickle."""
+"""Hugging Face Hub format (config.json + model.safetensors), loaded strictly and without pickle.
+
+Built on huggingface_hub's ModelHubMixin through the two hooks its integration guide documents for a subclass,
+`_save_pretrained` and `_from_pretrained`; the files are fetched with the public `hf_hub_download`. (Not on
+PyTorchModelHubMixin, whose loading goes through its private `_load_as_safetensor` / `_load_as_pickle`.)
+The one private name still used is the `_hub_mixin_config` attribute in models.py (config.json = the config
+dataclass); requirements.txt bounds huggingface-hub to the major version tested for it.
+"""
 import os
 from pathlib import Path
 
-import torch
-from huggingface_hub import PyTorchModelHubMixin
+from huggingface_hub import ModelHubMixin, hf_hub_download
+from huggingface_hub.utils import EntryNotFoundError
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 WEIGHTS_NAME = "model.safetensors"
-_HUB_ARGS = {"model_id", "revision", "cache_dir", "force_download", "local_files_only", "token", "map_location",
-             "proxies", "resume_download"}
+PICKLE_NAME = "pytorch_model.bin"
+_DOWNLOAD_ARGS = ("revision", "cache_dir", "force_download", "local_files_only", "token")
+_OLDER_HUB_ARGS = ("proxies", "resume_download")  # passed by huggingface_hub < 1.0; unused here
 
 
 class WeightsError(ValueError):
@@ -40,8 +48,22 @@ def load_state_strict(model, path):
     return model
 
 
-class StrictHubMixin(PyTorchModelHubMixin):
-    """PyTorchModelHubMixin that loads strictly, refuses pickle and can store weights in half precision."""
+def _weights_file(model_id, download):
+    """The local path of model_id's model.safetensors (a folder, or a Hub repo through the HF cache)."""
+    if os.path.isdir(model_id):
+        path = Path(model_id) / WEIGHTS_NAME
+        if not path.is_file() and (Path(model_id) / PICKLE_NAME).is_file():
+            raise WeightsError(f"refusing to load pickled weights ({Path(model_id) / PICKLE_NAME}); "
+                               f"expected {WEIGHTS_NAME}")
+        return path
+    try:
+        return hf_hub_download(repo_id=model_id, filename=WEIGHTS_NAME, **download)
+    except EntryNotFoundError as err:
+        raise WeightsError(f"{model_id} has no {WEIGHTS_NAME} (pickled weights are refused)") from err
+
+
+class StrictHubMixin(ModelHubMixin):
+    """ModelHubMixin for torch models: safetensors only, loaded strictly, weights optionally in half precision."""
 
     _weights_dtype = None
 
@@ -70,22 +92,12 @@ class StrictHubMixin(PyTorchModelHubMixin):
         os.replace(tmp, Path(save_directory) / WEIGHTS_NAME)  # never leave a half-written file
 
     @classmethod
-    def _from_pretrained(cls, *, strict=True, **kwargs):
+    def _from_pretrained(cls, *, model_id, map_location="cpu", strict=True, **kwargs):
         if not strict:
             raise ValueError("non-strict loading is not supported: weights must match the architecture")
-        model_id = kwargs["model_id"]
-        if os.path.isdir(model_id):  # a local folder: same checks, without the Hub client's chatter
-            model_kwargs = {k: v for k, v in kwargs.items() if k not in _HUB_ARGS}
-            model = cls(**model_kwargs)
-            return cls._load_as_safetensor(model, os.path.join(model_id, WEIGHTS_NAME),
-                                           kwargs.get("map_location", "cpu"), True)
-        return super()._from_pretrained(strict=True, **kwargs)
-
-    @classmethod
-    def _load_as_safetensor(cls, model, model_file, map_location, strict):
-        load_state_strict(model, model_file)
+        download = {k: kwargs.pop(k) for k in _DOWNLOAD_ARGS if k in kwargs}
+        for k in _OLDER_HUB_ARGS:
+            kwargs.pop(k, None)
+        model = cls(**kwargs)  # what is left: the constructor's arguments (the config from config.json)
+        load_state_strict(model, _weights_file(model_id, download))
         return model.to(map_location).eval()
-
-    @classmethod
-    def _load_as_pickle(cls, model, model_file, map_location, strict):
-        raise WeightsError(f"refusing to load pickled weights ({model_file}); expected {WEIGHTS_NAME}")

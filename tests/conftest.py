@@ -12,9 +12,6 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-# tiny configurations: same code paths as the published models, milliseconds per call
-DEMO_TINY_SIMPLIFIED = dict(depth=1, dim=32, ff_dim=64, num_lp=4, hidden=16)
-DEMO_TINY_CORRECTED = dict(depth=1, dim=32, ff_dim=64, num_lp=16, hidden=32, pos_freqs=8)
 # the facts the demo reads (train/publish/card.py writes the real ones): two stages, 1,200 steps in all
 DEMO_TRAINING_INFO = {"model": "corrected", "step": 1000, "epochs": 0.3, "elapsed": 5400.0,
                       "lineage": [{"from": "weights/corrected", "step": 200, "epochs": 0.1, "elapsed": 1800.0}],
@@ -34,12 +31,13 @@ def demo_weight_dirs(tmp_path_factory):
     import torch
 
     from lainr import CorrectedConfig, CorrectedGINR, SimplifiedConfig, SimplifiedGINR
+    from tests.tiny import TINY
 
     root = tmp_path_factory.mktemp("demo_weights")
     torch.manual_seed(0)
     dirs = {"simplified": root / "simplified", "corrected": root / "corrected"}
-    SimplifiedGINR(SimplifiedConfig(**DEMO_TINY_SIMPLIFIED)).save_pretrained(dirs["simplified"])
-    CorrectedGINR(CorrectedConfig(**DEMO_TINY_CORRECTED)).save_pretrained(dirs["corrected"])
+    SimplifiedGINR(SimplifiedConfig(**TINY["simplified"])).save_pretrained(dirs["simplified"])
+    CorrectedGINR(CorrectedConfig(**TINY["corrected"])).save_pretrained(dirs["corrected"])
     (dirs["corrected"] / "training_info.json").write_text(json.dumps(DEMO_TRAINING_INFO))  # simplified: none
     return dirs
 

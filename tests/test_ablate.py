@@ -1,7 +1,8 @@
 """train.study.ablate: unknown names refused with nothing written; a tiny CPU dry run trains, scores, resumes."""
 import json
 
-from tests.test_train_helpers import TINY, make_image_folder
+from tests.test_train_helpers import make_image_folder
+from tests.tiny import TINY
 
 
 def _args(data, out, *extra):

@@ -130,9 +130,23 @@ def test_non_strict_loading_is_refused(saved):
 
 
 def test_pickle_weights_are_refused(saved):
-    cls, model, _ = saved
+    """A folder holding pickled weights (pytorch_model.bin) instead of model.safetensors is refused by name."""
+    cls, model, path = saved
+    torch.save(model.state_dict(), path / "pytorch_model.bin")
+    (path / "model.safetensors").unlink()
     with pytest.raises(WeightsError, match="pickle"):
-        cls._load_as_pickle(model, "pytorch_model.bin", "cpu", True)
+        cls.from_pretrained(path)
+
+
+def test_only_the_mixins_documented_hooks_are_overridden():
+    """lainr/hub.py subclasses huggingface_hub's ModelHubMixin through its documented hooks only."""
+    from huggingface_hub import ModelHubMixin
+    from lainr.hub import StrictHubMixin
+    methods = {name for name, v in vars(StrictHubMixin).items() if isinstance(v, (classmethod, staticmethod))
+               or callable(v) and getattr(v, "__module__", None) == "lainr.hub"}
+    assert StrictHubMixin.__bases__ == (ModelHubMixin,)
+    assert {m for m in methods if m.startswith("_") and not m.startswith("__")} == {"_save_pretrained",
+                                                                                    "_from_pretrained"}
 
 
 def test_save_is_atomic_and_leaves_no_temp_file(saved):

@@ -5,12 +5,12 @@ import torch
 from lainr import CorrectedConfig, CorrectedGINR, SimplifiedConfig, SimplifiedGINR, model_class, psnr
 from tests.tiny import tiny_corrected, tiny_simplified
 
-TINY = {"simplified": (SimplifiedGINR, tiny_simplified), "corrected": (CorrectedGINR, tiny_corrected)}
+MODELS = {"simplified": (SimplifiedGINR, tiny_simplified), "corrected": (CorrectedGINR, tiny_corrected)}
 
 
 @pytest.fixture(params=["simplified", "corrected"])
 def tiny(request):
-    cls, cfg = TINY[request.param]
+    cls, cfg = MODELS[request.param]
     torch.manual_seed(0)
     return cls(cfg()).eval()
 
@@ -144,7 +144,7 @@ def test_decoupled_queries_change_only_modulation():
 def test_overfits_one_image_to_30db(name, lr, max_steps):
     """Each architecture (at a small width) can fit one image: proof that gradients flow end to end."""
     torch.manual_seed(0)
-    cls, cfg = TINY[name]
+    cls, cfg = MODELS[name]
     model = cls(cfg())
     image = torch.nn.functional.interpolate(torch.rand(1, 3, 8, 8), size=32, mode="bicubic",
                                             align_corners=False).clamp(0, 1)

@@ -5,7 +5,8 @@ import numpy as np
 import torch
 
 from lainr import CorrectedConfig, CorrectedGINR, SimplifiedConfig, SimplifiedGINR
-from tests.test_train_helpers import TINY, make_image_folder
+from tests.test_train_helpers import make_image_folder
+from tests.tiny import TINY
 
 
 def test_probe_training_images_are_class_balanced_and_never_validation_images():

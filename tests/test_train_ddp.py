@@ -5,6 +5,7 @@ import socket
 import torch
 
 from tests.test_train_helpers import make_image_folder, run_module, train_args
+from train.metrics_log import read_metrics
 
 
 def _free_port():
@@ -20,7 +21,7 @@ def test_torchrun_two_processes_gloo(tmp_path):
                    ["--nproc_per_node", "2", "--master_port", str(_free_port()), "-m", "train",
                     *train_args("simplified", data, out, tmp_path / "cache", "--max-steps", "4")])
     assert r.returncode == 0, r.stderr[-3000:]
-    recs = [json.loads(l) for l in (out / "metrics.jsonl").read_text().splitlines()]
+    recs = read_metrics(out)
     assert [x["step"] for x in recs if x["kind"] == "step"] == [1, 2, 3, 4]  # rank 0 logs once per step
     run = json.loads((out / "run.json").read_text())
     assert run["history"][-1]["world_size"] == 2

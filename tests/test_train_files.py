@@ -61,3 +61,15 @@ def test_truncate_metrics_keeps_records_up_to_the_step(tmp_path):
     truncate_metrics(tmp_path, 2)
     assert read_metrics(tmp_path) == recs[:2]
     assert (tmp_path / "metrics.jsonl").read_text().endswith("}\n")
+
+
+def test_publish_skips_a_temporary_file_left_by_a_killed_writer(tmp_path):
+    from train.publish.publish import files_to_upload
+    for name in ("config.json", "model.safetensors", "README.md"):
+        (tmp_path / name).write_text("x")
+    with replacing(tmp_path / "training_info.json") as tmp:
+        tmp.write_text("{}")
+        left = tmp.with_name(tmp.name.replace("training_info", "old_info"))  # a temp another writer left
+        left.write_text("{}")
+    assert [p.name for p in files_to_upload(tmp_path)] == ["README.md", "config.json", "model.safetensors",
+                                                           "training_info.json"]

@@ -1,4 +1,5 @@
-"""Shared fixtures for the training tests: tiny ImageFolder data and tiny model configs."""
+"""Shared fixtures for the training tests: tiny ImageFolder data and the trainer's command line (the tiny model
+configs are tests/tiny.py's TINY, re-exported here for the tests that import it from this module)."""
 import json
 import os
 import subprocess
@@ -7,11 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
+from tests.tiny import TINY  # train_args; tests/test_inference_ablations.py also imports it from here
+
 ROOT = Path(__file__).resolve().parents[1]
-TINY = {
-    "simplified": {"depth": 1, "dim": 32, "ff_dim": 64, "num_lp": 4, "hidden": 16},
-    "corrected": {"depth": 1, "dim": 32, "ff_dim": 64, "num_lp": 16, "hidden": 32, "pos_freqs": 8},
-}
 
 
 def make_image_folder(root, n_train=6, n_test=3, classes=("cat", "dog"), seed=0):

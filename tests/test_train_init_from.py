@@ -6,8 +6,10 @@ import pytest
 import torch
 
 from lainr import CorrectedConfig, CorrectedGINR
-from tests.test_train_helpers import TINY, make_image_folder, run_module, train_args
+from tests.test_train_helpers import make_image_folder, run_module, train_args
+from tests.tiny import TINY
 from train.checkpoint import load_checkpoint
+from train.evaluate import weights_sha256
 
 
 @pytest.fixture(scope="module")
@@ -82,9 +84,12 @@ def test_the_card_lists_the_training_history_of_a_chain(setup, tmp_path):
             (folders[0] / "training_info.json").unlink()  # the history was read when run 1 started
     info = json.loads((folders[2] / "training_info.json").read_text())
     assert [s["from"] for s in info["lineage"]] == [str(folders[0]), str(folders[1])]
+    shas = [weights_sha256(f) for f in folders]
+    assert [s["sha256"] for s in info["lineage"]] == shas[:2] and info["weights_sha256"] == shas[2]
     assert [s["step"] for s in info["lineage"]] == [3, 2] and info["step"] == 1
     card = (folders[2] / "README.md").read_text()
-    assert "Training history" in card and f"1. `{folders[0]}`: 3 steps of batch 4" in card
-    assert f"2. `{folders[1]}`: 2 steps of batch 4" in card and "3. this run: 1 steps of batch 4" in card
+    assert "Training history" in card and f"1. `{folders[0]}` (sha256 `{shas[0][:16]}`): 3 steps of batch 4" in card
+    assert f"2. `{folders[1]}` (sha256 `{shas[1][:16]}`): 2 steps of batch 4" in card
+    assert "3. this run: 1 steps of batch 4" in card and f"sha256 `{shas[2]}`" in card
     total_epochs = sum(s["epochs"] for s in info["lineage"]) + info["epochs"]
     assert f"In all: {total_epochs:.2f} epochs" in card

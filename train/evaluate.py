@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from lainr import psnr_per_image
 from lainr.cpu_threads import set_cpu_threads
 
+from .atomic import atomic_write
 from .data import DataError, to_float
 from .eval_split import SPLITS, describe_data, entry_key, load_eval_split, per_image_arrays, slug, summarise
 from .per_image import measure
@@ -315,8 +316,8 @@ def run(weights, data, out, limit=0, data_root="data", cache_dir=None, embed_n=E
                        "embedding": embedding(model, scored.images, scored.labels, embed_n, per)}
     out.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(out / "per_image.npz", **arrays)
-    (out / "metrics.json").write_text(json.dumps(results, indent=2) + "\n")
-    (out / "metrics.md").write_text(table(results))
+    atomic_write(out / "metrics.json", json.dumps(results, indent=2) + "\n")  # export/recard read it
+    atomic_write(out / "metrics.md", table(results))
     figures(out, results, extras, scored)
     return results
 

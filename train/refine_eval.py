@@ -24,6 +24,7 @@ from einops import rearrange
 from lainr import REFINE_DEFAULTS, psnr_per_image, ssim_per_image
 from lainr.refine import PREFIX_CONSISTENT
 
+from .atomic import atomic_write
 from .data import to_float
 from .refine_photos import SR_FACTORS, TEST_PHOTOS, area, load_photos, render_latents, sr_psnr
 from .stats import bootstrap_mean
@@ -136,7 +137,7 @@ def run(models, test, out, steps, *, images=1000, long_images=100, long_from=200
     if "photos" not in state:
         state["photos"] = {label: photos_scores(m, steps) for label, m in models.items()}
         state["one_image_200_steps_s"] = one_image_seconds(models)
-        partial_path.write_text(json.dumps(state))
+        atomic_write(partial_path, json.dumps(state))  # the resume point: never half-written
     n_long = plan["long_images"]
     chunks = [(part, True) for part in idx[:n_long].split(batch) if len(part)] + \
              [(part, False) for part in idx[n_long:].split(batch) if len(part)]  # long step counts: first n_long only
@@ -148,7 +149,7 @@ def run(models, test, out, steps, *, images=1000, long_images=100, long_from=200
             res = score_chunk(model, x, short + (long if in_long else []), default_steps)
             _merge(state["models"].setdefault(label, {}), res)
         state["chunks_done"] = c + 1
-        partial_path.write_text(json.dumps(state))
+        atomic_write(partial_path, json.dumps(state))  # the resume point: never half-written
         write_results(state, out, threads)
         log(f"refine eval: chunk {c + 1}/{len(chunks)} ({len(part)} images, long steps: {in_long}) "
             f"in {time.time() - t:.0f} s")
@@ -256,8 +257,8 @@ def write_results(state, out, threads=None):
     summary = summarise(state, threads)
     if not summary["models"]:
         return summary
-    (out / "refine.json").write_text(json.dumps(summary, indent=1) + "\n")
-    (out / "refine.md").write_text(markdown(summary))
+    atomic_write(out / "refine.json", json.dumps(summary, indent=1) + "\n")
+    atomic_write(out / "refine.md", markdown(summary))
     if any(m["steps"] for m in summary["models"].values()):
         figure(summary, out / "refine.png")
     return summary

@@ -3,6 +3,8 @@ import json
 from pathlib import Path
 
 from .lineage import lineage_markdown
+from ..atomic import atomic_write, atomic_write_json
+from ..evaluate import weights_sha256
 from ..schedule import rewarmup_text
 
 UNFINISHED_NOTE = ("\n**Note:** exported from an unfinished run's latest checkpoint; its schedule had not reached "
@@ -46,9 +48,10 @@ def test_data(info):
     return LOSSY_TEST if "lossy JPEG" in str(info.get("data_source", "")) else "CIFAR-10 test split"
 
 
-def model_card(info):
+def model_card(info, here=None):
     """info: dict with model, schedule, step, epochs, elapsed, hardware, data_source, config,
-    test (dict psnr/ssim/n), dtype, dtype_delta_db, params, and optionally jitter / notes."""
+    test (dict psnr/ssim/n), dtype, dtype_delta_db, params, and optionally jitter / notes / weights_sha256.
+    here: the folder the card is written into (names the lineage stages it overwrote)."""
     test = info.get("test") or {}
     metrics_yaml = ""
     if test.get("psnr") is not None:
@@ -75,11 +78,12 @@ def model_card(info):
                                             f"{' (' + e['at'] + ')' if e.get('at') else ''}\n" for e in ext))
     ext_md += segments_markdown(info.get("segments"), info["step"])
     recipe_md = f"- Recipe: {info['recipe']}.\n" if info.get("recipe") else ""
+    sha_md = f" (model.safetensors sha256 `{info['weights_sha256']}`)" if info.get("weights_sha256") else ""
     if cfg.get("init_from"):
         recipe_md += (f"- Initialised from the weights in `{cfg['init_from']}` (fresh optimiser state; the steps "
                       f"below are this run's only).\n")
     recipe_md += lineage_markdown(info.get("lineage"), info["epochs"], info.get("elapsed", 0), info["step"],
-                                  cfg.get("batch_size"))
+                                  cfg.get("batch_size"), here=here)
     return f"""---
 library_name: lainr
 license: mit
@@ -117,7 +121,7 @@ big = model.render(images, 128)   # images (B, 3, 32, 32) in [0, 1] → (B, 3, 1
 - Hardware: {info['hardware']}.
 - Wall time of training: {hours:.2f} h.
 - Training data: {info['data_source']}.
-- Weights: {info['params']:,} parameters stored as {info['dtype']}
+- Weights: {info['params']:,} parameters stored as {info['dtype']}{sha_md}
   (measured cost against float32: {_fmt(info.get('dtype_delta_db'), 3)} dB PSNR on {info.get('dtype_check_n', 'n/a')} test images); the fixed random Fourier
   matrices (buffers) are float32.
 
@@ -148,14 +152,15 @@ weights: MIT.
 def write_card(out_dir, info, notes="", finished=True):
     """out_dir/README.md (the card, with notes and, for an unfinished run, a note saying so) and
     out_dir/training_info.json (info itself, with the notes kept as "card_notes" so that a later
-    train.publish.recard keeps them)."""
+    train.publish.recard keeps them, and the sha256 of out_dir/model.safetensors as "weights_sha256")."""
     out_dir = Path(out_dir)
     info = {k: v for k, v in info.items() if k != "notes"}
     if notes:
         info["card_notes"] = notes
+    info["weights_sha256"] = weights_sha256(out_dir)
     card_notes = notes + ("" if finished else UNFINISHED_NOTE)
-    (out_dir / "README.md").write_text(model_card(dict(info, notes=card_notes)))
-    (out_dir / "training_info.json").write_text(json.dumps(info, indent=2, default=str) + "\n")
+    atomic_write(out_dir / "README.md", model_card(dict(info, notes=card_notes), here=out_dir))
+    atomic_write_json(out_dir / "training_info.json", info, sort_keys=False, default=str)
 
 
 # ---- Test-time refinement section (from weights/eval/refine.json, written by train.refine_eval) -------------
@@ -205,4 +210,4 @@ def add_refine_sections(refine_json, cards):
     summary = json.loads(Path(refine_json).read_text())
     for label, path in cards.items():
         path = Path(path)
-        path.write_text(with_refine_section(path.read_text(), refine_section(summary, label)))
+        atomic_write(path, with_refine_section(path.read_text(), refine_section(summary, label)))

@@ -22,6 +22,7 @@ import torch
 
 from lainr.cpu_threads import set_cpu_threads
 
+from ..atomic import atomic_write
 from ..data import load_split, to_float
 from ..splits import validation_indices
 from ..stats import bootstrap_mean
@@ -82,8 +83,8 @@ def estimates(psnr, steps):
 
 
 def save(state, path):
-    path.write_text(json.dumps(state, indent=1) + "\n")
-    path.with_suffix(".md").write_text(markdown(state))
+    atomic_write(path, json.dumps(state, indent=1) + "\n")  # the resume point: never half-written
+    atomic_write(path.with_suffix(".md"), markdown(state))
 
 
 def markdown(state):
