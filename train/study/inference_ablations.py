@@ -27,8 +27,6 @@ Writes OUT/inference_ablations.json and OUT/inference_ablations.md.
 import argparse
 import copy
 import dataclasses
-import json
-import os
 import sys
 from pathlib import Path
 
@@ -40,6 +38,7 @@ from lainr import psnr_per_image
 from lainr.coords import jitter
 from lainr.cpu_threads import set_cpu_threads
 
+from ..atomic import atomic_write, atomic_write_json
 from ..data import DataError, load_split, to_float
 from ..eval_split import DATA_CAVEAT, entry_key
 from ..evaluate import load_weights, weights_sha256
@@ -161,10 +160,8 @@ def run(weights, data, out, n=N_IMAGES, data_root="data", data_cache=None, progr
                                   "delta": paired_difference(psnr[name], psnr["intact"]).as_dict()}
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    for name, text in (("inference_ablations.md", table(res)), ("inference_ablations.json", json.dumps(res, indent=2) + "\n")):
-        tmp = out / f"{name}.{os.getpid()}.tmp"
-        tmp.write_text(text)
-        os.replace(tmp, out / name)
+    atomic_write(out / "inference_ablations.md", table(res))
+    atomic_write_json(out / "inference_ablations.json", res, sort_keys=False)
     return res
 
 
