@@ -30,6 +30,7 @@ from ..atomic import atomic_write_json
 from ..checkpoint import CKPT
 from ..recipes import RECIPES, recipe
 from ..stats import bootstrap_mean, paired_difference
+from .study_folder import check_study_folder
 
 BASE = "corrected"
 # name → (what is removed, trainer overrides). Every other setting is the base's.
@@ -95,18 +96,8 @@ def plan(a):
 
 
 def check_out_dir(out, identity):
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise AblationError(f"--out {out} is a file")
-    path = out / IDENTITY
-    if path.is_file():
-        saved = json.loads(path.read_text())
-        if saved != identity:
-            diffs = [f"{k}: this study {identity.get(k)!r} vs folder {saved.get(k)!r}"
-                     for k in sorted(set(saved) | set(identity)) if saved.get(k) != identity.get(k)]
-            raise AblationError(f"--out {out} holds another ablation study:\n  " + "\n  ".join(diffs))
-    elif out.is_dir() and any(out.iterdir()):
-        raise AblationError(f"--out {out} is not empty and holds no ablation study ({IDENTITY})")
+    """A folder holding another ablation study (or anything else) → AblationError, before anything is written."""
+    return check_study_folder(out, identity, IDENTITY, "ablation study", AblationError)
 
 
 def budget(jobs, eval_images):

@@ -30,6 +30,7 @@ from ..checkpoint import CKPT
 from ..metrics_log import read_metrics
 from ..config import PROTOCOLS
 from ..recipes import describe_warmup, recipe
+from .study_folder import check_study_folder
 
 IDENTITY = "sweep_identity.json"
 # Measured training speed per core on the AVX-512 Xeon (train/README, BENCHMARKS): for --dry-run estimates.
@@ -107,21 +108,7 @@ def job(name, conf, passes, base):
 
 def check_out_dir(out, identity):
     """A folder holding another sweep (or anything else) → SweepError, before anything is written."""
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise SweepError(f"--out {out} is a file")
-    path = out / IDENTITY
-    if path.is_file():
-        saved = json.loads(path.read_text())
-        diffs = [f"{k}: this sweep {identity.get(k)!r} vs folder {saved.get(k)!r}"
-                 for k in sorted(set(saved) | set(identity)) if saved.get(k) != identity.get(k)]
-        if diffs:
-            raise SweepError(f"--out {out} holds another sweep; refusing to write into it. Differences:\n  "
-                             + "\n  ".join(diffs) + "\nChoose another --out folder.")
-        return True
-    if out.is_dir() and any(out.iterdir()):
-        raise SweepError(f"--out {out} is not empty and holds no sweep ({IDENTITY}); choose an empty or new folder")
-    return False
+    return check_study_folder(out, identity, IDENTITY, "sweep", SweepError)
 
 
 # ---- running and scoring ------------------------------------------------------------------------
