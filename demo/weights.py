@@ -50,7 +50,9 @@ class LoadedModel:
         """Where the weights came from, in words a visitor may see (no server path)."""
         if self.kind == "untrained":
             return "untrained"
-        if self.kind.startswith("hub"):
+        if self.kind == "hub-cache":
+            return f"Hub {self.source} (local cache)"
+        if self.kind == "hub":
             return f"Hub {self.source}"
         return f"{display_path(self.source)} ({'bundled' if is_bundled(self.source) else 'local folder'})"
 

@@ -152,13 +152,15 @@ if not banner:
 else:
     if "UNTRAINED" in banner or "Weights notice" in banner:
         failures.append("the banner reports a fall-back or untrained weights")
+    if "no training record" in banner:
+        failures.append("the banner has no training record (training_info.json missing)")
     if mode == "hub":
         for name, repo in ids.items():
-            if f"`{repo}` (hub-cache)" not in banner:
+            if f"Hub {repo} (local cache)" not in banner:
                 failures.append(f"the banner does not say {name} came from {repo} (hub-cache)")
     else:
         for name in ("simplified", "corrected"):
-            if f"weights/{name}` (local)" not in banner:
+            if f"weights/{name} (bundled)" not in banner:
                 failures.append(f"the banner does not say {name} came from the bundled weights/{name}")
 result["failures"] = failures
 json.dump(result, open(out_path, "w"), indent=1)
@@ -185,8 +187,9 @@ commit = "0" * 40
 for name, repo in ids.items():
     snap = Path(sys.argv[1]) / ("models--" + repo.replace("/", "--")) / "snapshots" / commit
     snap.mkdir(parents=True)
-    for f in staging.WEIGHT_FILES:
-        shutil.copy2(staging.REPO_ROOT / "weights" / name / f, snap / f)
+    for f in staging.WEIGHT_FILES + staging.OPTIONAL_WEIGHT_FILES:  # as `train.publish.publish` uploads them
+        if (staging.REPO_ROOT / "weights" / name / f).is_file():
+            shutil.copy2(staging.REPO_ROOT / "weights" / name / f, snap / f)
     (snap.parents[1] / "refs").mkdir(exist_ok=True)
     (snap.parents[1] / "refs" / "main").write_text(commit)
 print(json.dumps(ids))
