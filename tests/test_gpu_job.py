@@ -59,6 +59,7 @@ def test_dry_run_report_has_every_stage(dry_run):
         assert bench["img_per_s"] > 0 and 0 < bench["scan_share"] <= 1
         train = report["stages"][f"train_{model}"]
         assert train["rc"] == 0 and train["planned_steps"] >= 1 and train["batch_size"] == 4
+        assert train["requested_steps"] >= train["planned_steps"]  # the trainer caps a plan at the epochs
         assert report["stages"][f"export_{model}"]["step"] == train["planned_steps"]  # ran to the plan
         assert report["stages"][f"export_{model}"]["with_full_metrics"]  # card figures from train.evaluate
 

@@ -218,7 +218,11 @@ class Job:
         t = time.time()
         rc = self.run(args, timeout=guard)
         took = time.time() - t
-        facts = dict(planned_steps=steps, budget_s=round(seconds, 1), batch_size=rec["batch_size"], lr=rec["lr"],
+        requested = steps
+        run_json = run_dir / "run.json"
+        if run_json.is_file():  # the trainer's own plan: --max-steps, at most the protocol's epochs
+            steps = json.loads(run_json.read_text()).get("total_steps", steps)
+        facts = dict(planned_steps=steps, requested_steps=requested, budget_s=round(seconds, 1), batch_size=rec["batch_size"], lr=rec["lr"],
                      rc=rc, wall_s=round(took, 1), guard_s=round(guard))
         if rc == 124:
             self.log(f"train {model}: stopped by the wall-clock guard after {took:.0f} s; exporting its last checkpoint")
@@ -235,8 +239,10 @@ class Job:
                    f"fresh optimiser state.\n" if self.a.init_from else "")
                 + f"- Budget: {facts['budget_s']:.0f} s of this model's training in a {self.budget:.0f} s call budget; "
                 f"measured {bench['img_per_s']:.0f} img/s at batch {facts['batch_size']} → "
-                f"{facts['planned_steps']} planned optimiser steps (× {SAFETY} safety), the rate schedule compressed "
-                f"over them.\n"
+                f"{facts['requested_steps']} optimiser steps (× {SAFETY} safety)"
+                + (f", capped at the protocol's epochs: {facts['planned_steps']} planned optimiser steps"
+                   if facts['planned_steps'] != facts['requested_steps'] else " planned optimiser steps")
+                + ", the rate schedule compressed over them.\n"
                 f"- Recipe `{self.a.recipe}` (train/recipes.py): batch {facts['batch_size']}, peak lr {facts['lr']}"
                 + (" — the rates scaled by √(batch ratio) from the calibrated ones, not chosen by a sweep on "
                    "the GPU.\n" if self.a.recipe == "gpu" else ".\n"))
