@@ -23,8 +23,23 @@ def test_classifiers_separate_separable_features():
     rng = np.random.default_rng(0)
     y = np.repeat([0, 1], 50)
     x = rng.normal(0, 1, (100, 8)) + 4 * y[:, None]
-    correct = classify(x, y, x, y)
+    correct, c = classify(x, y, x, y)
     assert correct["knn"].mean() > 0.95 and correct["probe"].mean() > 0.95
+    assert c in (1e-3, 1e-2, 1e-1, 1.0)
+
+
+def test_probe_strength_is_chosen_on_training_folds_only():
+    """Cross-validation on the training features picks the strength that generalises: a weak penalty
+    where the classes separate, a strong one (predict the majority class) where the features are noise."""
+    from train.study.separation import choose_probe_c
+    rng = np.random.default_rng(1)
+    y = np.repeat([0, 1], 40)
+    separable = rng.normal(0, 1, (80, 5)) + 3 * y[:, None]
+    assert choose_probe_c(separable, y, cs=(1e-6, 1.0)) == 1.0
+    y_skewed = np.repeat([0, 1], [60, 30])
+    noise = rng.normal(0, 1, (90, 200))
+    assert choose_probe_c(noise, y_skewed, cs=(1e-6, 1.0)) == 1e-6
+    assert choose_probe_c(separable[:3], np.array([0, 0, 1])) == 1.0  # one image of a class: no folds → 1
 
 
 def test_cli_writes_accuracies_with_intervals_and_the_figure(tmp_path):
