@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from einops import rearrange
 
 from .coords import jitter, pixel_centres
+from .denormals import denormals_flushed
 
 MAX_STEPS = 1000
 OPTIMIZERS = ("adam", "sgd")  # sgd = SGD with Nesterov momentum 0.9
@@ -137,6 +138,12 @@ def fit_latents(model, images, steps=None, lr=None, sigma=None, seed=0, latents=
     model._check_images(images)
     if not torch.isfinite(images).all():
         raise ValueError("images contain NaN or inf")
+    with denormals_flushed():  # ~2.5× faster steps on a CPU (lainr.denormals)
+        return _fit(model, images, steps, lr, sigma, seed, latents, callback, optimizer, schedule, snapshots)
+
+
+def _fit(model, images, steps, lr, sigma, seed, latents, callback, optimizer, schedule, snapshots):
+    """fit_latents after its checks."""
     start = time.perf_counter()
     device, dtype = model._device(), model._dtype()
     images = images.to(device=device, dtype=dtype)

@@ -108,6 +108,19 @@ def test_deterministic_for_a_seed(arch):
     assert not torch.equal(a.latents, c.latents)
 
 
+def test_denormals_are_flushed_during_refinement_and_the_flag_restored():
+    from lainr.denormals import flushing_denormals
+    model, seen = _model("corrected"), []
+    before = flushing_denormals()
+    model.fit_latents(_images(1), steps=2, callback=lambda step, psnr: seen.append(flushing_denormals()))
+    assert flushing_denormals() == before
+    if torch.set_flush_denormal(True):  # the CPU supports flushing: it was on during the steps …
+        assert all(seen)
+        model.fit_latents(_images(1), steps=1)
+        assert flushing_denormals()  # … and a caller's own setting is left as it was
+        torch.set_flush_denormal(before)
+
+
 def test_callback_stops_and_sees_every_step():
     model = _model("corrected")
     seen = []

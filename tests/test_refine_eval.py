@@ -50,6 +50,28 @@ def test_run_writes_tables_and_resumes(tmp_path, monkeypatch):
     assert calls == [] and again["images_done"] == 6  # resumed: nothing recomputed
 
 
+def test_chunks_timed_by_an_older_library_are_left_out_of_the_seconds(tmp_path, monkeypatch):
+    models, test = _models(), _test_split()
+    monkeypatch.setattr(refine_eval, "one_image_seconds", lambda models, steps=200: {k: 0.5 for k in models})
+    monkeypatch.setattr(refine_eval, "photos_scores", lambda model, steps: {})
+    refine_eval.run(models, test, tmp_path, [0, 2, 4], images=6, long_images=3, long_from=2, batch=3)
+    path = tmp_path / "refine_partial.json"
+    state = json.loads(path.read_text())
+    state.pop("timing"), state.pop("timing_from_chunk")  # as left by a library that did not flush denormals
+    state["chunks_done"] = 1
+    for m in state["models"].values():
+        m["seconds"] = {s: [100.0] for s in m["seconds"]}  # chunk 0's timing, by the older library
+        for key in ("psnr", "ssim", "off_grid"):
+            m[key] = {s: v[:3] for s, v in m[key].items()}
+        m["jitter"] = {s: {sig: {k: x[:3] for k, x in row.items()} for sig, row in r.items()} for s, r in m["jitter"].items()}
+    path.write_text(json.dumps(state))
+    summary = refine_eval.run(models, test, tmp_path, [0, 2, 4], images=6, long_images=3, long_from=2, batch=3)
+    steps = summary["models"]["corrected"]["steps"]
+    assert steps["2"]["timed_chunks"] == 1 and steps["2"]["seconds_per_image"] < 100  # the re-timed chunk only
+    assert not steps["4"]["timed_with_current_library"] and steps["4"]["seconds_per_image"] == 100.0  # only old
+    assert " *" in (tmp_path / "refine.md").read_text()
+
+
 def test_card_section_is_appended_then_replaced(tmp_path, monkeypatch):
     models, test = _models(), _test_split(3)
     monkeypatch.setattr(refine_eval, "one_image_seconds", lambda models, steps=200: {k: 0.5 for k in models})

@@ -33,6 +33,9 @@ from .validate import val_indices
 
 JITTER = (0.005, 0.01, 0.02)
 OFF_GRID_SIZE = 128
+# What the seconds were measured with: chunks timed under another TIMING are left out of the s / image
+# figures (their PSNR values stand: flushing denormals changes no figure).
+TIMING = "fit_latents with denormals flushed (lainr.denormals)"
 
 
 def parse_steps(text):
@@ -136,7 +139,9 @@ def run(models, test, out, steps, *, images=1000, long_images=100, long_from=200
         state = {"plan": plan, "chunks_done": 0, "models": {}}
     if "photos" not in state:
         state["photos"] = {label: photos_scores(m, steps) for label, m in models.items()}
-        state["one_image_200_steps_s"] = one_image_seconds(models)
+    if state.get("timing") != TIMING:  # timed by an older library (or new): time again from here on
+        state.update(timing=TIMING, timing_from_chunk=state["chunks_done"],
+                     one_image_200_steps_s=one_image_seconds(models))
         atomic_write(partial_path, json.dumps(state))  # the resume point: never half-written
     n_long = plan["long_images"]
     chunks = [(part, True) for part in idx[:n_long].split(batch) if len(part)] + \
@@ -167,6 +172,12 @@ def run_cli(args, load_weights, label):
     print(markdown(summary))
 
 
+def _timed(seconds, from_chunk):
+    """Per-chunk seconds → (mean, chunks used): the chunks timed by the current library, else all."""
+    used = seconds[from_chunk:] or seconds
+    return sum(used) / len(used), len(used)
+
+
 def _est(values):
     return bootstrap_mean(values).as_dict() if values else None
 
@@ -179,8 +190,10 @@ def summarise(state, threads=None):
     for label, r in state["models"].items():
         m = {"steps": {}, "jitter": {}, "photos": {}}
         for s, values in r["psnr"].items():
+            seconds, timed_chunks = _timed(r["seconds"][s], state.get("timing_from_chunk", 0))
             m["steps"][s] = {"psnr": _est(values), "ssim": _est(r["ssim"][s]), "off_grid_psnr": _est(r["off_grid"][s]),
-                             "seconds_per_image": sum(r["seconds"][s]) / len(r["seconds"][s])}
+                             "seconds_per_image": seconds, "timed_chunks": timed_chunks,
+                             "timed_with_current_library": len(r["seconds"][s]) > state.get("timing_from_chunk", 0)}
         for s, row in r["jitter"].items():
             m["jitter"][s] = {sigma: {"psnr": _est(v["psnr"]), "ssim": _est(v["ssim"])} for sigma, v in row.items()}
         out["images_done"] = max(out["images_done"], len(r["psnr"].get("0", [])))
@@ -206,7 +219,10 @@ def markdown(summary):
              f"{summary['images_done']:,} of the {plan['images']:,} planned images (seeded subset); "
              f"{', '.join(map(str, plan['long_steps'])) or '–'} steps on the first {plan['long_images']:,} of them. "
              f"Mean [95 % bootstrap interval] (n = images). CPU: {summary['cpu']}, {summary['threads']} torch "
-             f"thread(s); seconds per image are in batches of {plan['batch']}.\n"]
+             f"thread(s); seconds per image are in batches of {plan['batch']}, timed by {TIMING}"
+             + (" except where marked *" if any(not r.get("timed_with_current_library", True)
+                                              for m in summary["models"].values() for r in m["steps"].values()) else "")
+             + ".\n"]
     one = summary.get("one_image_200_steps_s") or {}
     if one:
         lines.append("200 steps of one image: " + ", ".join(f"{k} {v:.2f} s" for k, v in one.items())
@@ -216,7 +232,8 @@ def markdown(summary):
     for label, m in summary["models"].items():
         for s, r in sorted(m["steps"].items(), key=lambda kv: int(kv[0])):
             lines.append(f"| {label} | {s} | {r['psnr']['n']:,} | {_cell(r['psnr'])} | {_cell(r['ssim'], 4)} | "
-                         f"{_cell(r['off_grid_psnr'])} | {r['seconds_per_image']:.2f} |")
+                         f"{_cell(r['off_grid_psnr'])} | {r['seconds_per_image']:.2f}"
+                         f"{'' if r.get('timed_with_current_library', True) else ' *'} |")
     lines += ["\n**Jitter** (queries + N(0, σ²), PSNR dB against the pixel):\n",
               "| weights | steps | " + " | ".join(f"σ = {s}" for s in JITTER) + " |", "|---" * (2 + len(JITTER)) + "|"]
     for label, m in summary["models"].items():
