@@ -11,15 +11,17 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
+from lainr import REFINE_DEFAULTS
+
 from .images import to_tensor
 
 MAX_STEPS = 1000
+DEFAULT_STEPS = REFINE_DEFAULTS.steps  # the library's default (chosen on validation images)
+NAMES = ("simplified", "corrected")
 
 
 def no_progress(*args, **kwargs):
     """Progress reporting when nobody listens (a gr.Progress is falsy: never `progress or …`)."""
-DEFAULT_STEPS = 100
-NAMES = ("simplified", "corrected")
 
 
 @dataclass
