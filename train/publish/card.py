@@ -176,7 +176,7 @@ def refine_section(summary, label):
     d, plan = summary["defaults"], summary["plan"]
     rows = "".join(f"| {s} | {r['psnr']['n']:,} | {r['psnr']['mean']:.2f} [{r['psnr']['low']:.2f}, "
                    f"{r['psnr']['high']:.2f}] | {r['ssim']['mean']:.4f} | {r['off_grid_psnr']['mean']:.2f} | "
-                   f"{r['seconds_per_image']:.2f} |\n"
+                   f"{r['seconds_per_image']:.2f}{'' if r.get('timed_with_current_library', True) else ' *'} |\n"
                    for s, r in sorted(m["steps"].items(), key=lambda kv: int(kv[0])))
     photos = m.get("photos") or {}
     sr = "".join(f"| {s} | " + " | ".join(f"{p[k]['model']['mean']:.2f} / {p[k]['bicubic']['mean']:.2f}"
@@ -191,7 +191,9 @@ def refine_section(summary, label):
             f"n per row), PSNR at 32×32 with its 95 % bootstrap interval; the 128² render area-downsampled "
             f"back to 32 shows the field between pixel centres. CPU: {summary['cpu']}, {summary['threads']} "
             f"thread(s). Source: `weights/eval/refine.md`.\n\n"
-            f"| steps | n | PSNR (dB) | SSIM | 128² ↓32 (dB) | s / image |\n|---|---|---|---|---|---|\n{rows}{sr_md}")
+            f"| steps | n | PSNR (dB) | SSIM | 128² ↓32 (dB) | s / image |\n|---|---|---|---|---|---|\n{rows}"
+            + ("\n\\* timed before refinement flushed denormals (lainr.denormals), ≈ 2.4× slower than now.\n"
+               if "*" in rows else "") + sr_md)
 
 
 def with_refine_section(card_text, section):
