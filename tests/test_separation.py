@@ -19,13 +19,13 @@ def test_probe_training_images_are_class_balanced_and_never_validation_images():
 
 
 def test_classifiers_separate_separable_features():
-    from train.study.separation import classify
+    from train.study.separation import PROBE_CS, classify
     rng = np.random.default_rng(0)
     y = np.repeat([0, 1], 50)
     x = rng.normal(0, 1, (100, 8)) + 4 * y[:, None]
     correct, c = classify(x, y, x, y)
     assert correct["knn"].mean() > 0.95 and correct["probe"].mean() > 0.95
-    assert c in (1e-3, 1e-2, 1e-1, 1.0)
+    assert c in PROBE_CS
 
 
 def test_probe_strength_is_chosen_on_training_folds_only():
@@ -39,7 +39,22 @@ def test_probe_strength_is_chosen_on_training_folds_only():
     y_skewed = np.repeat([0, 1], [60, 30])
     noise = rng.normal(0, 1, (90, 200))
     assert choose_probe_c(noise, y_skewed, cs=(1e-6, 1.0)) == 1e-6
-    assert choose_probe_c(separable[:3], np.array([0, 0, 1])) == 1.0  # one image of a class: no folds → 1
+    assert choose_probe_c(separable[:3], np.array([0, 0, 1])) == 1.0
+
+
+def test_probe_grid_widens_while_the_best_is_at_its_end(monkeypatch):
+    import sklearn.model_selection
+    from train.study.separation import choose_probe_c
+    tried = []
+
+    def fake_scores(estimator, x, y, cv):  # accuracy peaking at C = 100, above the grid
+        tried.append(estimator.C)
+        return np.array([-abs(np.log10(estimator.C) - 2)])
+
+    monkeypatch.setattr(sklearn.model_selection, "cross_val_score", fake_scores)
+    y = np.repeat([0, 1], 10)
+    assert choose_probe_c(np.zeros((20, 2)), y, cs=(1e-3, 1e-2, 1e-1, 1.0, 10.0)) == 100.0
+    assert tried[-2:] == [100.0, 1000.0]  # widened twice: 100 the best, 1000 worse, stop  # one image of a class: no folds → 1
 
 
 def test_cli_writes_accuracies_with_intervals_and_the_figure(tmp_path):
