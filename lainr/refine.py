@@ -117,6 +117,7 @@ def _lr_at(schedule, lr, taken, steps):
     return lr
 
 
+@denormals_flushed()  # ~2.4× faster steps on a CPU (lainr.denormals); the thread's flag restored after
 def fit_latents(model, images, steps=None, lr=None, sigma=None, seed=0, latents=None, callback=None, *,
                 optimizer=None, schedule=None, snapshots=()):
     """Refine the latents of `images` (B, 3, 32, 32) in [0, 1] by gradient steps; decoder frozen.
@@ -138,12 +139,6 @@ def fit_latents(model, images, steps=None, lr=None, sigma=None, seed=0, latents=
     model._check_images(images)
     if not torch.isfinite(images).all():
         raise ValueError("images contain NaN or inf")
-    with denormals_flushed():  # ~2.5× faster steps on a CPU (lainr.denormals)
-        return _fit(model, images, steps, lr, sigma, seed, latents, callback, optimizer, schedule, snapshots)
-
-
-def _fit(model, images, steps, lr, sigma, seed, latents, callback, optimizer, schedule, snapshots):
-    """fit_latents after its checks."""
     start = time.perf_counter()
     device, dtype = model._device(), model._dtype()
     images = images.to(device=device, dtype=dtype)
