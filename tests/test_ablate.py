@@ -7,7 +7,7 @@ from tests.tiny import TINY
 
 def _args(data, out, *extra):
     return ["--data", str(data), "--out", str(out), "--passes", "8", "--eval-images", "2", "--threads", "1",
-            "--recipe", "cpu", "--config-json-base", json.dumps(TINY["corrected"]), *extra]
+            "--recipe", "cpu", "--test-images", "1", "--config-json-base", json.dumps(TINY["corrected"]), *extra]
 
 
 def test_an_unknown_ablation_is_named_with_the_known_ones_and_nothing_is_written(tmp_path, capsys):
@@ -24,7 +24,7 @@ def test_dry_run_states_the_budget_and_writes_nothing(tmp_path, capsys):
     out = tmp_path / "study"
     assert main(["--out", str(out), "--dry-run"]) == 0
     text = capsys.readouterr().out
-    assert "16 runs" in text and "H200" in text and "core-hours" in text
+    assert "27 runs" in text and "H200" in text and "core-hours" in text
     assert not out.exists()
 
 
@@ -32,7 +32,7 @@ def test_a_tiny_cpu_study_trains_scores_and_resumes(tmp_path):
     from train.study.ablate import main
     data = make_image_folder(tmp_path / "data", n_train=10, n_test=1)
     out = tmp_path / "study"
-    args = _args(data, out, "--ablations", "corrected,alpha0,one-band", "--seeds", "0",
+    args = _args(data, out, "--ablations", "corrected,alpha0,one-band", "--seeds", "0", "--pilot",
                  "--cache-dir", str(tmp_path / "cache"))
     assert main(args) == 0
     summary = json.loads((out / "ablations.json").read_text())
@@ -40,8 +40,9 @@ def test_a_tiny_cpu_study_trains_scores_and_resumes(tmp_path):
     assert set(rows) == {"corrected", "alpha0", "one-band"}
     assert rows["corrected"]["seeds_done"] == [0] and "delta" not in rows["corrected"]
     for name in ("alpha0", "one-band"):
-        d = rows[name]["delta"]
-        assert d["n"] == 2 and d["low"] <= d["mean"] <= d["high"]
+        d = rows[name]["delta"]["psnr@0"]
+        assert d["n"] == 2 and d["seeds"] == 1 and d["low"] <= d["mean"] <= d["high"]
+    assert "test" in summary  # every planned run scored: the test table is written
     run = json.loads((out / "runs" / "one-band-s0" / "run.json").read_text())
     assert run["config"]["model_config"]["sigma_bands"] == [32.0]
     assert (out / "ablations.png").stat().st_size > 1000 and "| alpha0 |" in (out / "table.md").read_text()

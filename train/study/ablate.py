@@ -1,98 +1,43 @@
 """Training ablations: the corrected model with one correction removed at a time, at equal image passes.
 
-    python -m train.study.ablate --data PATH --out DIR [--passes 30000] [--ablations NAME,NAME]
-                                 [--seeds 0,1] [--eval-images 1000] [--recipe protocol] [--threads 1]
-                                 [--device cuda] [--bf16] [--dry-run | --report]
+    python -m train.study.ablate --data PATH --out DIR [--scale full|reduced] [--passes N]
+                                 [--ablations NAME,NAME] [--seeds 0,1,2] [--eval-images 1000] [--test-images 2000]
+                                 [--runs-dir DIR] [--shard K/N] [--threads 1] [--device cuda] [--bf16]
+                                 [--dry-run | --report]
 
-Each configuration × seed trains DIR/runs/<name>-s<seed> with `python -m train` for
-ceil(passes / batch) optimiser steps (the schedule's shape compressed over them; the validation
-images of train/splits.py held out), then its checkpoint is scored here per image on the first
---eval-images of the validation split (never the test split): clamped PSNR of the 32×32
-reconstruction. An ablation is reported against "corrected" (nothing removed) as the paired
-difference over the same images of the seed-averaged per-image PSNR, with its 95 % bootstrap interval,
-beside each seed's own mean. Results: DIR/results/<name>-s<seed>.{json,npz}, DIR/ablations.json,
-DIR/table.md, DIR/ablations.png. Re-running the same command skips scored runs and resumes unfinished
-ones; --report writes the reports from what is scored so far and trains nothing; --dry-run prints the
-plan and its budget and writes nothing.
+--scale picks the base (train/study/ablate_plan.py): "full" is SPEC's corrected model at --recipe (a GPU
+study); "reduced" a 0.26 M-parameter version with its own optimisation, sized for a CPU. Each
+configuration × seed trains RUNS/<name>-s<seed> with `python -m train` for ceil(passes / batch) optimiser
+steps (the schedule's shape compressed over them; the validation images of train/splits.py held out), then
+its checkpoint is scored per image, at query jitter σ ∈ {0, 0.01, 0.02}, on the first --eval-images
+validation images and the first --test-images test images. Reports (train/study/ablate_report.py): the
+validation table with intervals over seeds and images; the test table once every run is scored.
+
+DIR holds only what must survive a lost machine (commit it as runs land): ablate_identity.json,
+results/<run>.{json,npz}, ablations.json, table.md, ablations.png. RUNS (--runs-dir, default DIR/runs)
+holds checkpoints and logs. Re-running the same command skips scored runs and resumes unfinished ones;
+--shard K/N lets N processes share the jobs; --report writes the reports and trains nothing; --dry-run
+prints the plan and its budget and writes nothing. At least 3 seeds (--pilot allows fewer), and a CPU
+study must fit its budget (16 core-hours unless --budget-core-hours says otherwise).
 """
 import argparse
 import json
-import math
-import os
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 from ..atomic import atomic_write_json
 from ..checkpoint import CKPT
-from ..recipes import RECIPES, recipe
-from ..stats import bootstrap_mean, paired_difference
+from ..recipes import RECIPES
+from .ablate_plan import (ABLATIONS, GPU_IMG_S, SCALES, AblationError, budget, check_budget, parse_shard,
+                          plan)
+from .ablate_report import table_md, write_reports
 from .study_folder import check_study_folder
+from .trainer_job import DIVERGED, report_failure, run_trainer
 
-BASE = "corrected"
-# name → (what is removed, trainer overrides). Every other setting is the base's.
-ABLATIONS = {
-    BASE: ("nothing (all corrections)", {}),
-    "alpha0": ("spatial bias off (α = 0)", {"model_config": {"bias_alpha": 0.0}}),
-    "no-jitter": ("no training jitter (σ = 0)", {"train_sigma": 0.0}),
-    "pixels512": ("512 random pixels per image per step (with replacement) instead of all 1,024",
-                  {"pixels": 512}),
-    "no-fourier-pe": ("no Fourier positional encoding of the patches", {"model_config": {"pos_freqs": 0}}),
-    "one-band": ("one band (σ = 32) instead of two (128, 32)", {"model_config": {"sigma_bands": [32.0]}}),
-    "patch4-lp32": ("patch 4 and 32 LP tokens (the simplified model's)",
-                    {"model_config": {"patch_size": 4, "num_lp": 32}}),
-    "simplified-schedule": ("the simplified protocol's optimisation: peak lr 1e-4, batch 32, no warm-up "
-                            "(cosine as the corrected trainer's)", {"lr": 1e-4, "batch_size": 32, "warmup_frac": 0.0}),
-}
 IDENTITY = "ablate_identity.json"
-GPU_IMG_S = 804  # corrected training on one H200 (train/README, measured)
-CPU_IMG_S_PER_CORE = 1.8  # corrected training per core on this CPU (BENCHMARKS.md, measured)
-SCORE_COST = 1 / 3  # a scored image (forward only) ≈ a third of a training pass
-
-
-class AblationError(ValueError):
-    """Bad input: an unknown ablation, a folder holding another study."""
-
-
-def parse_names(text):
-    names = [n.strip() for n in (text or "").split(",") if n.strip()] or list(ABLATIONS)
-    unknown = [n for n in names if n not in ABLATIONS]
-    if unknown:
-        raise AblationError(f"unknown ablation(s) {', '.join(unknown)}; known: {', '.join(ABLATIONS)}")
-    return names
-
-
-def parse_seeds(text):
-    try:
-        seeds = [int(s) for s in str(text).split(",") if s.strip()]
-    except ValueError as err:
-        raise AblationError(f"--seeds must be integers separated by commas, got {text!r}") from err
-    if not seeds or len(set(seeds)) != len(seeds):
-        raise AblationError(f"--seeds must name distinct seeds, got {text!r}")
-    return seeds
-
-
-def job(name, seed, a):
-    """One run: its trainer settings (the recipe's numbers, then the ablation's overrides)."""
-    base = recipe(a.recipe, "corrected")
-    over = ABLATIONS[name][1]
-    conf = {"lr": over.get("lr", base["lr"]), "batch_size": over.get("batch_size", base["batch_size"]),
-            "warmup_frac": over.get("warmup_frac", base["warmup_frac"]),
-            "model_config": {**json.loads(a.config_json_base or "{}"), **over.get("model_config", {})},
-            "pixels": over.get("pixels"), "train_sigma": over.get("train_sigma")}
-    return {"name": name, "seed": seed, "run": f"{name}-s{seed}", "removed": ABLATIONS[name][0],
-            "passes": a.passes, "steps": math.ceil(a.passes / conf["batch_size"]), **conf}
-
-
-def plan(a):
-    names, seeds = parse_names(a.ablations), parse_seeds(a.seeds)
-    data = a.data if a.data == "cifar10" else str(Path(a.data).resolve())
-    identity = {"data": data, "passes": a.passes, "eval_images": a.eval_images, "recipe": a.recipe,
-                "config_json_base": a.config_json_base or ""}
-    return identity, [job(n, s, a) for n in names for s in seeds]
+SIGMAS = (0.0, 0.01, 0.02)
 
 
 def check_out_dir(out, identity):
@@ -100,15 +45,9 @@ def check_out_dir(out, identity):
     return check_study_folder(out, identity, IDENTITY, "ablation study", AblationError)
 
 
-def budget(jobs, eval_images):
-    passes = sum(j["steps"] * j["batch_size"] for j in jobs) + len(jobs) * eval_images * SCORE_COST
-    return {"image_passes": int(passes), "gpu_h200_min": passes / GPU_IMG_S / 60,
-            "cpu_core_h": passes / CPU_IMG_S_PER_CORE / 3600}
-
-
-def train_command(a, identity, j, out):
+def train_command(a, identity, j, runs):
     cmd = [sys.executable, "-m", "train", "--model", "corrected", "--data", identity["data"],
-           "--out", str(out / "runs" / j["run"]), "--data-root", a.data_root,
+           "--out", str(runs / j["run"]), "--data-root", a.data_root,
            *(["--cache-dir", a.cache_dir] if a.cache_dir else []),
            "--recipe", a.recipe, "--lr", repr(j["lr"]), "--batch-size", str(j["batch_size"]),
            "--warmup-frac", repr(j["warmup_frac"]), "--max-steps", str(j["steps"]), "--seed", str(j["seed"]),
@@ -125,11 +64,12 @@ def train_command(a, identity, j, out):
 
 
 def score(run, a):
-    """The run's checkpoint → per-image PSNR (n,) on the first --eval-images of the validation split."""
+    """The run's checkpoint → ({"val": (S, n), "test": (S, n')} per-image PSNR at SIGMAS, its step)."""
     import torch
 
     from ..checkpoint import load_checkpoint
     from ..config import TrainConfig
+    from ..data import load_split
     from ..loop import train_and_validation_sets
     from ..model_factory import build_model
     from ..per_image import measure
@@ -138,116 +78,38 @@ def score(run, a):
     cfg = TrainConfig.from_dict({**ckpt["config"], "data_root": a.data_root, "cache_dir": a.cache_dir})
     model = build_model(cfg.resolved())
     model.load_state_dict(ckpt["model"])
-    _, val_set, _ = train_and_validation_sets(cfg)
     dev = a.device or "cpu"
+    model = model.to(dev).eval()
+    _, val_set, _ = train_and_validation_sets(cfg)
+    test_set = load_split(cfg.data, "test", data_root=cfg.data_root, cache_dir=cfg.cache_dir)
+    out = {}
     with torch.no_grad():
-        per = measure(model.to(dev).eval(), val_set.images, val_indices(len(val_set), a.eval_images), (0.0,),
-                      split="val", device=dev)
-    return per.psnr[0], int(ckpt["step"])
+        for split, images, n in (("val", val_set.images, a.eval_images), ("test", test_set.images, a.test_images)):
+            out[split] = measure(model, images, val_indices(len(images), n), SIGMAS, split=split, device=dev).psnr
+    return out, int(ckpt["step"])
 
 
-def run_job(a, identity, j, out):
+def run_job(a, identity, j, out, runs):
     res_path = out / "results" / f"{j['run']}.json"
     if res_path.is_file():
         return json.loads(res_path.read_text())
-    run = out / "runs" / j["run"]
-    log_path = out / "logs" / f"{j['run']}.log"
-    root = str(Path(__file__).resolve().parents[2])  # `python -m train` of this very checkout
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p))
-    if a.threads:
-        env["OMP_NUM_THREADS"] = str(a.threads)
-    cmd = train_command(a, identity, j, out)
-    t0 = time.time()
-    with open(log_path, "a") as log:
-        log.write(f"\n# {time.strftime('%Y-%m-%dT%H:%M:%S')} {' '.join(cmd)}\n")
-        log.flush()
-        rc = subprocess.call(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
-    if rc == 3:
-        result = {**j, "status": "diverged", "wall_s": time.time() - t0}
+    log_path = runs / "logs" / f"{j['run']}.log"
+    rc, wall = run_trainer(train_command(a, identity, j, runs), log_path, a.threads)
+    if rc == DIVERGED:
+        result = {**j, "status": "diverged", "wall_s": wall}
     elif rc != 0:
-        print(f"{j['run']}: the trainer failed (exit {rc}); see {log_path}; re-run to resume it", file=sys.stderr)
+        report_failure(j["run"], rc, log_path, "re-run to resume it")
         return {**j, "status": "failed", "rc": rc}
     else:
-        psnr, step = score(run, a)
-        np.savez(out / "results" / f"{j['run']}.npz", psnr=psnr.astype(np.float32))
-        result = {**j, "status": "done", "steps_done": step, "val_psnr": float(psnr.mean()), "n_val": len(psnr),
-                  "wall_s": time.time() - t0}
+        psnr, step = score(runs / j["run"], a)
+        np.savez(out / "results" / f"{j['run']}.npz", sigmas=np.array(SIGMAS),
+                 **{k: v.astype(np.float32) for k, v in psnr.items()})
+        result = {**j, "status": "done", "steps_done": step, "val_psnr": float(psnr["val"][0].mean()),
+                  "n_val": psnr["val"].shape[1], "n_test": psnr["test"].shape[1], "wall_s": wall}
     atomic_write_json(res_path, result)
     print(f"{j['run']}: {result['status']}" + (f", {result['val_psnr']:.2f} dB" if "val_psnr" in result else ""),
           file=sys.stderr)
     return result
-
-
-def collect(out, jobs):
-    """→ {name: [(seed, per-image psnr)]} of the scored runs."""
-    got = {}
-    for j in jobs:
-        npz = out / "results" / f"{j['run']}.npz"
-        if npz.is_file():
-            with np.load(npz) as z:
-                got.setdefault(j["name"], []).append((j["seed"], z["psnr"]))
-    return got
-
-
-def summarise(identity, jobs, got):
-    rows = {}
-    base = got.get(BASE)
-    base_mean = np.mean([p for _, p in base], axis=0) if base else None
-    for name in dict.fromkeys(j["name"] for j in jobs):
-        runs = got.get(name, [])
-        row = {"removed": ABLATIONS[name][0], "seeds_done": [s for s, _ in runs],
-               "per_seed_val_psnr": {str(s): float(p.mean()) for s, p in runs}}
-        if runs:
-            mean = np.mean([p for _, p in runs], axis=0)
-            row["val_psnr"] = bootstrap_mean(mean).as_dict()
-            if base_mean is not None and name != BASE:
-                row["delta"] = paired_difference(mean, base_mean).as_dict()
-        rows[name] = row
-    return {**identity, "base": BASE, "ablations": rows}
-
-
-def table_md(summary):
-    lines = [f"Training ablations of the corrected model at {summary['passes']:,} image passes each, recipe "
-             f"'{summary['recipe']}', scored on the validation split (held-out training images, train/splits.py), "
-             f"first {summary['eval_images']:,} images; Δ = ablation − corrected, paired over the same images of "
-             f"the seed-averaged per-image PSNR, [95 % bootstrap interval over images].", "",
-             "| ablation | removed | seeds | val PSNR (dB), per seed | mean [95 %] | Δ vs corrected (dB) |",
-             "|---|---|---|---|---|---|"]
-    for name, r in summary["ablations"].items():
-        v, d = r.get("val_psnr"), r.get("delta")
-        lines.append(f"| {name} | {r['removed']} | {len(r['seeds_done'])} | "
-                     + (", ".join(f"{x:.2f}" for x in r["per_seed_val_psnr"].values()) or "not run") + " | "
-                     + (f"{v['mean']:.2f} [{v['low']:.2f}, {v['high']:.2f}]" if v else "–") + " | "
-                     + (f"{d['mean']:+.2f} [{d['low']:+.2f}, {d['high']:+.2f}]" if d else "–") + " |")
-    return "\n".join(lines) + "\n"
-
-
-def plot(path, summary):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    names = [n for n, r in summary["ablations"].items() if "val_psnr" in r]
-    fig, ax = plt.subplots(figsize=(8, 0.5 * len(names) + 1.5))
-    for i, n in enumerate(names):
-        r = summary["ablations"][n]
-        v = r["val_psnr"]
-        ax.errorbar(v["mean"], i, xerr=[[v["mean"] - v["low"]], [v["high"] - v["mean"]]], fmt="o", color="k")
-        ax.scatter(list(r["per_seed_val_psnr"].values()), [i] * len(r["per_seed_val_psnr"]), s=12, color="tab:blue")
-    ax.set_yticks(range(len(names)), names)
-    ax.invert_yaxis()
-    ax.set_xlabel(f"validation PSNR (dB) after {summary['passes']:,} image passes (dots: seeds)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
-def write_reports(out, identity, jobs):
-    summary = summarise(identity, jobs, collect(out, jobs))
-    atomic_write_json(out / "ablations.json", summary)
-    (out / "table.md").write_text(table_md(summary))
-    if any("val_psnr" in r for r in summary["ablations"].values()):
-        plot(out / "ablations.png", summary)
-    return summary
 
 
 def parser():
@@ -256,12 +118,18 @@ def parser():
     p.add_argument("--data", default="cifar10")
     p.add_argument("--data-root", default="data")
     p.add_argument("--cache-dir", default="")
-    p.add_argument("--out", required=True)
-    p.add_argument("--passes", type=int, default=30_000, help="image passes per run (equal for every run)")
+    p.add_argument("--out", required=True, help="the study's results (small; commit it)")
+    p.add_argument("--runs-dir", default="", help="checkpoints and logs (default OUT/runs)")
+    p.add_argument("--scale", default="full", choices=list(SCALES), help="the base model and its optimisation")
+    p.add_argument("--passes", type=int, default=0, help="image passes per run (default: the scale's)")
     p.add_argument("--ablations", default="", help=f"comma-separated names (default all): {', '.join(ABLATIONS)}")
-    p.add_argument("--seeds", default="0,1")
+    p.add_argument("--seeds", default="0,1,2")
+    p.add_argument("--pilot", action="store_true", help="allow fewer than 3 seeds (a trial, no interval over seeds)")
     p.add_argument("--eval-images", type=int, default=1000, help="validation images scored per run")
-    p.add_argument("--recipe", default="protocol", choices=list(RECIPES), help="the base's lr / batch / warm-up")
+    p.add_argument("--test-images", type=int, default=2000, help="test images scored per run (reported once)")
+    p.add_argument("--recipe", default="protocol", choices=list(RECIPES), help="scale 'full': lr / batch / warm-up")
+    p.add_argument("--shard", default="0/1", help="K/N: run every N-th job from the K-th (N processes share a study)")
+    p.add_argument("--budget-core-hours", type=float, default=0.0, help="a CPU study's cap (default 16)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--device", default="")
     p.add_argument("--bf16", action="store_true")
@@ -271,28 +139,37 @@ def parser():
     return p
 
 
+def print_plan(jobs, a):
+    b = budget(jobs, a)
+    for j in jobs:
+        print(f"{j['run']}: {j['steps']} steps of batch {j['batch_size']} ({j['passes']:,} passes) — removed: {j['removed']}")
+    print(f"{len(jobs)} runs, {b['image_passes']:,} image passes (scoring included): ≈ {b['gpu_h200_min']:.0f} min "
+          f"on one H200 at {GPU_IMG_S} img/s; ≈ {b['cpu_core_h']:.1f} core-hours on a CPU at "
+          f"{b['img_s_per_core']} img/s per core")
+
+
 def main(argv=None):
     a = parser().parse_args(argv)
+    a.passes = a.passes or SCALES[a.scale]["passes"]
     out = Path(a.out)
+    runs = Path(a.runs_dir) if a.runs_dir else out / "runs"
     try:
         identity, jobs = plan(a)
+        k, n = parse_shard(a.shard)
         if a.dry_run:
-            b = budget(jobs, a.eval_images)
-            for j in jobs:
-                print(f"{j['run']}: {j['steps']} steps of batch {j['batch_size']} — removed: {j['removed']}")
-            print(f"{len(jobs)} runs, {b['image_passes']:,} image passes (scoring included): ≈ {b['gpu_h200_min']:.0f} min "
-                  f"on one H200 at {GPU_IMG_S} img/s; ≈ {b['cpu_core_h']:.0f} core-hours on this CPU at "
-                  f"{CPU_IMG_S_PER_CORE} img/s per core")
+            print_plan(jobs, a)
             return 0
+        if not a.report:
+            check_budget(jobs, a)
         check_out_dir(out, identity)
     except AblationError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     if not a.report:
-        for sub in ("runs", "results", "logs"):
-            (out / sub).mkdir(parents=True, exist_ok=True)
+        (out / "results").mkdir(parents=True, exist_ok=True)
         atomic_write_json(out / IDENTITY, identity)
-        failed = [j["run"] for j in jobs if run_job(a, identity, j, out)["status"] == "failed"]
+        mine = jobs[k::n]
+        failed = [j["run"] for j in mine if run_job(a, identity, j, out, runs)["status"] == "failed"]
         if failed:
             write_reports(out, identity, jobs)
             print(f"error: {len(failed)} run(s) failed: {', '.join(failed)}", file=sys.stderr)
@@ -300,7 +177,7 @@ def main(argv=None):
     elif not (out / IDENTITY).is_file():
         print(f"error: --out {out} holds no ablation study to report on", file=sys.stderr)
         return 2
-    print(table_md(write_reports(out, identity, jobs)))
+    print(table_md(write_reports(out, identity, jobs), "validation"))
     return 0
 
 

@@ -18,10 +18,7 @@ the three reports from what is scored so far (e.g. beside a sweep still running)
 import argparse
 import json
 import math
-import os
-import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -31,6 +28,7 @@ from ..metrics_log import read_metrics
 from ..config import PROTOCOLS
 from ..recipes import describe_warmup, recipe
 from .study_folder import check_study_folder
+from .trainer_job import DIVERGED, report_failure, run_trainer
 
 IDENTITY = "sweep_identity.json"
 # Measured training speed per core on the AVX-512 Xeon (train/README, BENCHMARKS): for --dry-run estimates.
@@ -175,20 +173,11 @@ def run_job(a, identity, j, out):
         return json.loads(res_path.read_text())
     run = out / "runs" / j["name"]
     log_path = out / "logs" / f"{j['name']}.log"
-    root = str(Path(__file__).resolve().parents[2])  # `python -m train` of this very checkout, from any cwd
-    env = dict(os.environ, OMP_NUM_THREADS=str(a.threads),
-               PYTHONPATH=os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p))
-    t0 = time.time()
-    with open(log_path, "a") as log:
-        log.write(f"\n# {time.strftime('%Y-%m-%dT%H:%M:%S')} {' '.join(train_command(a, identity, j, out))}\n")
-        log.flush()
-        rc = subprocess.call(train_command(a, identity, j, out), stdout=log, stderr=subprocess.STDOUT, env=env)
-    wall = time.time() - t0
-    if rc == 3:  # diverged: deterministic (seed 0), so recorded as this configuration's result
+    rc, wall = run_trainer(train_command(a, identity, j, out), log_path, a.threads)
+    if rc == DIVERGED:  # deterministic (seed 0), so recorded as this configuration's result
         result = {"status": "diverged", "wall_s": wall}
     elif rc != 0:
-        print(f"{j['name']}: the trainer failed (exit {rc}); see {log_path}; re-run the sweep to resume it",
-              file=sys.stderr)
+        report_failure(j["name"], rc, log_path, "re-run the sweep to resume it")
         return {**j, "status": "failed", "rc": rc}
     else:
         result = score_run(run, j, a, identity, wall)
