@@ -52,6 +52,15 @@ def measured(tmp_path):
     (ev / "separation.json").write_text(json.dumps(sep))
     (ws / "training_info.json").write_text(json.dumps(_info(8, 33000, 512)))
     (wc / "training_info.json").write_text(json.dumps(_info(4, 2000, 1024)))
+    photos = {"S": 6, "T": 8}
+    per = {s_: {f"{m}@{size}": {"psnr": list(mu + rng.normal(0, 0.5, k)), "hf_ratio": list(r + rng.normal(0, 0.02, k)),
+                                "hf_corr": list(hc + rng.normal(0, 0.02, k))}
+                for m, mu, r, hc in (("bicubic", 23.0, 0.1, 0.3), ("simplified", 13.0, 3.0, 0.05),
+                                     ("corrected", 21.0, 0.08, 0.3), ("simplified refined", 13.0, 3.0, 0.05),
+                                     ("corrected refined", 22.5, 0.09, 0.35)) for size in (128, 256)}
+           for s_, k in photos.items()}
+    (ev / "sr_benchmarks.json").write_text(json.dumps({"steps": 200, "sets": list(photos), "n": photos,
+                                                       "per_photo": per}))
     return ev, ws, wc
 
 
@@ -59,14 +68,15 @@ def _args(ev, ws, wc, *extra):
     return ["--eval-dir", str(ev), "--simplified", str(ws), "--corrected", str(wc), *extra]
 
 
-def test_claims_json_has_the_six_claims_in_the_page_format(measured):
+def test_claims_json_has_the_eight_claims_in_the_page_format(measured):
     from train.claims import VERDICTS, main
     ev, ws, wc = measured
-    assert main(_args(ev, ws, wc)) == 0
+    assert main(_args(ev, ws, wc, "--ablations", "")) == 0
     out = json.loads((ev / "claims.json").read_text())
     assert set(out) == {"claims", "generated", "sources"}
     ids = [c["id"] for c in out["claims"]]
-    assert ids == ["psnr", "jitter", "spatial-bias", "full-image", "multi-scale", "class-separation"]
+    assert ids == ["psnr", "jitter", "spatial-bias", "full-image", "multi-scale", "class-separation",
+                   "super-resolution", "jitter-training"]
     for c in out["claims"]:
         assert set(c) == {"id", "claim", "measurement", "verdict", "needs"} and c["verdict"] in VERDICTS
         assert c["claim"].startswith('"')
@@ -78,29 +88,54 @@ def test_claims_json_has_the_six_claims_in_the_page_format(measured):
     assert by["full-image"]["verdict"] == "not measured" and "H200" in by["full-image"]["needs"]
     assert by["multi-scale"]["verdict"] == "partly"
     assert by["class-separation"]["verdict"] in ("partly", "does not hold")
+    # better than simplified, its detail closer to the photo's, but not sharper than bicubic → partly
+    assert by["super-resolution"]["verdict"] == "partly" and "n = 14" in by["super-resolution"]["measurement"]
+    assert by["jitter-training"]["verdict"] == "not measured"
     md = (ev / "claims.md").read_text()
-    assert md.count("\n| ") == 1 + 6 and "**not measured**" in md
+    assert md.count("\n| ") == 1 + 8 and "**not measured**" in md
+
+
+def _ablations(rows, seeds=(0, 1, 2)):
+    rng = np.random.default_rng(1)
+    est = lambda mu: dict(_est(mu + rng.normal(0, 0.2, 40)), seeds=len(seeds))  # noqa: E731
+    out = {"corrected": {"seeds_done": list(seeds), "passes": 12000}}
+    for name, (mu, off) in rows.items():
+        out[name] = {"seeds_done": list(seeds), "passes": 12000,
+                     "delta": {"psnr@0": est(mu), "offgrid_loss@0.02": est(off)}}
+    return {"scale": "reduced", "params": 260422, "base": "corrected", "ablations": out}
 
 
 def test_a_training_ablation_file_settles_the_training_claims(measured, tmp_path):
     from train.claims import main
     ev, ws, wc = measured
-    rng = np.random.default_rng(1)
-    row = lambda mu: {"delta": _est(mu + rng.normal(0, 0.2, 40))}  # noqa: E731
-    (tmp_path / "ablations.json").write_text(json.dumps({"ablations": {
-        "alpha0": row(-0.5), "pixels512": row(-1.5), "one-band": row(0.0)}}))
+    (tmp_path / "ablations.json").write_text(json.dumps(_ablations({
+        "alpha0": (-0.5, 0), "pixels512": (-1.5, 0), "pixels512-eqc": (-1.0, 0), "one-band": (0.0, 0),
+        "no-jitter": (0.1, 2.0)})))
     assert main(_args(ev, ws, wc, "--ablations", str(tmp_path / "ablations.json"))) == 0
     by = {c["id"]: c for c in json.loads((ev / "claims.json").read_text())["claims"]}
     assert by["full-image"]["verdict"] == "holds" and by["spatial-bias"]["verdict"] == "partly"
     assert by["multi-scale"]["verdict"] in ("does not hold", "partly")
+    assert by["jitter-training"]["verdict"] == "holds"
+    assert "reduced scale (260,422-parameter" in by["spatial-bias"]["measurement"]
 
 
-@pytest.mark.parametrize("missing", ["separation.json", "inference_ablations.json", "metrics.json", "per_image.npz"])
+def test_too_few_seeds_leave_a_training_claim_unmeasured_naming_the_runs(measured, tmp_path):
+    from train.claims import main
+    ev, ws, wc = measured
+    (tmp_path / "ablations.json").write_text(json.dumps(_ablations({"pixels512": (-1.5, 0)}, seeds=(0, 1))))
+    assert main(_args(ev, ws, wc, "--ablations", str(tmp_path / "ablations.json"))) == 0
+    by = {c["id"]: c for c in json.loads((ev / "claims.json").read_text())["claims"]}
+    assert by["full-image"]["verdict"] == "not measured"
+    assert "corrected-s2" in by["full-image"]["measurement"] and "pixels512-s2" in by["full-image"]["measurement"]
+
+
+@pytest.mark.parametrize("missing", ["separation.json", "inference_ablations.json", "metrics.json", "per_image.npz",
+                                     "sr_benchmarks.json"])
 def test_a_missing_measurement_is_named_and_nothing_is_written(measured, missing, capsys):
     from train.claims import main
     ev, ws, wc = measured
     (ev / missing).unlink()
-    assert main(_args(ev, ws, wc)) == 2
+    assert main(_args(ev, ws, wc, "--ablations", "")) == 2
     assert missing in capsys.readouterr().err
     assert not (ev / "claims.json").exists() and not (ev / "claims.md").exists()
     assert not list(ev.glob(".*tmp"))
