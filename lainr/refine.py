@@ -4,8 +4,9 @@
     big = model.decode(result.latents, coords)    # render the refined latents like one-pass ones
 
 The loss is the sum over images of each image's MSE at its 1,024 pixel centres (optionally at
-jittered centres, the target then sampled from the input there), so each image's gradient is the
-same whether it is refined alone or in a batch. Only the latents receive gradients: the decoder is
+jittered centres, the target then sampled from the input there; or, with `area=K`, of the mean of
+K×K sub-pixel samples over each pixel — how a photo's pixel is made: an area average, not a point),
+so each image's gradient is the same whether it is refined alone or in a batch. Only the latents receive gradients: the decoder is
 evaluated by a fresh folded copy made for each call (`model.decoder.fuse()`, lainr.fused: copies of
 the weights, no parameters), so no parameter, `requires_grad` flag or other shared state is touched —
 two threads may refine with one model at once. Its coordinate part is computed once while the
@@ -23,6 +24,7 @@ from .coords import jitter, pixel_centres
 from .denormals import denormals_flushed
 
 MAX_STEPS = 1000
+MAX_AREA = 4  # K×K = 16 samples per pixel: 16× the cost of a step
 OPTIMIZERS = ("adam", "sgd")  # sgd = SGD with Nesterov momentum 0.9
 SCHEDULES = ("constant", "cosine", "warmup")
 WARMUP_STEPS = 20
@@ -65,6 +67,19 @@ def _check_number(name, value, *, positive):
         raise ValueError(f"{name} must be > 0, got {value!r}")
     if not positive and value < 0:
         raise ValueError(f"{name} must be >= 0, got {value!r}")
+
+
+def _check_area(area, sigma):
+    if isinstance(area, bool) or not isinstance(area, int) or not 1 <= area <= MAX_AREA:
+        raise ValueError(f"area must be an int in 1..{MAX_AREA} (K×K sub-pixel samples per pixel), got {area!r}")
+    if area > 1 and sigma:
+        raise ValueError("area > 1 fits pixel areas on a fixed sub-pixel grid; it takes sigma = 0")
+
+
+def subpixel_coords(size, area, *, device=None, dtype=None):
+    """(size² · area², 2): K×K sample positions inside each pixel, grouped pixel by pixel in raster order."""
+    fine = pixel_centres(size * area, device=device, dtype=dtype)  # (size²·K², 2), fine raster
+    return rearrange(fine, "(h a w b) c -> (h w a b) c", h=size, a=area, w=size, b=area)
 
 
 def _check_args(steps, lr, sigma, seed, optimizer, schedule, callback):
@@ -119,7 +134,7 @@ def _lr_at(schedule, lr, taken, steps):
 
 @denormals_flushed()  # ~2.4× faster steps on a CPU (lainr.denormals); the thread's flag restored after
 def fit_latents(model, images, steps=None, lr=None, sigma=None, seed=0, latents=None, callback=None, *,
-                optimizer=None, schedule=None, snapshots=()):
+                optimizer=None, schedule=None, snapshots=(), area=1):
     """Refine the latents of `images` (B, 3, 32, 32) in [0, 1] by gradient steps; decoder frozen.
 
     steps 0..1000, lr > 0, sigma ≥ 0 (query jitter; target sampled bicubically from the input at the
@@ -127,7 +142,8 @@ def fit_latents(model, images, steps=None, lr=None, sigma=None, seed=0, latents=
     callback(step, psnr (B,)) is called for step = 0 (one pass) … steps_done; returning True stops
     (result.stopped = "callback"). optimizer "adam" | "sgd", schedule "constant" | "cosine" | "warmup" (SCHEDULES).
     snapshots: step counts at which a copy of the latents is kept (result.snapshots[step]).
-    Deterministic for a seed. Raises ValueError on bad input, RefineDiverged on NaN/inf.
+    area K > 1 (with sigma = 0): fit each pixel as the mean of the field over K×K sub-pixel samples
+    (result.psnr then scores that mean against the input). Deterministic for a seed. Raises ValueError on bad input, RefineDiverged on NaN/inf.
     """
     d = REFINE_DEFAULTS
     steps = d.steps if steps is None else steps
@@ -136,6 +152,7 @@ def fit_latents(model, images, steps=None, lr=None, sigma=None, seed=0, latents=
     optimizer = d.optimizer if optimizer is None else optimizer
     schedule = d.schedule if schedule is None else schedule
     _check_args(steps, lr, sigma, seed, optimizer, schedule, callback)
+    _check_area(area, sigma)
     model._check_images(images)
     if not torch.isfinite(images).all():
         raise ValueError("images contain NaN or inf")
@@ -153,8 +170,9 @@ def fit_latents(model, images, steps=None, lr=None, sigma=None, seed=0, latents=
     decoder = model.decoder.fuse()  # a fresh frozen copy for this call: the model is never touched
     centres = pixel_centres(size, device=device, dtype=dtype).expand(batch, -1, -1)  # (B, 1024, 2)
     target = rearrange(images, "b c h w -> b (h w) c")  # (B, 1024, 3), raster order like `centres`
+    fixed = centres if area == 1 else subpixel_coords(size, area, device=device, dtype=dtype).expand(batch, -1, -1)
     with torch.no_grad():
-        centre_part = decoder.coordinate_part(centres)  # reused by every step at the centres
+        centre_part = decoder.coordinate_part(fixed)  # reused by every step at the fixed queries (B, 1024·K², …)
     generator = torch.Generator(device=device).manual_seed(seed)
 
     z = latents.detach().to(dtype).clone().requires_grad_(True)  # (B, m, d): the only leaf with a gradient
@@ -164,7 +182,9 @@ def fit_latents(model, images, steps=None, lr=None, sigma=None, seed=0, latents=
     for step in range(steps + 1):
         train_at_centres = sigma == 0 and step < steps
         with torch.set_grad_enabled(train_at_centres):
-            pred = decoder.latent_part(z, centre_part)  # (B, 1024, 3)
+            pred = decoder.latent_part(z, centre_part)  # (B, 1024·K², 3)
+            if area > 1:
+                pred = pred.view(batch, -1, area * area, 3).mean(2)  # (B, 1024, 3): each pixel's area mean
         psnr = _clamped_psnr(pred, target)  # (B,)
         history.append(psnr)
         if step in keep:
