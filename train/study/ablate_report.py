@@ -82,7 +82,7 @@ def _fmt(e, signed=False):
 def table_md(summary, split_name):
     n = summary["eval_images"] if split_name == "validation" else summary["test_images"]
     lines = [f"Training ablations of the corrected model, scale '{summary['scale']}' "
-             f"({summary.get('params', '?')} parameters at the base), {summary['passes']:,} image passes per run "
+             f"({summary.get('params', 0):,} parameters at the base), {summary['passes']:,} image passes per run "
              f"unless said; scored on {n:,} {split_name} images. Mean over seeds and images "
              "[95 % bootstrap interval over seeds and images]; Δ = ablation − corrected (same images).", "",
              "| ablation | removed | passes | seeds | PSNR (dB) per seed | PSNR mean | Δ vs corrected (dB) | "
