@@ -17,10 +17,12 @@ MAX_FILES, MAX_FILE_BYTES, MAX_DEPTH = 8, 16 * 2 ** 20, 2  # what a device call 
 NAME_OK = re.compile(r"^[A-Za-z0-9._-]+$")
 
 
-def gpu_run(args, env=None, timeout=900):
-    full = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", **(env or {}))
-    return subprocess.run(["bash", str(ROOT / "train" / "gpu" / "gpu_run.sh"), *args], cwd=ROOT, env=full,
-                          capture_output=True, text=True, timeout=timeout)
+def gpu_run(args, env=None, timeout=900, cwd=ROOT):
+    """The script as documented: `bash train/gpu/gpu_run.sh …` from `cwd`, without PYTHONPATH (it sets its own)."""
+    full = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    full.update(OMP_NUM_THREADS="1", **(env or {}))
+    script = "train/gpu/gpu_run.sh" if cwd == ROOT else str(ROOT / "train" / "gpu" / "gpu_run.sh")
+    return subprocess.run(["bash", script, *args], cwd=cwd, env=full, capture_output=True, text=True, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
@@ -152,3 +154,12 @@ def test_gpu_run_parses_and_shows_its_usage():
     assert subprocess.run(["bash", "-n", str(ROOT / "train" / "gpu" / "gpu_run.sh")]).returncode == 0
     r = gpu_run(["both"])
     assert r.returncode == 2 and "usage" in r.stderr and "simplified|corrected|both" in r.stderr
+
+
+def test_gpu_run_works_from_another_folder_with_relative_paths(tmp_path):
+    """Relative DATA and OUT_DIR are the caller's (the script no longer changes folder)."""
+    pack(jpeg_folder(tmp_path / "folder", n_train=2, n_test=1), tmp_path / "pack.npz")
+    r = gpu_run(["bigger", "pack.npz", "5s", "out"], env={"DEVICE": "cpu", "TINY": "1"}, cwd=tmp_path, timeout=300)
+    assert r.returncode == 2 and "unknown MODEL" in r.stderr, r.stderr
+    r = gpu_run(["both", "pack.npz", "soon", "out"], env={"DEVICE": "cpu", "TINY": "1"}, cwd=tmp_path, timeout=300)
+    assert r.returncode == 2 and "bad duration" in r.stderr, r.stderr  # the data was found relative to tmp_path
