@@ -97,7 +97,7 @@ def test_model_cast_to_bf16_keeps_coordinate_buffers_and_renders_close(name, cls
 
 
 def test_model_cast_to_float64_computes_in_float64():
-    from tests.tiny import tiny_corrected
+    from train.tiny import tiny_corrected
     torch.manual_seed(0)
     model = CorrectedGINR(tiny_corrected()).eval()
     images, coords = torch.rand(2, 3, 32, 32), torch.rand(2, 50, 2)

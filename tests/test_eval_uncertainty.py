@@ -6,7 +6,7 @@ import torch
 
 from lainr import CorrectedConfig, CorrectedGINR, SimplifiedConfig, SimplifiedGINR
 from tests.test_train_helpers import make_image_folder
-from tests.tiny import TINY
+from train.tiny import TINY
 
 
 def _tiny_weights(tmp_path):

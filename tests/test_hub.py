@@ -11,7 +11,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from lainr import CorrectedGINR, SimplifiedGINR, WeightsError
-from tests.tiny import tiny_corrected, tiny_simplified
+from train.tiny import tiny_corrected, tiny_simplified
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = [(SimplifiedGINR, tiny_simplified), (CorrectedGINR, tiny_corrected)]

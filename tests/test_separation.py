@@ -6,7 +6,7 @@ import torch
 
 from lainr import CorrectedConfig, CorrectedGINR, SimplifiedConfig, SimplifiedGINR
 from tests.test_train_helpers import make_image_folder
-from tests.tiny import TINY
+from train.tiny import TINY
 
 
 def test_probe_training_images_are_class_balanced_and_never_validation_images():

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from tests.test_train_helpers import make_image_folder, run_module, train_args
-from tests.tiny import TINY
+from train.tiny import TINY
 from train.checkpoint import RunDirError
 from train.config import TrainConfig, parse_duration
 from train.data import DataError

@@ -6,7 +6,7 @@ import torch
 
 from lainr import CorrectedConfig, CorrectedGINR, SimplifiedConfig, SimplifiedGINR, psnr_per_image
 from tests.test_train_helpers import make_image_folder
-from tests.tiny import TINY
+from train.tiny import TINY
 
 
 def test_evaluate_writes_metrics_and_figures(tmp_path):

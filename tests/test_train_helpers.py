@@ -1,5 +1,5 @@
 """Shared fixtures for the training tests: tiny ImageFolder data and the trainer's command line (the tiny model
-configs are tests/tiny.py's TINY, re-exported here for the tests that import it from this module)."""
+configs are train/tiny.py's TINY, re-exported here for the tests that import it from this module)."""
 import json
 import os
 import subprocess
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.tiny import TINY  # train_args; tests/test_inference_ablations.py also imports it from here
+from train.tiny import TINY  # train_args; tests/test_inference_ablations.py also imports it from here
 
 ROOT = Path(__file__).resolve().parents[1]
 

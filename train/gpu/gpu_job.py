@@ -37,14 +37,11 @@ import numpy as np
 import torch
 
 from ..atomic import atomic_write_json
+from ..tiny import TINY  # --tiny: the pipeline on small models (the CPU dry run)
 
 PART_BYTES = 15 * 2 ** 20  # < the 16 MiB a returned file may have
 SAFETY = 0.9  # planned steps = budget × measured img/s × SAFETY / batch
 SHARE = {"corrected": 0.7, "simplified": 0.3}  # of the training budget, with --model both
-TINY = {  # --tiny: the pipeline on small models (the CPU dry run in the test suite)
-    "simplified": dict(depth=1, dim=32, ff_dim=64, num_lp=8, hidden=32, mod_freqs=16, hypo_freqs=8),
-    "corrected": dict(depth=1, dim=32, ff_dim=64, num_lp=16, hidden=32, pos_freqs=8, head_dim=16),
-}
 MODELS = ("simplified", "corrected")
 
 
@@ -287,15 +284,17 @@ class Job:
         return ev / "metrics.json"
 
     # ---- OUT_DIR ------------------------------------------------------------------------------
-    def ship(self, name, folder):
-        """folder → OUT/name.tar (or .tar.00, .01 … parts); report.json lists them with sha256."""
+    def ship(self, name, folder, only=None):
+        """folder (or only its entries named in `only`) → OUT/name.tar (or .tar.00, .01 … parts); report.json
+        lists them with sha256."""
         for old in self.out.glob(f"{name}.tar*"):
             old.unlink()
         buf = io.BytesIO()
         with tarfile.open(fileobj=buf, mode="w") as tar:
             for f in sorted(Path(folder).rglob("*")):
-                if f.is_file():
-                    tar.add(f, arcname=str(f.relative_to(folder)))
+                rel = f.relative_to(folder)
+                if f.is_file() and (only is None or rel.parts[0] in only):
+                    tar.add(f, arcname=str(rel))
         data = buf.getvalue()
         parts = [data[i:i + PART_BYTES] for i in range(0, len(data), PART_BYTES)] or [b""]
         names = [f"{name}.tar"] if len(parts) == 1 else [f"{name}.tar.{i:02d}" for i in range(len(parts))]

@@ -30,6 +30,7 @@ from ..atomic import atomic_write_json
 from ..checkpoint import CKPT
 from ..recipes import RECIPES, recipe
 from ..stats import bootstrap_mean, paired_difference
+from .jobs import run_job
 from .study_folder import check_study_folder
 
 BASE = "corrected"
@@ -144,38 +145,6 @@ def score(run, a):
         per = measure(model.to(dev).eval(), val_set.images, val_indices(len(val_set), a.eval_images), (0.0,),
                       split="val", device=dev)
     return per.psnr[0], int(ckpt["step"])
-
-
-def run_job(a, identity, j, out):
-    res_path = out / "results" / f"{j['run']}.json"
-    if res_path.is_file():
-        return json.loads(res_path.read_text())
-    run = out / "runs" / j["run"]
-    log_path = out / "logs" / f"{j['run']}.log"
-    root = str(Path(__file__).resolve().parents[2])  # `python -m train` of this very checkout
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p))
-    if a.threads:
-        env["OMP_NUM_THREADS"] = str(a.threads)
-    cmd = train_command(a, identity, j, out)
-    t0 = time.time()
-    with open(log_path, "a") as log:
-        log.write(f"\n# {time.strftime('%Y-%m-%dT%H:%M:%S')} {' '.join(cmd)}\n")
-        log.flush()
-        rc = subprocess.call(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
-    if rc == 3:
-        result = {**j, "status": "diverged", "wall_s": time.time() - t0}
-    elif rc != 0:
-        print(f"{j['run']}: the trainer failed (exit {rc}); see {log_path}; re-run to resume it", file=sys.stderr)
-        return {**j, "status": "failed", "rc": rc}
-    else:
-        psnr, step = score(run, a)
-        np.savez(out / "results" / f"{j['run']}.npz", psnr=psnr.astype(np.float32))
-        result = {**j, "status": "done", "steps_done": step, "val_psnr": float(psnr.mean()), "n_val": len(psnr),
-                  "wall_s": time.time() - t0}
-    atomic_write_json(res_path, result)
-    print(f"{j['run']}: {result['status']}" + (f", {result['val_psnr']:.2f} dB" if "val_psnr" in result else ""),
-          file=sys.stderr)
-    return result
 
 
 def collect(out, jobs):

@@ -18,8 +18,6 @@ the three reports from what is scored so far (e.g. beside a sweep still running)
 import argparse
 import json
 import math
-import os
-import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -30,6 +28,7 @@ from ..checkpoint import CKPT
 from ..metrics_log import read_metrics
 from ..config import PROTOCOLS
 from ..recipes import describe_warmup, recipe
+from .jobs import run_job
 from .study_folder import check_study_folder
 
 IDENTITY = "sweep_identity.json"
@@ -166,38 +165,6 @@ def score_checkpoint(run, identity, a):
     _, val_set, _ = train_and_validation_sets(cfg)  # the images the trainer validated on
     with torch.no_grad():
         return evaluate_split(model.eval(), val_set.images, val_indices(len(val_set), a.eval_images))
-
-
-def run_job(a, identity, j, out):
-    """Train (or resume) one configuration and score it → result dict (also DIR/results/<name>.json)."""
-    res_path = out / "results" / f"{j['name']}.json"
-    if res_path.is_file():
-        return json.loads(res_path.read_text())
-    run = out / "runs" / j["name"]
-    log_path = out / "logs" / f"{j['name']}.log"
-    root = str(Path(__file__).resolve().parents[2])  # `python -m train` of this very checkout, from any cwd
-    env = dict(os.environ, OMP_NUM_THREADS=str(a.threads),
-               PYTHONPATH=os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p))
-    t0 = time.time()
-    with open(log_path, "a") as log:
-        log.write(f"\n# {time.strftime('%Y-%m-%dT%H:%M:%S')} {' '.join(train_command(a, identity, j, out))}\n")
-        log.flush()
-        rc = subprocess.call(train_command(a, identity, j, out), stdout=log, stderr=subprocess.STDOUT, env=env)
-    wall = time.time() - t0
-    if rc == 3:  # diverged: deterministic (seed 0), so recorded as this configuration's result
-        result = {"status": "diverged", "wall_s": wall}
-    elif rc != 0:
-        print(f"{j['name']}: the trainer failed (exit {rc}); see {log_path}; re-run the sweep to resume it",
-              file=sys.stderr)
-        return {**j, "status": "failed", "rc": rc}
-    else:
-        result = score_run(run, j, a, identity, wall)
-    result = {**{k: v for k, v in j.items()}, **result}
-    atomic_write_json(res_path, result)
-    print(f"{j['name']}: {result['status']}"
-          + (f", {result['val_psnr']:.2f} dB / SSIM {result['val_ssim']:.3f} after {result['image_passes']} image "
-             f"passes ({result['wall_s'] / 60:.1f} min)" if result["status"] == "done" else ""), file=sys.stderr)
-    return result
 
 
 def run_all(a, identity, jobs, out):
