@@ -37,15 +37,20 @@ def dry_run(tmp_path_factory):
     return tmp, out, r
 
 
-def test_dry_run_output_fits_the_device_limits(dry_run):
-    _, out, _ = dry_run
+def fits_the_device_limits(out):
+    """→ the names of the files in out, after checking them against what a device call can bring back."""
     files = [p for p in out.rglob("*") if p.is_file()]
     assert 0 < len(files) <= MAX_FILES
     for f in files:
         assert f.stat().st_size <= MAX_FILE_BYTES, f
         assert len(f.relative_to(out).parts) - 1 <= MAX_DEPTH, f
         assert all(NAME_OK.match(part) for part in f.relative_to(out).parts), f
-    names = {f.name for f in files}
+    return {f.name for f in files}
+
+
+def test_dry_run_output_fits_the_device_limits(dry_run):
+    _, out, _ = dry_run
+    names = fits_the_device_limits(out)
     assert {"report.json", "log.txt", "simplified.tar", "corrected.tar", "eval.tar"} <= names
 
 
@@ -163,3 +168,27 @@ def test_gpu_run_works_from_another_folder_with_relative_paths(tmp_path):
     assert r.returncode == 2 and "unknown MODEL" in r.stderr, r.stderr
     r = gpu_run(["both", "pack.npz", "soon", "out"], env={"DEVICE": "cpu", "TINY": "1"}, cwd=tmp_path, timeout=300)
     assert r.returncode == 2 and "bad duration" in r.stderr, r.stderr  # the data was found relative to tmp_path
+
+
+def test_study_call_dry_run_on_cpu(tmp_path):
+    """The studies' GPU call as documented (`bash train/gpu/gpu_run.sh study PACK 8m OUT`), as its CPU dry run
+    (DEVICE=cpu TINY=1, two ablations): the DDP smoke (2 gloo processes), the speed probe and the ablations
+    scored within the budget, and what comes back fits the device tool's limits."""
+    import tarfile
+    pack(jpeg_folder(tmp_path / "folder", n_train=8, n_test=3), tmp_path / "pack.npz")
+    r = gpu_run(["study", "pack.npz", "8m", "out"], cwd=tmp_path, timeout=900,
+                env={"DEVICE": "cpu", "TINY": "1", "JOB_ARGS": "--ablations corrected,alpha0 --eval-images 6 "
+                                                              "--bench-steps 1"})
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    out = tmp_path / "out"
+    assert fits_the_device_limits(out) == {"report.json", "log.txt", "ddp.tar", "ablations.tar"}
+    report = json.loads((out / "report.json").read_text())
+    assert report["finished"] and report["seconds"] < 8 * 60
+    smoke = report["stages"]["ddp_smoke"]["gloo"]
+    assert smoke["rc"] == 0 and smoke["world_size"] == 2
+    assert set(report["probe"]) == {"4", "32"}  # the recipe's batch and the simplified-schedule ablation's
+    abl = report["stages"]["ablations"]
+    assert abl["rc"] == 0 and abl["runs_scored"] == abl["runs_planned"] == 2 and abl["passes_per_run"] >= 1
+    with tarfile.open(out / "ablations.tar") as tar:
+        names = set(tar.getnames())
+    assert {"table.md", "ablations.json", "results/corrected-s0.json", "results/alpha0-s0.json"} <= names

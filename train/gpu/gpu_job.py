@@ -57,26 +57,42 @@ def _models(name):
     return [name]
 
 
-def check_inputs(a):
-    """Everything that can be refused is refused here, before any work."""
+def check_call(a):
+    """What every GPU call refuses before any work (OUT_DIR not empty, CUDA missing, unreadable data, a bad
+    budget) → (OUT_DIR, budget in seconds)."""
     from ..config import parse_duration
     from ..data import check_source
-    models = _models(a.model)
     out = Path(a.out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise JobError(f"OUT_DIR {out} is not empty; give an empty or new folder (nothing was written)")
     if a.device.startswith("cuda") and not torch.cuda.is_available():
         raise JobError(f"DEVICE={a.device} but no CUDA GPU is visible here; DEVICE=cpu runs the dry run")
     check_source(a.data)
+    budget = parse_duration(a.budget)
+    if budget <= 0:
+        raise JobError(f"the budget must be positive, e.g. 6m (got {a.budget})")
+    return out, budget
+
+
+def check_inputs(a):
+    """Everything that can be refused is refused here, before any work."""
+    models = _models(a.model)
+    out, budget = check_call(a)
     for model in models:
         if a.init_from and not (Path(a.init_from) / model / "config.json").is_file():
             raise JobError(f"--init-from {a.init_from}: no {model}/config.json there")
     from ..recipes import recipe
     recipe(a.recipe, models[0])  # unknown recipe → ValueError listing the known ones
-    budget = parse_duration(a.budget)
-    if budget <= 0:
-        raise JobError("the budget must be positive, e.g. 6m")
     return models, out, budget
+
+
+def call_arguments(p, budget_help):
+    """The arguments every GPU call takes (train/gpu/gpu_run.sh passes them)."""
+    p.add_argument("--data", required=True, help="a train.gpu.pack .npz (or an ImageFolder root)")
+    p.add_argument("--budget", required=True, help=budget_help)
+    p.add_argument("--out", required=True, help="an empty folder: what the call returns")
+    p.add_argument("--work", default="", help="scratch folder (runs, checkpoints); default OUT_work beside OUT")
+    p.add_argument("--device", default=os.environ.get("DEVICE", "cuda"))
 
 
 class Job:
@@ -324,22 +340,21 @@ class Job:
             if metrics:  # the cards' figures from that evaluation (same files: sha256-checked by export)
                 for model in exported:
                     self.export(model, *runs[model], metrics=metrics)
+        self.finish()
+        return 0 if len(exported) == len(self.models) else 1
+
+    def finish(self):
         self.report["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         self.report["seconds"] = round(time.time() - self.t0, 1)
         self.save_report()
         self.log(f"done in {time.time() - self.t0:.0f} s: {sorted(p.name for p in self.out.iterdir())}")
-        return 0 if len(exported) == len(self.models) else 1
 
 
 def parser():
     p = argparse.ArgumentParser(prog="python -m train.gpu.gpu_job", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", required=True, help="simplified, corrected or both")
-    p.add_argument("--data", required=True, help="a train.gpu.pack .npz (or an ImageFolder root)")
-    p.add_argument("--budget", required=True, help="training time for all models together, e.g. 6m")
-    p.add_argument("--out", required=True, help="an empty folder: what the call returns")
-    p.add_argument("--work", default="", help="scratch folder (runs, checkpoints); default OUT_work beside OUT")
-    p.add_argument("--device", default=os.environ.get("DEVICE", "cuda"))
+    call_arguments(p, "training time for all models together, e.g. 6m")
     p.add_argument("--recipe", default="gpu", help="a train/recipes.py preset (default gpu: batch 128)")
     p.add_argument("--batch-size", type=int, default=0, help="override the recipe's batch")
     p.add_argument("--lr", type=float, default=0.0, help="override the recipe's peak rate")
