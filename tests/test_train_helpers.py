@@ -27,6 +27,19 @@ def make_image_folder(root, n_train=6, n_test=3, classes=("cat", "dog"), seed=0)
     return Path(root)
 
 
+def tiny_weights(root, names=("simplified", "corrected"), seed=0):
+    """→ (simplified folder, corrected folder): freshly initialised TINY models saved in Hub format under root
+    (root/<names[0]>, root/<names[1]>), seeded."""
+    import torch
+
+    from lainr import CorrectedConfig, CorrectedGINR, SimplifiedConfig, SimplifiedGINR
+    torch.manual_seed(seed)
+    ws, wc = Path(root) / names[0], Path(root) / names[1]
+    SimplifiedGINR(SimplifiedConfig(**TINY["simplified"])).save_pretrained(ws)
+    CorrectedGINR(CorrectedConfig(**TINY["corrected"])).save_pretrained(wc)
+    return ws, wc
+
+
 def train_args(model, data, out, cache, *extra):
     return ["--model", model, "--data", str(data), "--out", str(out), "--cache-dir", str(cache),
             "--config-json", json.dumps(TINY[model]), "--batch-size", "4", "--threads", "1",
