@@ -192,3 +192,29 @@ def test_study_call_dry_run_on_cpu(tmp_path):
     with tarfile.open(out / "ablations.tar") as tar:
         names = set(tar.getnames())
     assert {"table.md", "ablations.json", "results/corrected-s0.json", "results/alpha0-s0.json"} <= names
+
+
+def test_the_wall_clock_guard_stops_the_command_and_what_it_started(tmp_path):
+    """A stage cut short by its guard (a study's trainers, torchrun's workers) leaves no process behind."""
+    import time
+
+    import train.gpu.gpu_job as job
+    (tmp_path / "sleepy.py").write_text(
+        "import subprocess, sys, time\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'])\n"
+        "open(sys.argv[1], 'w').write(str(child.pid))\n"
+        "time.sleep(120)\n")
+    j = job.Job.__new__(job.Job)
+    j.out, j.t0, j.env = tmp_path, 0.0, dict(os.environ, PYTHONPATH=str(tmp_path))
+    t = time.time()
+    assert j.run(["sleepy", str(tmp_path / "pid")], timeout=8) == 124
+    assert time.time() - t < 60
+    grandchild = int((tmp_path / "pid").read_text())
+    for _ in range(50):
+        try:
+            os.kill(grandchild, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail(f"the command's own child {grandchild} is still running")

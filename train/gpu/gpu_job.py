@@ -27,6 +27,7 @@ import hashlib
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
 import tarfile
@@ -95,6 +96,13 @@ def call_arguments(p, budget_help):
     p.add_argument("--device", default=os.environ.get("DEVICE", "cuda"))
 
 
+def _signal_group(pgid, sig):
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:  # the whole group has exited
+        pass
+
+
 class Job:
     def __init__(self, a, models, out, budget):
         self.a, self.models, self.out, self.budget = a, models, out, budget
@@ -120,18 +128,22 @@ class Job:
         self.save_report()
 
     def run(self, args, timeout=None):
-        """python -m … with output appended to log.txt; → return code (124 on timeout)."""
+        """python -m … with output appended to log.txt; → return code (124 on timeout: SIGTERM to the command and
+        everything it started — a study's trainers, torchrun's workers — then SIGKILL after 30 s)."""
         self.log("$ python -m " + " ".join(a if len(a) < 120 else a[:40] + "…" for a in args))
         with open(self.out / "log.txt", "a") as f:
-            proc = subprocess.Popen([sys.executable, "-m", *args], stdout=f, stderr=subprocess.STDOUT, env=self.env)
+            proc = subprocess.Popen([sys.executable, "-m", *args], stdout=f, stderr=subprocess.STDOUT, env=self.env,
+                                    start_new_session=True)  # its own process group, so the guard reaches all
             try:
                 return proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
-                proc.terminate()
+                _signal_group(proc.pid, signal.SIGTERM)
                 try:
                     proc.wait(timeout=30)
                 except subprocess.TimeoutExpired:
-                    proc.kill()
+                    pass
+                _signal_group(proc.pid, signal.SIGKILL)  # whatever of the group is still there
+                proc.wait()
                 return 124
 
     # ---- stages -----------------------------------------------------------------------------

@@ -126,7 +126,7 @@ class StudyCall(Job):
             args += ["--config-json-base", json.dumps(TINY["corrected"])]
         rc = self.run(args, timeout=max(10.0, self.left() - RESERVE_S))
         if rc != 0:  # cut short by the guard (124) or a failed run: report what was scored
-            self.run(["train.study.ablate", *args[1:], "--report"], timeout=120)
+            self.run(["train.study.ablate", *args[1:], "--report"], timeout=max(10.0, min(120.0, self.left())))
         scored = sorted(p.stem for p in (ev / "results").glob("*.json")) if (ev / "results").is_dir() else []
         self.stage("ablations", rc=rc, passes_per_run=passes, runs_planned=runs, runs_scored=len(scored),
                    recipe=self.recipe_name, seeds=self.a.seeds)
