@@ -8,7 +8,6 @@ Autocast keeps the Fourier features, the spatial bias and the biased attention i
 bf16 is only worth it where `lscpu` shows avx512_bf16 or amx_bf16; elsewhere torch emulates it.
 """
 import argparse
-import json
 import statistics
 import time
 
@@ -19,6 +18,7 @@ from bench.measure import load_average
 from bench.train_step import TrainStep
 from train import hardware
 from train.recipes import recipe
+from lainr.atomic import atomic_write_json
 
 
 def compare(name, *, rounds, steps, quick=False):
@@ -62,9 +62,8 @@ def main(argv=None):
         print(f"{name:10s} batch {row['batch']:3d}: fp32 {row['fp32_ms']:8.1f} ms/step ({row['fp32_img_s']} img/s)  "
               f"bf16 {row['bf16_ms']:8.1f} ms/step ({row['bf16_img_s']} img/s)  speed-up ×{row['speedup']}", flush=True)
     if a.json:
-        with open(a.json, "w") as f:
-            json.dump(dict(machine=machine, bf16_native=hardware.cpu_has_bf16(), threads=a.threads, rows=rows), f,
-                      indent=1)
+        atomic_write_json(a.json, dict(machine=machine, bf16_native=hardware.cpu_has_bf16(), threads=a.threads,
+                                       rows=rows), indent=1, sort_keys=False)
     return 0
 
 

@@ -30,6 +30,7 @@ import torch
 from PIL import Image
 
 from lainr.cpu_threads import set_cpu_threads
+from train.hardware import cpu_description
 
 from demo import metrics_view, walk
 from demo.engine import Engine, warm_up
@@ -163,18 +164,6 @@ def _header():
             + "---|" * len(COLUMNS))
 
 
-def cpu_model():
-    """The CPU's model name and its widest AVX flags (what the figures depend on)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return "unknown CPU"
-    name = next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")), "?")
-    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
-    avx = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
-    return f"{name} ({avx})"
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--simplified")
@@ -190,7 +179,7 @@ def main(argv=None):
     engine = Engine(load_models(args.simplified, args.corrected))
     for lm in engine.models.values():
         print(lm.summary())
-    print(f"CPU: {cpu_model()}, {os.cpu_count()} CPUs")
+    print(f"CPU: {cpu_description()}, {os.cpu_count()} CPUs")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; chunk {engine.chunk} queries; "
           f"median of {args.repeats}; seconds")
     start = time.perf_counter()

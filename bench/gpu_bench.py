@@ -14,7 +14,6 @@ The selective scan is mamba-ssm's CUDA kernel when it is installed (`lainr.mamba
 else the pure-torch `chunked` variant; the JSON records which.
 """
 import argparse
-import json
 import sys
 
 import torch
@@ -23,6 +22,7 @@ from bench.configs import build_model, protocol
 from bench.measure import count_flops
 from bench.train_step import TrainStep
 from train.gpu.gpu_throughput import _sync, _timed as _time  # one timing helper for the bench and the GPU call
+from lainr.atomic import atomic_write_json
 
 
 def _is_oom(err):
@@ -182,8 +182,7 @@ def main(argv=None):
             + (f"{r['ms']:.1f} ms" if "ms" in r else r["error"]))
     result = dict(info=info, ceiling_tflops=ceiling, train=train, largest_batch=biggest, render=renders)
     if a.json:
-        with open(a.json, "w") as f:
-            json.dump(result, f, indent=1)
+        atomic_write_json(a.json, result, indent=1, sort_keys=False)
         log(f"wrote {a.json}")
     return result
 

@@ -45,8 +45,8 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=2)
     a = p.parse_args(argv)
     set_cpu_threads(a.threads)
-    from train.study.refine_defaults import cpu_model
-    print(f"CPU: {cpu_model()}, {a.threads} thread(s), load average before: {os.getloadavg()[0]:.2f}")
+    from train.hardware import cpu_description
+    print(f"CPU: {cpu_description()}, {a.threads} thread(s), load average before: {os.getloadavg()[0]:.2f}")
     x = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     total = 0.0
     for name, cls in (("corrected", CorrectedGINR), ("simplified", SimplifiedGINR)):

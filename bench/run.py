@@ -29,6 +29,7 @@ from bench.reference import reference_model
 from bench.train_step import TrainStep
 from lainr.cpu_threads import set_cpu_threads
 from lainr.ginr import DEFAULT_CHUNK
+from lainr.atomic import atomic_write_json
 
 MODELS = ("simplified", "corrected")
 FULL = dict(sizes=(32, 64, 128, 256, 512), encode_batches=(1, 16), gemm_n=2048, rss_size=512,
@@ -290,8 +291,7 @@ def main(argv=None):
     print()
     print(format_table(result))
     if a.json:
-        with open(a.json, "w") as f:
-            json.dump(result, f, indent=1)
+        atomic_write_json(a.json, result, indent=1, sort_keys=False)
         print(f"\nwrote {a.json}")
     return result
 

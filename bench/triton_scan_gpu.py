@@ -3,7 +3,7 @@
     python -m bench.triton_scan_gpu [--out DIR] [--quick]
 
 Sections (each one guarded, results appended to DIR/triton_scan_gpu.json as they come):
-self_check at several shapes; the test cases of tests/test_scan.py on CUDA (gated and not,
+self_check at several shapes; the test cases of lainr/scan/check.py (tests/test_scan.py's) on CUDA (gated and not,
 non-contiguous, bf16 in); the full training size (batch 256, d_inner 512, d_state 16, L 512,
 gated) against a float64 reference computed in batch chunks (the largest int64 offsets); a Mamba
 mixer fwd/bwd vs blelloch; timings (fwd, fwd+bwd) of triton (block / warps / layout sweep) and
@@ -61,7 +61,7 @@ def self_checks(tri):
 @guarded("test_cases")
 def test_cases():
     from lainr.scan import selective_scan
-    from tests.test_scan import CASES, NAMES, _gated_ref, make_inputs, reference, run
+    from lainr.scan.check import CASES, NAMES, gated_ref, make_inputs, reference, run
 
     scan = lambda *a: selective_scan(*a[:6], variant="triton", z=a[6] if len(a) > 6 else None)  # noqa: E731
     for case in CASES:
@@ -71,7 +71,7 @@ def test_cases():
         z = torch.randn(xs[0].shape, generator=torch.Generator().manual_seed(7)) * 3
         xz = xs + [z]
         got = run(scan, [t.cuda() for t in xz], gy.cuda(), requires=(True,) * 7)
-        log(f"case {case}/gated", {n: f"{rel(x, r):.2e}" for n, x, r in zip(NAMES + ["dz"], got, _gated_ref(xz, gy))})
+        log(f"case {case}/gated", {n: f"{rel(x, r):.2e}" for n, x, r in zip(NAMES + ["dz"], got, gated_ref(xz, gy))})
     case = "mixed_delta_odd_shapes"
     xs, gy = make_inputs(*CASES[case])
     nc = [t.cuda().transpose(-1, -2).contiguous().transpose(-1, -2) if t.dim() > 1 else t.cuda() for t in xs]

@@ -74,11 +74,15 @@ class SharedTokenCrossAttention(nn.Module):
             return self.to_out(self.attend(queries, latents, bias)), None
         q = rearrange(self.to_q(queries), "b q (h e) -> b h q e", h=self.heads)
         k, v = (rearrange(t, "b m (h e) -> b h m e", h=self.heads) for t in self.to_kv(latents).chunk(2, dim=-1))
-        logits = (q @ k.transpose(-1, -2)) * self.scale  # (B, h, Q, m)
-        if bias is not None:
-            logits = logits + bias[:, None]
-        attn = logits.softmax(dim=-1)
-        out = rearrange(attn @ v, "b h q e -> b q (h e)")
+        if bias is None:
+            attn = ((q @ k.transpose(-1, -2)) * self.scale).softmax(dim=-1)  # (B, h, Q, m)
+        else:  # as in `attend_heads`: the logits in the bias's precision (float32 under bf16), autocast off
+            with no_autocast(q.device):
+                dtype = torch.promote_types(q.dtype, bias.dtype)
+                logits = (q.to(dtype) @ k.to(dtype).transpose(-1, -2)) * self.scale + bias[:, None].to(dtype)
+                attn = logits.softmax(dim=-1)  # (B, h, Q, m)
+        # the weights meet the values in the values' dtype (a bf16 model: bf16; the maps returned as computed)
+        out = rearrange(attn.to(v.dtype) @ v, "b h q e -> b q (h e)")
         return self.to_out(out), attn
 
     def attend(self, queries, latents, bias=None):

@@ -14,6 +14,8 @@ from huggingface_hub.utils import EntryNotFoundError
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from .atomic import replacing
+
 WEIGHTS_NAME = "model.safetensors"
 PICKLE_NAME = "pytorch_model.bin"
 _DOWNLOAD_ARGS = ("revision", "cache_dir", "force_download", "local_files_only", "token")
@@ -87,9 +89,8 @@ class StrictHubMixin(ModelHubMixin):
             if self._weights_dtype is not None and key in params and value.is_floating_point():
                 value = value.to(self._weights_dtype)
             state[key] = value.contiguous()
-        tmp = Path(save_directory) / (WEIGHTS_NAME + ".tmp")
-        save_file(state, str(tmp), metadata={"format": "pt"})
-        os.replace(tmp, Path(save_directory) / WEIGHTS_NAME)  # never leave a half-written file
+        with replacing(Path(save_directory) / WEIGHTS_NAME) as tmp:  # synced, then replaces: never half a file
+            save_file(state, str(tmp), metadata={"format": "pt"})
 
     @classmethod
     def _from_pretrained(cls, *, model_id, map_location="cpu", strict=True, **kwargs):

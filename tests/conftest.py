@@ -31,7 +31,7 @@ def demo_weight_dirs(tmp_path_factory):
     import torch
 
     from lainr import CorrectedConfig, CorrectedGINR, SimplifiedConfig, SimplifiedGINR
-    from tests.tiny import TINY
+    from train.tiny import TINY
 
     root = tmp_path_factory.mktemp("demo_weights")
     torch.manual_seed(0)

@@ -2,7 +2,7 @@
 import json
 
 from tests.test_train_helpers import make_image_folder
-from tests.tiny import TINY
+from train.tiny import TINY
 
 
 def _args(data, out, *extra):

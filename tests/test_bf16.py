@@ -97,7 +97,7 @@ def test_model_cast_to_bf16_keeps_coordinate_buffers_and_renders_close(name, cls
 
 
 def test_model_cast_to_float64_computes_in_float64():
-    from tests.tiny import tiny_corrected
+    from train.tiny import tiny_corrected
     torch.manual_seed(0)
     model = CorrectedGINR(tiny_corrected()).eval()
     images, coords = torch.rand(2, 3, 32, 32), torch.rand(2, 50, 2)
@@ -107,3 +107,34 @@ def test_model_cast_to_float64_computes_in_float64():
         out = model.decode(model.encode(images), coords.double())
     assert out.dtype == torch.float64 and model.encoder.pos_freq.dtype == torch.float32
     assert ((out - ref.double()).abs().max() / ref.abs().max()).item() < 1e-5
+
+
+def _peak_psnr(x, ref):
+    """PSNR of x against ref with ref's own peak (attention weights are ≪ 1, so a peak of 1 would flatter)."""
+    mse = (x.float() - ref.float()).pow(2).mean()
+    return float(10 * torch.log10(ref.float().abs().max() ** 2 / mse))
+
+
+@pytest.mark.parametrize("name,cls", [("simplified", SimplifiedGINR), ("corrected", CorrectedGINR)])
+def test_attention_paths_of_a_bf16_model_match_fp32(name, cls):
+    """`decode_with_attention` and `attention_maps` run on a model cast to bf16 (the softmax weights, float32
+    where a spatial bias is added, meet the values in the values' dtype) and agree with the float32 model on
+    real images: the renders within 36 dB, the attention maps within 30 dB of the maps' own peak."""
+    ref_model = cls.from_pretrained(ROOT / "weights" / name).eval()
+    model = cls.from_pretrained(ROOT / "weights" / name).eval().to(torch.bfloat16)
+    images = _test_images()
+    coords = model.query_grid(len(images), 32)
+    with torch.no_grad():
+        rgb, weights, bias = model.decode_with_attention(model.encode(images), coords)
+        ref_rgb, ref_weights, ref_bias = ref_model.decode_with_attention(ref_model.encode(images), coords)
+    assert rgb.dtype == torch.bfloat16 and weights.shape == ref_weights.shape
+    assert (bias is None) == (ref_bias is None) == (name == "simplified")
+    as_images = lambda x: x.float().clamp(0, 1).transpose(1, 2).reshape(len(images), 3, 32, 32)  # noqa: E731
+    render = float(psnr(as_images(rgb), as_images(ref_rgb)))
+    maps = _peak_psnr(weights, ref_weights)
+    print(f"{name}: render {render:.1f} dB, maps {maps:.1f} dB")
+    assert render >= 36.0, f"{name}: bf16 decode_with_attention renders only {render:.1f} dB from fp32"
+    assert maps >= 30.0, f"{name}: bf16 attention maps only {maps:.1f} dB from fp32"
+    got, want = model.attention_maps(images, coords[:, :64]), ref_model.attention_maps(images, coords[:, :64])
+    assert torch.allclose(got["weights"].float().sum(-1), torch.ones(()), atol=1e-2)
+    assert _peak_psnr(got["weights"], want["weights"]) >= 30.0

@@ -5,15 +5,12 @@ import numpy as np
 import torch
 
 from lainr import CorrectedConfig, CorrectedGINR, SimplifiedConfig, SimplifiedGINR
-from tests.test_train_helpers import make_image_folder
-from tests.tiny import TINY
+from tests.test_train_helpers import make_image_folder, tiny_weights
+from train.tiny import TINY
 
 
 def _tiny_weights(tmp_path):
-    torch.manual_seed(0)
-    ws, wc = tmp_path / "simplified", tmp_path / "corrected"
-    SimplifiedGINR(SimplifiedConfig(**TINY["simplified"])).save_pretrained(ws)
-    CorrectedGINR(CorrectedConfig(**TINY["corrected"])).save_pretrained(wc)
+    ws, wc = tiny_weights(tmp_path, ("simplified", "corrected"))
     return ws, wc
 
 

@@ -17,10 +17,12 @@ MAX_FILES, MAX_FILE_BYTES, MAX_DEPTH = 8, 16 * 2 ** 20, 2  # what a device call 
 NAME_OK = re.compile(r"^[A-Za-z0-9._-]+$")
 
 
-def gpu_run(args, env=None, timeout=900):
-    full = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", **(env or {}))
-    return subprocess.run(["bash", str(ROOT / "train" / "gpu" / "gpu_run.sh"), *args], cwd=ROOT, env=full,
-                          capture_output=True, text=True, timeout=timeout)
+def gpu_run(args, env=None, timeout=900, cwd=ROOT):
+    """The script as documented: `bash train/gpu/gpu_run.sh …` from `cwd`, without PYTHONPATH (it sets its own)."""
+    full = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    full.update(OMP_NUM_THREADS="1", **(env or {}))
+    script = "train/gpu/gpu_run.sh" if cwd == ROOT else str(ROOT / "train" / "gpu" / "gpu_run.sh")
+    return subprocess.run(["bash", script, *args], cwd=cwd, env=full, capture_output=True, text=True, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
@@ -35,15 +37,20 @@ def dry_run(tmp_path_factory):
     return tmp, out, r
 
 
-def test_dry_run_output_fits_the_device_limits(dry_run):
-    _, out, _ = dry_run
+def fits_the_device_limits(out):
+    """→ the names of the files in out, after checking them against what a device call can bring back."""
     files = [p for p in out.rglob("*") if p.is_file()]
     assert 0 < len(files) <= MAX_FILES
     for f in files:
         assert f.stat().st_size <= MAX_FILE_BYTES, f
         assert len(f.relative_to(out).parts) - 1 <= MAX_DEPTH, f
         assert all(NAME_OK.match(part) for part in f.relative_to(out).parts), f
-    names = {f.name for f in files}
+    return {f.name for f in files}
+
+
+def test_dry_run_output_fits_the_device_limits(dry_run):
+    _, out, _ = dry_run
+    names = fits_the_device_limits(out)
     assert {"report.json", "log.txt", "simplified.tar", "corrected.tar", "eval.tar"} <= names
 
 
@@ -152,3 +159,62 @@ def test_gpu_run_parses_and_shows_its_usage():
     assert subprocess.run(["bash", "-n", str(ROOT / "train" / "gpu" / "gpu_run.sh")]).returncode == 0
     r = gpu_run(["both"])
     assert r.returncode == 2 and "usage" in r.stderr and "simplified|corrected|both" in r.stderr
+
+
+def test_gpu_run_works_from_another_folder_with_relative_paths(tmp_path):
+    """Relative DATA and OUT_DIR are the caller's (the script no longer changes folder)."""
+    pack(jpeg_folder(tmp_path / "folder", n_train=2, n_test=1), tmp_path / "pack.npz")
+    r = gpu_run(["bigger", "pack.npz", "5s", "out"], env={"DEVICE": "cpu", "TINY": "1"}, cwd=tmp_path, timeout=300)
+    assert r.returncode == 2 and "unknown MODEL" in r.stderr, r.stderr
+    r = gpu_run(["both", "pack.npz", "soon", "out"], env={"DEVICE": "cpu", "TINY": "1"}, cwd=tmp_path, timeout=300)
+    assert r.returncode == 2 and "bad duration" in r.stderr, r.stderr  # the data was found relative to tmp_path
+
+
+def test_study_call_dry_run_on_cpu(tmp_path):
+    """The studies' GPU call as documented (`bash train/gpu/gpu_run.sh study PACK 8m OUT`), as its CPU dry run
+    (DEVICE=cpu TINY=1, two ablations): the DDP smoke (2 gloo processes), the speed probe and the ablations
+    scored within the budget, and what comes back fits the device tool's limits."""
+    import tarfile
+    pack(jpeg_folder(tmp_path / "folder", n_train=8, n_test=3), tmp_path / "pack.npz")
+    r = gpu_run(["study", "pack.npz", "8m", "out"], cwd=tmp_path, timeout=900,
+                env={"DEVICE": "cpu", "TINY": "1", "JOB_ARGS": "--ablations corrected,alpha0 --eval-images 6 "
+                                                              "--bench-steps 1"})
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    out = tmp_path / "out"
+    assert fits_the_device_limits(out) == {"report.json", "log.txt", "ddp.tar", "ablations.tar"}
+    report = json.loads((out / "report.json").read_text())
+    assert report["finished"] and report["seconds"] < 8 * 60
+    smoke = report["stages"]["ddp_smoke"]["gloo"]
+    assert smoke["rc"] == 0 and smoke["world_size"] == 2
+    assert set(report["probe"]) == {"4", "32"}  # the recipe's batch and the simplified-schedule ablation's
+    abl = report["stages"]["ablations"]
+    assert abl["rc"] == 0 and abl["runs_scored"] == abl["runs_planned"] == 2 and abl["passes_per_run"] >= 1
+    with tarfile.open(out / "ablations.tar") as tar:
+        names = set(tar.getnames())
+    assert {"table.md", "ablations.json", "results/corrected-s0.json", "results/alpha0-s0.json"} <= names
+
+
+def test_the_wall_clock_guard_stops_the_command_and_what_it_started(tmp_path):
+    """A stage cut short by its guard (a study's trainers, torchrun's workers) leaves no process behind."""
+    import time
+
+    import train.gpu.gpu_job as job
+    (tmp_path / "sleepy.py").write_text(
+        "import subprocess, sys, time\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'])\n"
+        "open(sys.argv[1], 'w').write(str(child.pid))\n"
+        "time.sleep(120)\n")
+    j = job.Job.__new__(job.Job)
+    j.out, j.t0, j.env = tmp_path, 0.0, dict(os.environ, PYTHONPATH=str(tmp_path))
+    t = time.time()
+    assert j.run(["sleepy", str(tmp_path / "pid")], timeout=8) == 124
+    assert time.time() - t < 60
+    grandchild = int((tmp_path / "pid").read_text())
+    for _ in range(50):
+        try:
+            os.kill(grandchild, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail(f"the command's own child {grandchild} is still running")

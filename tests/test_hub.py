@@ -11,7 +11,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from lainr import CorrectedGINR, SimplifiedGINR, WeightsError
-from tests.tiny import tiny_corrected, tiny_simplified
+from train.tiny import tiny_corrected, tiny_simplified
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = [(SimplifiedGINR, tiny_simplified), (CorrectedGINR, tiny_corrected)]
@@ -153,3 +153,28 @@ def test_save_is_atomic_and_leaves_no_temp_file(saved):
     _, model, path = saved
     model.save_pretrained(path)  # overwrite in place
     assert not list(path.glob("*.tmp"))
+
+
+def test_save_pretrained_writes_the_weights_durably_and_atomically(tmp_path, monkeypatch):
+    """model.safetensors goes through lainr.atomic.replacing (the trainer's write too): fsync'd before it
+    replaces the old file; a save that fails leaves the old file whole and no temporary file behind."""
+    import lainr.atomic
+    import lainr.hub
+    from lainr import CorrectedConfig, CorrectedGINR
+    from train.tiny import TINY
+    model = CorrectedGINR(CorrectedConfig(**TINY["corrected"]))
+    synced = []
+    real_fsync = lainr.atomic.os.fsync
+    monkeypatch.setattr(lainr.atomic.os, "fsync", lambda fd: synced.append(fd) or real_fsync(fd))
+    model.save_pretrained(tmp_path)
+    assert synced, "model.safetensors was not fsync'd"
+    before = (tmp_path / "model.safetensors").read_bytes()
+
+    def broken(state, path, metadata=None):
+        open(path, "wb").write(b"half")
+        raise OSError("disk full")
+    monkeypatch.setattr(lainr.hub, "save_file", broken)
+    with pytest.raises(OSError, match="disk full"):
+        model.save_pretrained(tmp_path)
+    assert (tmp_path / "model.safetensors").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from lainr import CorrectedConfig, CorrectedGINR, SimplifiedConfig, SimplifiedGINR, model_class, psnr
-from tests.tiny import tiny_corrected, tiny_simplified
+from train.tiny import tiny_corrected, tiny_simplified
 
 MODELS = {"simplified": (SimplifiedGINR, tiny_simplified), "corrected": (CorrectedGINR, tiny_corrected)}
 

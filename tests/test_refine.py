@@ -9,7 +9,7 @@ from einops import rearrange
 import lainr
 from lainr import CorrectedGINR, RefineDiverged, SimplifiedGINR
 from lainr.refine import sample_image
-from tests.tiny import tiny_corrected, tiny_simplified
+from train.tiny import tiny_corrected, tiny_simplified
 
 ARCHS = {"simplified": (SimplifiedGINR, tiny_simplified), "corrected": (CorrectedGINR, tiny_corrected)}
 

@@ -5,7 +5,7 @@ from einops import rearrange
 
 from lainr import CorrectedGINR, pixel_centres
 from lainr.refine import subpixel_coords
-from tests.tiny import tiny_corrected
+from train.tiny import tiny_corrected
 
 
 def _model():

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from lainr import CorrectedGINR, SimplifiedGINR
-from tests.tiny import tiny_corrected, tiny_simplified
+from train.tiny import tiny_corrected, tiny_simplified
 from train import refine_eval
 from train.publish.card import refine_section, with_refine_section
 

@@ -10,67 +10,14 @@ from pathlib import Path
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from lainr.scan import available_variants, selective_scan, selective_scan_ref
+from lainr.scan.check import CASES, NAMES, gated_ref, make_inputs, reference, rel_err, run  # noqa: F401 (re-used)
 from lainr.scan.chunked import selective_scan_chunked_segsum
 from lainr.scan.dispatch import _BEST_TORCH, default_variant
 
 ROOT = Path(__file__).resolve().parent.parent
 TOL = 1e-5
-NAMES = ["out", "du", "ddelta", "dA", "dB", "dC", "dD"]
-
-# (batch, d_inner, d_state, length, delta_max): Δ up to 10 with A down to −16 is the overflow case
-CASES = {
-    "large_delta_L1024": (2, 4, 16, 1024, 10.0),
-    "small_delta_L512": (2, 6, 16, 512, 0.1),
-    "mixed_delta_odd_shapes": (3, 5, 7, 37, 3.0),
-    "L1": (2, 3, 4, 1, 10.0),
-    # several 16-channel blocks (fused_numba's lanes) with a ragged last one, split over task groups
-    "many_channels": (2, 40, 16, 200, 5.0),
-    "one_image_many_channels": (1, 40, 8, 64, 2.0),
-}
-
-
-def make_inputs(batch, d_inner, d_state, length, delta_max, seed=0, dtype=torch.float32):
-    g = torch.Generator().manual_seed(seed)
-    u = torch.randn(batch, d_inner, length, generator=g)
-    # Δ spans [1e-3, delta_max] log-uniformly, so both tiny and huge steps occur
-    lo, hi = torch.log(torch.tensor(1e-3)), torch.log(torch.tensor(delta_max))
-    delta = torch.exp(lo + (hi - lo) * torch.rand(batch, d_inner, length, generator=g))
-    A = -torch.rand(d_inner, d_state, generator=g) * 15 - 1  # A ∈ [−16, −1] like mamba's −(1..16)
-    B = torch.randn(batch, d_state, length, generator=g)
-    C = torch.randn(batch, d_state, length, generator=g)
-    D = torch.randn(d_inner, generator=g)
-    gy = torch.randn(batch, d_inner, length, generator=g)
-    return [t.to(dtype) for t in (u, delta, A, B, C, D)], gy.to(dtype)
-
-
-_REF_CACHE = {}
-
-
-def reference(case):
-    """float64 reference output and gradients (cached per case)."""
-    if case not in _REF_CACHE:
-        xs, gy = make_inputs(*CASES[case])
-        x64 = [t.detach().double().clone().requires_grad_() for t in xs]
-        y = selective_scan_ref(*x64)
-        _REF_CACHE[case] = (y.detach(),) + torch.autograd.grad(y, x64, gy.double())
-    return _REF_CACHE[case]
-
-
-def rel_err(x, ref):
-    return ((x.double() - ref).abs().max() / ref.abs().max().clamp_min(1e-30)).item()
-
-
-def run(fn, xs, gy, requires=(True,) * 6):
-    leaves = [t.clone().requires_grad_(r) for t, r in zip(xs, requires)]
-    y = fn(*leaves)
-    wanted = [t for t in leaves if t.requires_grad]
-    grads = iter(torch.autograd.grad(y, wanted, gy))
-    return (y.detach(),) + tuple(next(grads) if t.requires_grad else None for t in leaves)
-
-
 def variant_fn(name):
     if name == "chunked_segsum":
         return selective_scan_chunked_segsum
@@ -246,12 +193,6 @@ def _gated_inputs(case, dtype=torch.float32):
     return xs + [z], gy
 
 
-def _gated_ref(xs, gy):
-    x64 = [t.detach().double().clone().requires_grad_() for t in xs]
-    y = selective_scan_ref(*x64[:6]) * F.silu(x64[6])
-    return (y.detach(),) + torch.autograd.grad(y, x64, gy.double())
-
-
 @pytest.mark.parametrize("case", ["large_delta_L1024", "mixed_delta_odd_shapes", "many_channels",
                                   "one_image_many_channels"])
 @pytest.mark.parametrize("name", CPU)
@@ -259,7 +200,7 @@ def test_gate_z_matches_reference(name, case):
     """selective_scan(..., z=z) = scan · silu(z), with all seven gradients (fused_numba fuses the gate)."""
     xs, gy = _gated_inputs(case)
     got = run(lambda *a: selective_scan(*a[:6], variant=name, z=a[6]), xs, gy, requires=(True,) * 7)
-    for what, x, ref in zip(NAMES + ["dz"], got, _gated_ref(xs, gy)):
+    for what, x, ref in zip(NAMES + ["dz"], got, gated_ref(xs, gy)):
         assert x.dtype == torch.float32 and x.shape == ref.shape, what
         err = rel_err(x, ref)
         assert err <= TOL, f"{name}/{case}: {what} rel err {err:.2e}"
@@ -269,10 +210,10 @@ def test_gate_z_matches_reference(name, case):
 def test_gate_z_float64_and_grad_subsets(name):
     xs, gy = _gated_inputs((2, 20, 5, 40, 10.0), dtype=torch.float64)
     got = run(lambda *a: selective_scan(*a[:6], variant=name, z=a[6]), xs, gy, requires=(True,) * 7)
-    for what, x, r in zip(NAMES + ["dz"], got, _gated_ref(xs, gy)):
+    for what, x, r in zip(NAMES + ["dz"], got, gated_ref(xs, gy)):
         assert x.dtype == torch.float64 and rel_err(x, r) < 1e-12, what
     only_z = (False,) * 6 + (True,)
     got = run(lambda *a: selective_scan(*a[:6], variant=name, z=a[6]), xs, gy, requires=only_z)
-    assert got[1:7] == (None,) * 6 and rel_err(got[7], _gated_ref(xs, gy)[7]) < 1e-12
+    assert got[1:7] == (None,) * 6 and rel_err(got[7], gated_ref(xs, gy)[7]) < 1e-12
     with pytest.raises(ValueError, match="z must have"):
         selective_scan(*xs[:6], variant=name, z=xs[6][:, :, :-1])

@@ -36,7 +36,7 @@ def _child():
     from lainr import Mamba
     from lainr.scan import available_variants, selective_scan, selective_scan_ref
     from lainr.scan import triton as tri
-    from tests.test_scan import make_inputs, rel_err, run
+    from lainr.scan.check import make_inputs, rel_err, run
 
     assert tri.AVAILABLE and tri.INTERPRET and "triton" in available_variants("cpu")
     scan = lambda *a: selective_scan(*a[:6], variant="triton", z=a[6] if len(a) > 6 else None)  # noqa: E731
@@ -143,7 +143,7 @@ def test_triton_cpu_needs_interpreter():
     if tri.INTERPRET:
         pytest.skip("this process runs triton's interpreter")
     from lainr.scan import selective_scan
-    from tests.test_scan import make_inputs
+    from lainr.scan.check import make_inputs
 
     xs, _ = make_inputs(1, 2, 3, 4, 1.0)
     with pytest.raises(ValueError, match="TRITON_INTERPRET=1"):

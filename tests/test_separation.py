@@ -5,8 +5,8 @@ import numpy as np
 import torch
 
 from lainr import CorrectedConfig, CorrectedGINR, SimplifiedConfig, SimplifiedGINR
-from tests.test_train_helpers import make_image_folder
-from tests.tiny import TINY
+from tests.test_train_helpers import make_image_folder, tiny_weights
+from train.tiny import TINY
 
 
 def test_probe_training_images_are_class_balanced_and_never_validation_images():
@@ -60,10 +60,7 @@ def test_probe_grid_widens_while_the_best_is_at_its_end(monkeypatch):
 def test_cli_writes_accuracies_with_intervals_and_the_figure(tmp_path):
     from train.study.separation import main
     data = make_image_folder(tmp_path / "data", n_train=20, n_test=6)
-    torch.manual_seed(0)
-    ws, wc = tmp_path / "s", tmp_path / "c"
-    SimplifiedGINR(SimplifiedConfig(**TINY["simplified"])).save_pretrained(ws)
-    CorrectedGINR(CorrectedConfig(**TINY["corrected"])).save_pretrained(wc)
+    ws, wc = tiny_weights(tmp_path, ("s", "c"))
     out = tmp_path / "eval"
     args = ["--weights", str(ws), "--weights", str(wc), "--data", str(data), "--cache-dir", str(tmp_path / "c1"),
             "--measure-cache", str(tmp_path / "m"), "--out", str(out), "--n-train", "20", "--n-embed", "10"]
@@ -84,10 +81,7 @@ def test_fill_cache_then_the_reports_read_it_without_encoding(tmp_path):
     from train.study.fill_cache import main as fill_main
     from train.study.separation import main as separation_main
     data = make_image_folder(tmp_path / "data", n_train=20, n_test=3)
-    torch.manual_seed(0)
-    ws, wc = tmp_path / "s", tmp_path / "c"
-    SimplifiedGINR(SimplifiedConfig(**TINY["simplified"])).save_pretrained(ws)
-    CorrectedGINR(CorrectedConfig(**TINY["corrected"])).save_pretrained(wc)
+    ws, wc = tiny_weights(tmp_path, ("s", "c"))
     common = ["--data", str(data), "--cache-dir", str(tmp_path / "c1"), "--measure-cache", str(tmp_path / "m")]
     weights = ["--weights", str(ws), "--weights", str(wc)]
     assert fill_main(weights + common + ["--n-train", "20"]) == 0

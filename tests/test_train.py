@@ -5,8 +5,8 @@ import math
 import pytest
 import torch
 
-from tests.test_train_helpers import make_image_folder, run_module, train_args
-from tests.tiny import TINY
+from tests.test_train_helpers import ROOT, make_image_folder, run_module, train_args
+from train.tiny import TINY
 from train.checkpoint import RunDirError
 from train.config import TrainConfig, parse_duration
 from train.data import DataError
@@ -243,7 +243,8 @@ def test_recard_rewrites_the_card_of_an_export_whose_run_is_gone(tmp_path, tiny_
 
 def test_cards_of_the_lossy_jpeg_copy_say_so_in_the_model_index():
     import yaml
-    from train.publish.card import LOSSY_TEST, model_card
+    from train.publish.card import model_card
+    LOSSY_TEST = "CIFAR-10 test split (lossy JPEG copy, q ≈ 75)"  # from the older source wording too
     info = {"model": "corrected", "schedule": "s", "step": 1, "epochs": 0.1, "hardware": "cpu", "params": 1,
             "dtype": "float32", "config": {}, "data_source": "ImageFolder at cifar10/ (lossy JPEG copy of CIFAR-10, quality ≈ 75)",
             "test": {"psnr": 29.3, "ssim": 0.93, "n": 10, "of": 10,
@@ -252,6 +253,34 @@ def test_cards_of_the_lossy_jpeg_copy_say_so_in_the_model_index():
     front = yaml.safe_load(card.split("---\n")[1])
     assert front["model-index"][0]["results"][0]["dataset"]["name"] == LOSSY_TEST
     assert f"{LOSSY_TEST}: 32×32 reconstruction" in card and "| 29.30 [29.10, 29.50] |" in card
+    info["data_source"] = "ImageFolder at cifar10/ (CIFAR-10, lossy JPEG copy, q ≈ 90)"  # what describe_source writes
+    assert "CIFAR-10 test split (lossy JPEG copy, q ≈ 90): 32×32" in model_card(info)
+    info["data_source"] = "ImageFolder at d/ (no manifest.json: compression not recorded)"
+    assert "CIFAR-10 test split: 32×32" in model_card(info)
+
+
+def test_data_facts_come_from_the_manifest_not_the_readme(tmp_path):
+    import json
+    from train.data import DataError, describe_source
+    root = make_image_folder(tmp_path / "d")
+    (root / "README.md").write_text("A JPEG copy of CIFAR-10.")  # prose is not read
+    assert describe_source(root) == "ImageFolder at d/ (no manifest.json: compression not recorded)"
+    manifest = {"name": "tiny", "lossless": False, "format": {"container": "baseline JPEG", "jpeg_quality_estimate": 90}}
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    assert describe_source(root) == "ImageFolder at d/ (CIFAR-10, lossy JPEG copy, q ≈ 90)"
+    (root / "manifest.json").write_text(json.dumps({"name": "tiny PNG set", "lossless": True, "format": {}}))
+    assert describe_source(root) == "ImageFolder at d/ (tiny PNG set)"
+    (root / "manifest.json").write_text("{not json")
+    with pytest.raises(DataError, match="unreadable manifest"):
+        describe_source(root)
+
+
+def test_the_project_data_manifest_is_read(tmp_path):
+    from train.data import data_caveat, describe_source
+    data = ROOT.parent / "shared" / "data" / "cifar10"
+    if not (data / "manifest.json").is_file():
+        pytest.skip("the project's data is not beside this checkout")
+    assert data_caveat(describe_source(data)) == "lossy JPEG copy, q ≈ 75"
 
 
 def test_pack_of_a_jpeg_folder_loads_like_the_folder(tmp_path):
@@ -267,3 +296,18 @@ def test_pack_of_a_jpeg_folder_loads_like_the_folder(tmp_path):
         a = load_split(str(src), split, cache_dir=tmp_path / "cache")
         b = load_split(str(packed), split)
         assert torch.equal(a.images, b.images) and torch.equal(a.labels, b.labels) and a.classes == b.classes
+
+
+def test_metrics_keys_are_read_against_the_repository_root(tmp_path, monkeypatch):
+    """train.evaluate keys a folder inside the repository by its path relative to the root; export / recard find
+    the entry from any working folder (a key outside the repository is absolute)."""
+    from train.eval_split import entry_key, entry_path
+    from train.publish.export import _metrics_entry
+    weights = ROOT / "weights" / "corrected"
+    assert entry_key(weights) == "weights/corrected"
+    (tmp_path / "m.json").write_text(json.dumps({"weights/corrected": {"x": 1}}))
+    monkeypatch.chdir(tmp_path)  # another working folder: "weights/corrected" is not below it
+    assert entry_path("weights/corrected") == weights.resolve()
+    assert _metrics_entry(tmp_path / "m.json", weights) == {"x": 1}
+    (tmp_path / "w").mkdir()
+    assert entry_key("w") == str((tmp_path / "w").resolve())

@@ -14,10 +14,16 @@ import pytest
 import torch
 import torch.distributed as dist
 from torch.overrides import TorchFunctionMode
-from torch.utils._device import _device_constructors
 
 import train.loop
 from tests.test_train_helpers import make_image_folder, train_args
+
+
+# the public factory functions that place a new tensor on the default device unless given `device=` (listed here
+# rather than read from a private torch table, so the test does not depend on torch's internals)
+FACTORIES = frozenset({torch.tensor, torch.as_tensor, torch.scalar_tensor, torch.zeros, torch.ones, torch.empty,
+                       torch.full, torch.arange, torch.linspace, torch.logspace, torch.eye, torch.rand,
+                       torch.randn, torch.randint, torch.randperm, torch.empty_strided})
 
 
 class DefaultDeviceTracer(TorchFunctionMode):
@@ -30,7 +36,7 @@ class DefaultDeviceTracer(TorchFunctionMode):
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         out = func(*args, **kwargs)
-        if func in _device_constructors() and kwargs.get("device") is None and isinstance(out, torch.Tensor):
+        if func in FACTORIES and kwargs.get("device") is None and isinstance(out, torch.Tensor):
             self._marked[id(out)] = weakref.ref(out)
         return out
 
@@ -88,6 +94,9 @@ def test_the_tracer_sees_a_tensor_made_without_a_device():
         c = torch.zeros(2) + 1  # derived from a marked tensor: a new tensor, not marked
     assert tracer.made_without_device(a)
     assert not tracer.made_without_device(b) and not tracer.made_without_device(c)
+    with tracer:
+        marked = [torch.zeros(1), torch.full((1,), 2.0), torch.arange(3), torch.randn(2), torch.empty(1)]
+    assert all(tracer.made_without_device(t) for t in marked)
 
 
 @pytest.mark.parametrize("device", ["cpu"])

@@ -5,17 +5,14 @@ import pytest
 import torch
 
 from lainr import CorrectedConfig, CorrectedGINR, SimplifiedConfig, SimplifiedGINR, psnr_per_image
-from tests.test_train_helpers import make_image_folder
-from tests.tiny import TINY
+from tests.test_train_helpers import make_image_folder, tiny_weights
+from train.tiny import TINY
 
 
 def test_evaluate_writes_metrics_and_figures(tmp_path):
     from train.evaluate import SIGMAS, SR_SIZES, main
     data = make_image_folder(tmp_path / "data", n_train=1, n_test=3)
-    torch.manual_seed(0)
-    ws, wc = tmp_path / "simplified", tmp_path / "corrected"
-    SimplifiedGINR(SimplifiedConfig(**TINY["simplified"])).save_pretrained(ws)
-    CorrectedGINR(CorrectedConfig(**TINY["corrected"])).save_pretrained(wc)
+    ws, wc = tiny_weights(tmp_path, ("simplified", "corrected"))
     out = tmp_path / "eval"
     assert main(["--weights", str(ws), "--weights", str(wc), "--data", str(data), "--out", str(out),
                  "--cache-dir", str(tmp_path / "cache"), "--limit", "4", "--embed-n", "6"]) == 0

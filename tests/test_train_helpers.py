@@ -1,5 +1,5 @@
 """Shared fixtures for the training tests: tiny ImageFolder data and the trainer's command line (the tiny model
-configs are tests/tiny.py's TINY, re-exported here for the tests that import it from this module)."""
+configs are train/tiny.py's TINY, re-exported here for the tests that import it from this module)."""
 import json
 import os
 import subprocess
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.tiny import TINY  # train_args; tests/test_inference_ablations.py also imports it from here
+from train.tiny import TINY  # train_args; tests/test_inference_ablations.py also imports it from here
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,6 +25,19 @@ def make_image_folder(root, n_train=6, n_test=3, classes=("cat", "dog"), seed=0)
                 small = rng.integers(0, 255, (4, 4, 3), dtype=np.uint8)
                 Image.fromarray(small).resize((32, 32), Image.BILINEAR).save(d / f"{i:04d}.png")
     return Path(root)
+
+
+def tiny_weights(root, names=("simplified", "corrected"), seed=0):
+    """→ (simplified folder, corrected folder): freshly initialised TINY models saved in Hub format under root
+    (root/<names[0]>, root/<names[1]>), seeded."""
+    import torch
+
+    from lainr import CorrectedConfig, CorrectedGINR, SimplifiedConfig, SimplifiedGINR
+    torch.manual_seed(seed)
+    ws, wc = Path(root) / names[0], Path(root) / names[1]
+    SimplifiedGINR(SimplifiedConfig(**TINY["simplified"])).save_pretrained(ws)
+    CorrectedGINR(CorrectedConfig(**TINY["corrected"])).save_pretrained(wc)
+    return ws, wc
 
 
 def train_args(model, data, out, cache, *extra):

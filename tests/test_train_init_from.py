@@ -7,7 +7,7 @@ import torch
 
 from lainr import CorrectedConfig, CorrectedGINR
 from tests.test_train_helpers import make_image_folder, run_module, train_args
-from tests.tiny import TINY
+from train.tiny import TINY
 from train.checkpoint import load_checkpoint
 from train.evaluate import weights_sha256
 

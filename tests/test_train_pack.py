@@ -16,6 +16,9 @@ def jpeg_folder(root, n_train=6, n_test=2, classes=("cat", "dog", "emu")):
     for p in list(src.rglob("*.png")):  # a JPEG copy, like the shared CIFAR-10 folder
         Image.open(p).convert("RGB").save(p.with_suffix(".jpg"), quality=75)
         p.unlink()
+    (src / "manifest.json").write_text(json.dumps(  # the facts recorded beside the data, as for the shared copy
+        {"name": "test JPEG copy", "lossless": False, "format": {"container": "baseline JPEG",
+                                                                  "jpeg_quality_estimate": 75}}))
     return src
 
 
@@ -38,6 +41,7 @@ def test_pack_loads_like_the_folder_and_stores_the_header_once(tmp_path):
         assert len(z["jpeg_header_offsets"]) == 2  # one header
         meta = json.loads(bytes(z["meta"]).decode())
     assert meta["n_train"] == 18 and "18 of 18 training images" in meta["source"]
+    assert "lossy JPEG copy, q ≈ 75" in meta["source"]  # the manifest's facts travel in the pack
     for split in ("train", "test"):
         a = load_split(str(src), split, cache_dir=tmp_path / "cache")
         b = load_split(str(packed), split)

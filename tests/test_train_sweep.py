@@ -5,7 +5,7 @@ import json
 import pytest
 
 from tests.test_train_helpers import make_image_folder, run_module
-from tests.tiny import TINY
+from train.tiny import TINY
 from train.study.sweep import default_grid, steps_for
 
 PAIR = "b8-lr1e-4-w0,b8-lr4e-4-w0"

@@ -84,9 +84,9 @@ def inspect_run_dir(out, cfg: TrainConfig, resume=False):
     return None
 
 
-def write_run_json(out, cfg, extra, plan=None):
-    """run.json: the config, the step plan of a budgeted run (total_steps, each extension) and one
-    history entry per start."""
+def write_run_json(out, cfg, extra, plan=None, world_size=None):
+    """run.json: the config, the step plan of a budgeted run (total_steps, each extension), the number of
+    DDP processes (`world_size`: a resume must use the same) and one history entry per start."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / RUN_JSON
@@ -94,5 +94,7 @@ def write_run_json(out, cfg, extra, plan=None):
     record["config"] = json.loads(cfg.to_json())
     if plan is not None:
         record["plan"], record["total_steps"], record["extensions"] = plan, plan[-1]["total_steps"], plan[1:]
+    if world_size is not None:
+        record["world_size"] = world_size
     record["history"].append(extra)
     atomic_write_json(path, record)

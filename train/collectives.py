@@ -6,6 +6,8 @@ backend per run and one device per collective keeps that simple — a `cuda:nccl
 would also work, but would add a second backend to set up and to test for a handful of scalars a
 step (the step already waits for `loss.item()`, so the device copy costs no extra sync).
 """
+import os
+
 import torch
 import torch.distributed as dist
 
@@ -20,5 +22,6 @@ def all_reduce_values(values, device, world, op=dist.ReduceOp.SUM):
 
 
 def backend(device):
-    """The process-group backend for a run on `device`: nccl on CUDA, gloo on CPU."""
-    return "nccl" if str(device).startswith("cuda") else "gloo"
+    """The process-group backend for a run on `device`: nccl on CUDA, gloo on CPU; LAINR_DDP_BACKEND overrides
+    it (the GPU call's smoke runs gloo on one GPU, where NCCL refuses two ranks on one device)."""
+    return os.environ.get("LAINR_DDP_BACKEND") or ("nccl" if str(device).startswith("cuda") else "gloo")

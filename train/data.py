@@ -10,6 +10,7 @@ import hashlib
 import io
 import json
 import os
+import re
 from dataclasses import dataclass
 from multiprocessing import Pool
 from pathlib import Path
@@ -38,14 +39,50 @@ class Split:
         return len(self.labels)
 
 
+MANIFEST = "manifest.json"  # beside an ImageFolder's train/ and test/: the facts recorded about the data
+JPEG_CAVEAT = "lossy JPEG copy, q ≈ {quality}"  # the one wording of the caveat (cards, metrics, studies)
+
+
+def read_manifest(data):
+    """DIR/manifest.json of an ImageFolder root → dict, or None where there is none (or DIR is no folder).
+    The keys read here: "lossless" (bool), "format": {"container", "jpeg_quality_estimate"}, "name"."""
+    path = Path(str(data)) / MANIFEST
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise DataError(f"{path}: unreadable manifest ({err})") from err
+
+
 def describe_source(data):
+    """The data in words, for run.json and the model card: the lossy-JPEG caveat only where a manifest records
+    it (`lossless: false`, a JPEG container and its quality); nothing is inferred from a README."""
     if data == "cifar10":
         return "CIFAR-10 via torchvision (lossless original arrays)"
     if str(data).endswith(".npz"):
         return f"CIFAR-10 pack {Path(data).name} (see its 'source' entry)"
-    readme = Path(data) / "README.md"
-    lossy = readme.is_file() and "jpeg" in readme.read_text(errors="ignore").lower()
-    return f"ImageFolder at {Path(data).name}/" + (" (lossy JPEG copy of CIFAR-10, quality ≈ 75)" if lossy else "")
+    name, manifest = Path(data).name, read_manifest(data)
+    if manifest is None:
+        return f"ImageFolder at {name}/ (no {MANIFEST}: compression not recorded)"
+    fmt = manifest.get("format") or {}
+    if manifest.get("lossless") is False and "JPEG" in str(fmt.get("container", "")).upper():
+        quality = fmt.get("jpeg_quality_estimate", "unknown")
+        return f"ImageFolder at {name}/ (CIFAR-10, {JPEG_CAVEAT.format(quality=quality)})"
+    return f"ImageFolder at {name}/ ({manifest.get('name', 'lossless')})"
+
+
+def data_caveat(source):
+    """The lossy-JPEG caveat of a `describe_source` text ("lossy JPEG copy, q ≈ 75"), or None (lossless or not
+    recorded). Also reads the older wording "(lossy JPEG copy of CIFAR-10, quality ≈ 75)" of recorded runs."""
+    m = re.search(r"lossy JPEG copy[^)]*?(?:q|quality) ≈ (\w+)", str(source))
+    return JPEG_CAVEAT.format(quality=m.group(1)) if m else None
+
+
+def split_description(split, source):
+    """"CIFAR-10 test split (lossy JPEG copy, q ≈ 75)" — a split of the data in words, with its caveat."""
+    caveat = data_caveat(source)
+    return f"{split} ({caveat})" if caveat else split
 
 
 # ---- ImageFolder ------------------------------------------------------------------------------

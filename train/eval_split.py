@@ -3,14 +3,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import load_split
+from .data import data_caveat, load_split
 from .splits import validation_indices
 from .stats import bootstrap_mean
 from .validate import val_indices
 
 SPLITS = ("test", "val")
 REPO = Path(__file__).resolve().parents[1]
-DATA_CAVEAT = "CIFAR-10 test split (lossy JPEG copy, q ≈ 75)"
 
 
 def load_eval_split(split, data, *, limit=0, data_root="data", cache_dir=None):
@@ -27,24 +26,30 @@ def load_eval_split(split, data, *, limit=0, data_root="data", cache_dir=None):
 
 
 def describe_data(split, source):
-    """The data a headline figure stands on, in words (the caveat for the lossy JPEG copy)."""
-    lossy = "lossy JPEG" in source
-    if split == "test":
-        return DATA_CAVEAT if lossy else f"CIFAR-10 test split ({source})"
-    return ("CIFAR-10 validation split: 5,000 held-out training images (train/splits.py)"
-            + (" (lossy JPEG copy, q ≈ 75)" if lossy else f" ({source})"))
+    """The data a headline figure stands on, in words: the split and the data's caveat (the lossy JPEG copy,
+    train.data.data_caveat), else its source."""
+    what = ("CIFAR-10 test split" if split == "test"
+            else "CIFAR-10 validation split: 5,000 held-out training images (train/splits.py)")
+    return f"{what} ({data_caveat(source) or source})"
 
 
 def entry_key(source):
-    """metrics.json key of a weights source: a folder inside the repository by its path relative to
-    the repository (so train.publish.recard and train.claims find it from the repository root), else as given."""
+    """metrics.json key of a weights source: a folder inside the repository by its path relative to the
+    repository (so train.publish.recard and train.claims find it from any folder), a folder elsewhere by its
+    absolute path, anything else (a Hub id) as given. `entry_path` reads a key back."""
     path = Path(source)
     if path.is_dir():
         try:
             return path.resolve().relative_to(REPO).as_posix()
         except ValueError:
-            return str(path)
+            return str(path.resolve())
     return str(source)
+
+
+def entry_path(key):
+    """The folder a metrics.json key names, resolved against the repository root (not the working folder)."""
+    path = Path(key)
+    return (path if path.is_absolute() else REPO / path).resolve()
 
 
 def slug(key):

@@ -47,6 +47,12 @@ def vector_width():
     return "unknown vector width"
 
 
+def cpu_description():
+    """The CPU's model name and its widest SIMD, e.g. "Intel(R) Xeon(R) … (AVX-512 (+bf16))": what CPU timings
+    depend on (refinement and bench records)."""
+    return f"{cpu_model()} ({vector_width()})"
+
+
 def describe(device):
     if str(device).startswith("cuda") and torch.cuda.is_available():
         return f"{torch.cuda.get_device_name(torch.device(device))} (CUDA), torch {torch.__version__}"

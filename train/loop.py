@@ -193,218 +193,290 @@ def train(cfg: TrainConfig, *, resume=False, export=True, progress=True, extend_
 
     extend_to: a new planned total of optimiser steps for a run being resumed, budgeted or protocol (see
     train.schedule for the shape); refused below the steps done and on a new run. rewarmup_steps: with
-    extend_to, a linear ramp over that many steps from the current rate to the new schedule (0: jump)."""
-    cfg = _keep_run_epochs(cfg).resolved()
+    extend_to, a linear ramp over that many steps from the current rate to the new schedule (0: jump).
+
+    Set-up (`_Run.__init__`: every refusal before anything is written, then data and model), resume
+    (`_Run.resume`), the plan and run.json (`_Run.start`), the steps and epochs (`_Run.loop`), the
+    finish (`_Run.finish`: last validation, final checkpoint, export)."""
+    run = _Run(cfg, resume, extend_to, rewarmup_steps)
+    run.resume()
+    run.start()
+    run.loop(progress)
+    return run.finish(export)
+
+
+def _refuse_bad_extension_flags(extend_to, rewarmup_steps):
     if extend_to is not None and extend_to < 1:
         raise ValueError(f"--extend-to must be a positive number of steps, got {extend_to}")
     if rewarmup_steps is not None and (rewarmup_steps < 0 or (extend_to is not None and
                                                                rewarmup_steps > extend_to)):
         raise ValueError(f"--rewarmup-steps must be in 0..STEPS of --extend-to, got {rewarmup_steps}")
-    check_source(cfg.data)  # bad data → DataError before anything is written
-    start_state = init_weights(cfg)  # --init-from that does not fit → ValueError before anything is written
-    rank, world, device = _dist_setup(cfg)
-    if cfg.batch_size % world:
-        raise ValueError(f"--batch-size {cfg.batch_size} must be divisible by the {world} DDP processes")
-    out = Path(cfg.out)
-    ckpt_path = inspect_run_dir(out, cfg, resume)  # different run / foreign dir → RunDirError, nothing written
-    ckpt, plan, extension = None, None, None
-    if ckpt_path is not None:
-        ckpt = load_checkpoint(ckpt_path)
-        plan, extension = _resumed_plan(ckpt, cfg, extend_to, rewarmup_steps)  # bad budget / extension → ValueError
-        saved = TrainConfig.from_dict(ckpt["config"])  # the run keeps the budget flags it was started with
-        cfg = dataclasses.replace(cfg, max_steps=saved.max_steps, time_budget=saved.time_budget)
-    elif extend_to is not None or rewarmup_steps is not None:
-        raise ValueError(f"--extend-to continues an existing run, and {out} holds none (no {CKPT}); "
-                         f"start a new run with --max-steps or --time-budget")
-    if cfg.threads:
-        hardware.set_threads(cfg.threads)
-    is_main = rank == 0
 
-    # data (rank 0 builds the cache first; the others then read it)
-    if not is_main:
-        _barrier(world)
-    train_set, val_set, val_info = train_and_validation_sets(cfg)
-    if is_main:
-        _barrier(world)
-    val_idx = val_indices(len(val_set), cfg.val_limit)
 
-    torch.manual_seed(cfg.seed)
-    model = build_model(cfg).to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)  # decay on all params
-    state = dict(step=0, epoch=0, batch_in_epoch=0, elapsed=0.0, epoch_sums=[0.0, 0.0, 0], finished=False,
-                 last_val=None, lineage=lineage_of(cfg.init_from),  # the --init-from history, read at the start
-                 segments=[])  # one entry per start: from_step and the settings that may change between them
-    if ckpt is None and start_state is not None:  # a new run from --init-from; the optimiser starts afresh
-        model.load_state_dict(start_state)
-    if ckpt is not None:
-        model.load_state_dict(ckpt["model"])
-        opt.load_state_dict(ckpt["optimizer"])
+def _check_world_size(ckpt, out, world):
+    """A run resumes on the number of processes it was trained with: the data order of an epoch, the batch
+    position in it and each process's pixel draws depend on it, so another world size would not replay the
+    run (refused, not rescaled). Checkpoints that did not record it (before DDP) are taken as 1 process."""
+    segments = ckpt.get("segments") or [{}]
+    trained = ckpt.get("world_size", segments[-1].get("world_size", 1))
+    if trained != world:
+        raise ValueError(
+            f"{out} was trained by {trained} process(es) and this command runs {world}: a resume must use the same "
+            f"number (`torchrun --nproc_per_node {trained}`, or plain `python -m train` for 1), since the data order "
+            f"and batch position depend on it. To continue on {world}, export the run (python -m train.publish.export) "
+            f"and start a new --out with --init-from that folder.")
+
+
+class _Run:
+    """One start of a run: what `train` sets up, and its step / epoch / checkpoint / finish."""
+
+    def __init__(self, cfg, resume, extend_to, rewarmup_steps):
+        cfg = _keep_run_epochs(cfg).resolved()
+        _refuse_bad_extension_flags(extend_to, rewarmup_steps)
+        check_source(cfg.data)  # bad data → DataError before anything is written
+        self.start_state = init_weights(cfg)  # --init-from that does not fit → ValueError, nothing written
+        self.rank, self.world, self.device = _dist_setup(cfg)
+        if cfg.batch_size % self.world:
+            raise ValueError(f"--batch-size {cfg.batch_size} must be divisible by the {self.world} DDP processes")
+        self.out = out = Path(cfg.out)
+        ckpt_path = inspect_run_dir(out, cfg, resume)  # different run / foreign dir → RunDirError, nothing written
+        self.ckpt, self.plan, self.extension = None, None, None
+        if ckpt_path is not None:
+            self.ckpt = load_checkpoint(ckpt_path)
+            _check_world_size(self.ckpt, out, self.world)
+            self.plan, self.extension = _resumed_plan(self.ckpt, cfg, extend_to, rewarmup_steps)  # → ValueError
+            saved = TrainConfig.from_dict(self.ckpt["config"])  # the run keeps the budget flags it started with
+            cfg = dataclasses.replace(cfg, max_steps=saved.max_steps, time_budget=saved.time_budget)
+        elif extend_to is not None or rewarmup_steps is not None:
+            raise ValueError(f"--extend-to continues an existing run, and {out} holds none (no {CKPT}); "
+                             f"start a new run with --max-steps or --time-budget")
+        if cfg.threads:
+            hardware.set_threads(cfg.threads)
+        self.cfg, self.is_main = cfg, self.rank == 0
+        self._build()
+
+    def _build(self):
+        """Data (rank 0 builds the cache first; the others then read it), model, optimiser, fresh state."""
+        cfg = self.cfg
+        if not self.is_main:
+            _barrier(self.world)
+        self.train_set, self.val_set, self.val_info = train_and_validation_sets(cfg)
+        if self.is_main:
+            _barrier(self.world)
+        self.val_idx = val_indices(len(self.val_set), cfg.val_limit)
+        torch.manual_seed(cfg.seed)
+        self.model = build_model(cfg).to(self.device)
+        self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)  # all params
+        self.state = dict(step=0, epoch=0, batch_in_epoch=0, elapsed=0.0, epoch_sums=[0.0, 0.0, 0], finished=False,
+                          last_val=None, lineage=lineage_of(cfg.init_from),  # the --init-from history
+                          segments=[])  # one entry per start: from_step and the settings that may change
+        if self.ckpt is None and self.start_state is not None:  # a new run from --init-from; a fresh optimiser
+            self.model.load_state_dict(self.start_state)
+
+    def resume(self):
+        """Model, optimiser, RNG states and position from the checkpoint (nothing for a new run)."""
+        ckpt, state = self.ckpt, self.state
+        if ckpt is None:
+            return
+        self.model.load_state_dict(ckpt["model"])
+        self.opt.load_state_dict(ckpt["optimizer"])
         set_rng_state(ckpt["rng"])
         state.update({k: ckpt[k] for k in state if k in ckpt})
-        if is_main:
-            truncate_metrics(out, state["step"])
-            print(f"resuming {out} at step {state['step']} (epoch {state['epoch']}, "
+        if self.is_main:
+            truncate_metrics(self.out, state["step"])
+            print(f"resuming {self.out} at step {state['step']} (epoch {state['epoch']}, "
                   f"{state['elapsed'] / 60:.1f} min trained)", file=sys.stderr)
-    hw = hardware.describe(device)
-    state["segments"] = record_segment(state["segments"], state["step"], cfg, hw, world)
-    autocast = _autocast(cfg, device, is_main)
-    sampler = DistributedSampler(range(len(train_set)), num_replicas=world, rank=rank, shuffle=True,
-                                 seed=cfg.seed, drop_last=False)
-    local_batch = cfg.batch_size // world
-    steps_per_epoch = math.ceil(len(sampler) / local_batch)
-    if ckpt is None and cfg.budgeted:  # a new budgeted run: fix its total number of steps now
-        plan = _plan_new_run(cfg, model, train_set, sampler, local_batch, steps_per_epoch, device, autocast, rank,
-                             world, is_main)
-    if is_main:
-        write_run_json(out, cfg, {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "from_step": state["step"],
-                                  "hardware": hw, "world_size": world, "data_source": train_set.source,
-                                  "max_steps": cfg.max_steps, "time_budget": cfg.time_budget,
-                                  "recipe": cfg.recipe, "lr": cfg.lr, "batch_size": cfg.batch_size,
-                                  "warmup_frac": cfg.warmup_frac, "total_steps": plan_total(plan),
-                                  "validation": val_info, "n_train": len(train_set), "bf16": cfg.bf16,
-                                  "threads": state["segments"][-1]["threads"],
-                                  **({"extension": extension} if extension else {})}, plan=plan)
-        if extension:
-            print(f"{out}: schedule extended at step {extension['from_step']} from {extension['from_total']} to "
-                  f"{extension['total_steps']} steps", file=sys.stderr)
-    _barrier(world)
 
-    on_cuda = str(device).startswith("cuda")
-    net = model if world == 1 else torch.nn.parallel.DistributedDataParallel(
-        model, device_ids=[torch.device(device).index] if on_cuda else None)
-    log = MetricsLog(out, enabled=is_main)
-    clock = _Clock(state["elapsed"])
-    steps_at_start = state["step"]
-    last_ckpt = last_val = time.time()
+    def start(self):
+        """This start's segment, the sampler, the plan of a new budgeted run, run.json; the DDP wrapper."""
+        cfg, state, world = self.cfg, self.state, self.world
+        self.hw = hardware.describe(self.device)
+        state["segments"] = record_segment(state["segments"], state["step"], cfg, self.hw, world)
+        self.autocast = _autocast(cfg, self.device, self.is_main)
+        self.sampler = DistributedSampler(range(len(self.train_set)), num_replicas=world, rank=self.rank,
+                                          shuffle=True, seed=cfg.seed, drop_last=False)
+        self.local_batch = cfg.batch_size // world
+        self.steps_per_epoch = math.ceil(len(self.sampler) / self.local_batch)
+        if self.ckpt is None and cfg.budgeted:  # a new budgeted run: fix its total number of steps now
+            self.plan = _plan_new_run(cfg, self.model, self.train_set, self.sampler, self.local_batch,
+                                      self.steps_per_epoch, self.device, self.autocast, self.rank, world, self.is_main)
+        if self.is_main:
+            self._write_run_json()
+        _barrier(world)
+        on_cuda = str(self.device).startswith("cuda")
+        self.net = self.model if world == 1 else torch.nn.parallel.DistributedDataParallel(
+            self.model, device_ids=[torch.device(self.device).index] if on_cuda else None)
+        self.log = MetricsLog(self.out, enabled=self.is_main)
+        self.clock = _Clock(state["elapsed"])
+        self.steps_at_start = state["step"]
+        self.last_ckpt = self.last_val = time.time()
+        self.current_lr, self.synced_elapsed, self.img_s = cfg.lr, self.clock(), 0.0
 
-    def checkpoint(finished=False):
-        state["elapsed"], state["finished"] = clock(), finished
+    def _write_run_json(self):
+        cfg, ext = self.cfg, self.extension
+        write_run_json(self.out, cfg, {
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "from_step": self.state["step"], "hardware": self.hw,
+            "world_size": self.world, "data_source": self.train_set.source, "max_steps": cfg.max_steps,
+            "time_budget": cfg.time_budget, "recipe": cfg.recipe, "lr": cfg.lr, "batch_size": cfg.batch_size,
+            "warmup_frac": cfg.warmup_frac, "total_steps": plan_total(self.plan), "validation": self.val_info,
+            "n_train": len(self.train_set), "bf16": cfg.bf16, "threads": self.state["segments"][-1]["threads"],
+            **({"extension": ext} if ext else {})}, plan=self.plan, world_size=self.world)
+        if ext:
+            print(f"{self.out}: schedule extended at step {ext['from_step']} from {ext['from_total']} to "
+                  f"{ext['total_steps']} steps", file=sys.stderr)
+
+    # ---- during the run ---------------------------------------------------------------------------
+    def checkpoint(self, finished=False):
+        state = self.state
+        state["elapsed"], state["finished"] = self.clock(), finished
+        self.last_ckpt = time.time()
+        if self.is_main:
+            save_checkpoint(self.out / CKPT, {
+                **state, "model": self.model.state_dict(), "optimizer": self.opt.state_dict(), "rng": rng_state(),
+                "config": asdict(self.cfg), "lr": self.current_lr, "plan": self.plan,
+                "total_steps": plan_total(self.plan), "steps_per_epoch": self.steps_per_epoch, "hardware": self.hw,
+                "world_size": self.world, "data_source": self.train_set.source, "n_train": len(self.train_set)})
+
+    def validate(self, kind="val"):
+        """Rank 0: score the validation images, log a `kind` record unless kind is "epoch" (logged with the
+        epoch's training figures) → the figures (other ranks: None)."""
+        if not self.is_main:
+            return None
+        m = evaluate_split(self.model, self.val_set.images, self.val_idx, device=self.device, autocast=self.autocast)
+        self.state["last_val"] = {"step": self.state["step"], **m}
+        if kind != "epoch":
+            self.log.write("val", step=self.state["step"], epoch=self.state["epoch"], val_loss=m["loss"],
+                           val_psnr=m["psnr"], val_ssim=m["ssim"], n=m["n"], elapsed=self.clock())
+        return m
+
+    def done(self):
+        if self.plan is not None:  # a budgeted run stops at its planned total (never at a wall time)
+            return self.state["step"] >= plan_total(self.plan)
+        return self.state["epoch"] >= self.cfg.epochs
+
+    def loop(self, progress):
+        """Epochs of steps until the plan (or the protocol's epochs) is done, or a stop request."""
+        cfg, state = self.cfg, self.state
+        self.total = plan_total(self.plan) if self.plan is not None else cfg.epochs * self.steps_per_epoch
+        self.bar = tqdm(total=self.total, initial=state["step"], disable=not (self.is_main and progress),
+                        dynamic_ncols=True, mininterval=1.0 if sys.stderr.isatty() else 30.0, desc=f"{cfg.model}")
+        self.net.train()
+        with StopRequest(enabled=self.world == 1) as stop:
+            while not self.done():
+                self.sampler.set_epoch(state["epoch"])
+                order = torch.tensor(list(self.sampler))
+                for b in range(state["batch_in_epoch"], self.steps_per_epoch):
+                    if self.done():
+                        break
+                    self.step(order, b)
+                    self.between_steps(stop)
+                if state["batch_in_epoch"] == self.steps_per_epoch:
+                    self.end_epoch()
+                _barrier(self.world)
+            self.bar.close()
+
+    def step(self, order, b):
+        """One optimiser step on batch b of this epoch's `order`; the step's record and progress bar."""
+        cfg, state, device, world = self.cfg, self.state, self.device, self.world
+        t0 = time.time()
+        if os.environ.get("LAINR_TRAIN_STEP_SLEEP"):  # test hook: slow steps so a test can kill mid-run
+            time.sleep(float(os.environ["LAINR_TRAIN_STEP_SLEEP"]))
+        self.current_lr = lr = lr_for_step(cfg, state["step"], state["epoch"], self.plan)
+        for group in self.opt.param_groups:
+            group["lr"] = lr
+        idx = order[b * self.local_batch:(b + 1) * self.local_batch]
+        x = to_float(self.train_set.images[idx], device)  # (b, 3, 32, 32)
+        coords, targets = queries(x, cfg.pixels, cfg.train_sigma,
+                                  step_generator(cfg.seed, state["step"], self.rank, device))
+        with (self.autocast() if self.autocast else nullcontext()):
+            pred = self.net(x, coords)  # (b, Q, 3)
+        loss, psnr = loss_and_psnr(cfg.model, pred, targets)
+        if os.environ.get("LAINR_TRAIN_NAN_AT_STEP") == str(state["step"]):  # test hook: simulate divergence
+            loss = loss * float("nan")
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        # mean loss and PSNR over the processes; rank 0's clock (the others add 0)
+        loss_v, psnr_v, self.synced_elapsed = collectives.all_reduce_values(
+            [loss.item(), psnr, self.clock() if self.is_main else 0.0], device, world)
+        loss_v, psnr_v = loss_v / world, psnr_v / world
+        if not math.isfinite(loss_v):
+            self.bar.close()
+            raise TrainingDiverged(
+                f"loss became {loss_v} at step {state['step']} (epoch {state['epoch']}, lr {lr:.3g}); training "
+                f"stopped. The last good checkpoint is kept in {self.out / CKPT}"
+                + ("" if (self.out / CKPT).is_file() else " (none was written yet)") + ".")
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+        self.opt.step()
+        state["step"] += 1
+        state["batch_in_epoch"] = b + 1
+        s = state["epoch_sums"]
+        s[0], s[1], s[2] = s[0] + loss_v, s[1] + psnr_v, s[2] + 1
+        dt = time.time() - t0
+        self.img_s = cfg.batch_size / dt if self.img_s == 0 else 0.9 * self.img_s + 0.1 * cfg.batch_size / dt
+        if state["step"] % cfg.log_every == 0:
+            self.log.write("step", step=state["step"], epoch=state["epoch"], loss=loss_v, psnr=psnr_v, lr=lr,
+                           img_s=cfg.batch_size / dt, elapsed=self.synced_elapsed)
+        self.bar.update(1)
+        self.bar.set_postfix(loss=f"{loss_v:.4f}", psnr=f"{psnr_v:.2f}", img_s=f"{self.img_s:.1f}", lr=f"{lr:.2e}",
+                             refresh=False)
+
+    def between_steps(self, stop):
+        """Timed validation and checkpoint (not at an epoch's end: `end_epoch` does both); a stop request."""
+        cfg, state = self.cfg, self.state
+        end_of_epoch = state["batch_in_epoch"] == self.steps_per_epoch
+        if cfg.val_minutes and time.time() - self.last_val >= cfg.val_minutes * 60 and not end_of_epoch:
+            self.validate("val")
+            self.last_val = time.time()
+            _plot(self.out, self.is_main)
+        if time.time() - self.last_ckpt >= cfg.ckpt_minutes * 60 and not end_of_epoch:
+            self.checkpoint()
+        if stop:  # Ctrl-C / SIGTERM: this step is done; save it and leave (the same command resumes)
+            self.checkpoint()
+            self.bar.close()
+            raise TrainingStopped(
+                f"stopped on request at step {state['step']} of {self.total}; checkpoint saved in {self.out / CKPT}. "
+                f"Run the same command again to resume from there.", state["step"], stop.signum)
+
+    def end_epoch(self):
+        """The epoch is complete: validate, log its means, checkpoint, plot."""
+        state = self.state
+        s = state["epoch_sums"]
+        m = self.validate("epoch")
+        if self.is_main:
+            self.log.write("epoch", step=state["step"], epoch=state["epoch"], train_loss=s[0] / max(s[2], 1),
+                           train_psnr=s[1] / max(s[2], 1), val_loss=m["loss"], val_psnr=m["psnr"],
+                           val_ssim=m["ssim"], n=m["n"], lr=self.current_lr, elapsed=self.clock())
+        state["epoch"] += 1
+        state["batch_in_epoch"] = 0
+        state["epoch_sums"] = [0.0, 0.0, 0]
+        self.checkpoint()
+        _plot(self.out, self.is_main)
+
+    # ---- the end ------------------------------------------------------------------------------------
+    def finish(self, export):
+        """Last validation (unless this step has one), the final checkpoint, the summary, the export."""
+        cfg, state, out, is_main = self.cfg, self.state, self.out, self.is_main
+        def summary():
+            return _summary(cfg, state, self.steps_per_epoch, self.hw, self.train_set.source, self.plan)
+
+        if state["step"] == self.steps_at_start and state["finished"]:
+            if is_main:
+                print(f"{out}: the run is already finished at step {state['step']}; nothing to do (give --extend-to "
+                      f"STEPS, a new total, to continue it)", file=sys.stderr)
+            return summary() if is_main else None
+        lv = state["last_val"]
+        if is_main and (lv is None or lv["step"] != state["step"]):
+            self.validate("end")
+        self.checkpoint(finished=True)
+        result = None
         if is_main:
-            save_checkpoint(out / CKPT, {**state, "model": model.state_dict(), "optimizer": opt.state_dict(),
-                                         "rng": rng_state(), "config": asdict(cfg), "lr": current_lr,
-                                         "plan": plan, "total_steps": plan_total(plan),
-                                         "steps_per_epoch": steps_per_epoch, "hardware": hw,
-                                         "data_source": train_set.source, "n_train": len(train_set)})
-
-    def validate(kind):
-        if is_main:
-            m = evaluate_split(model, val_set.images, val_idx, device=device, autocast=autocast)
-            state["last_val"] = {"step": state["step"], **m}
-            return m
-        return None
-
-    def done():
-        if plan is not None:  # a budgeted run stops at its planned total (never at a wall time)
-            return state["step"] >= plan_total(plan)
-        return state["epoch"] >= cfg.epochs
-
-    total = plan_total(plan) if plan is not None else cfg.epochs * steps_per_epoch
-    bar = tqdm(total=total, initial=state["step"], disable=not (is_main and progress), dynamic_ncols=True,
-               mininterval=1.0 if sys.stderr.isatty() else 30.0, desc=f"{cfg.model}")
-    current_lr, synced_elapsed, img_s = cfg.lr, clock(), 0.0
-    net.train()
-    with StopRequest(enabled=world == 1) as stop:
-        while not done():
-            sampler.set_epoch(state["epoch"])
-            order = torch.tensor(list(sampler))
-            for b in range(state["batch_in_epoch"], steps_per_epoch):
-                if done():
-                    break
-                t0 = time.time()
-                if os.environ.get("LAINR_TRAIN_STEP_SLEEP"):  # test hook: slow steps so a test can kill mid-run
-                    time.sleep(float(os.environ["LAINR_TRAIN_STEP_SLEEP"]))
-                current_lr = lr_for_step(cfg, state["step"], state["epoch"], plan)
-                for group in opt.param_groups:
-                    group["lr"] = current_lr
-                idx = order[b * local_batch:(b + 1) * local_batch]
-                x = to_float(train_set.images[idx], device)  # (b, 3, 32, 32)
-                coords, targets = queries(x, cfg.pixels, cfg.train_sigma,
-                                          step_generator(cfg.seed, state["step"], rank, device))
-                with (autocast() if autocast else nullcontext()):
-                    pred = net(x, coords)  # (b, Q, 3)
-                loss, psnr = loss_and_psnr(cfg.model, pred, targets)
-                if os.environ.get("LAINR_TRAIN_NAN_AT_STEP") == str(state["step"]):  # test hook: simulate divergence
-                    loss = loss * float("nan")
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                # mean loss and PSNR over the processes; rank 0's clock (the others add 0)
-                loss_v, psnr_v, synced_elapsed = collectives.all_reduce_values(
-                    [loss.item(), psnr, clock() if is_main else 0.0], device, world)
-                loss_v, psnr_v = loss_v / world, psnr_v / world
-                if not math.isfinite(loss_v):
-                    bar.close()
-                    raise TrainingDiverged(
-                        f"loss became {loss_v} at step {state['step']} (epoch {state['epoch']}, lr {current_lr:.3g}); "
-                        f"training stopped. The last good checkpoint is kept in {out / CKPT}"
-                        + ("" if (out / CKPT).is_file() else " (none was written yet)") + ".")
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-                opt.step()
-                state["step"] += 1
-                state["batch_in_epoch"] = b + 1
-                s = state["epoch_sums"]
-                s[0], s[1], s[2] = s[0] + loss_v, s[1] + psnr_v, s[2] + 1
-                dt = time.time() - t0
-                img_s = cfg.batch_size / dt if img_s == 0 else 0.9 * img_s + 0.1 * cfg.batch_size / dt
-                if state["step"] % cfg.log_every == 0:
-                    log.write("step", step=state["step"], epoch=state["epoch"], loss=loss_v, psnr=psnr_v,
-                              lr=current_lr, img_s=cfg.batch_size / dt, elapsed=synced_elapsed)
-                bar.update(1)
-                bar.set_postfix(loss=f"{loss_v:.4f}", psnr=f"{psnr_v:.2f}", img_s=f"{img_s:.1f}", lr=f"{current_lr:.2e}",
-                                refresh=False)
-                end_of_epoch = state["batch_in_epoch"] == steps_per_epoch
-                if cfg.val_minutes and time.time() - last_val >= cfg.val_minutes * 60 and not end_of_epoch:
-                    m = validate("val")
-                    if m:
-                        log.write("val", step=state["step"], epoch=state["epoch"], val_loss=m["loss"],
-                                  val_psnr=m["psnr"], val_ssim=m["ssim"], n=m["n"], elapsed=clock())
-                    last_val = time.time()
-                    _plot(out, is_main)
-                if time.time() - last_ckpt >= cfg.ckpt_minutes * 60 and not end_of_epoch:
-                    checkpoint()
-                    last_ckpt = time.time()
-                if stop:  # Ctrl-C / SIGTERM: this step is done; save it and leave (the same command resumes)
-                    checkpoint()
-                    bar.close()
-                    raise TrainingStopped(
-                        f"stopped on request at step {state['step']} of {total}; checkpoint saved in {out / CKPT}. "
-                        f"Run the same command again to resume from there.", state["step"], stop.signum)
-            if state["batch_in_epoch"] == steps_per_epoch:  # the epoch is complete
-                s = state["epoch_sums"]
-                m = validate("epoch")
-                if is_main:
-                    log.write("epoch", step=state["step"], epoch=state["epoch"], train_loss=s[0] / max(s[2], 1),
-                              train_psnr=s[1] / max(s[2], 1), val_loss=m["loss"], val_psnr=m["psnr"],
-                              val_ssim=m["ssim"], n=m["n"], lr=current_lr, elapsed=clock())
-                state["epoch"] += 1
-                state["batch_in_epoch"] = 0
-                state["epoch_sums"] = [0.0, 0.0, 0]
-                checkpoint()
-                last_ckpt = time.time()
-                _plot(out, is_main)
-            _barrier(world)
-        bar.close()
-
-    ran = state["step"] - steps_at_start
-    if ran == 0 and state["finished"]:
-        if is_main:
-            print(f"{out}: the run is already finished at step {state['step']}; nothing to do (give --extend-to "
-                  f"STEPS, a new total, to continue it)", file=sys.stderr)
-        return _summary(cfg, state, steps_per_epoch, hw, train_set.source, plan) if is_main else None
-    lv = state["last_val"]
-    if is_main and (lv is None or lv["step"] != state["step"]):
-        m = validate("end")
-        log.write("val", step=state["step"], epoch=state["epoch"], val_loss=m["loss"], val_psnr=m["psnr"],
-                  val_ssim=m["ssim"], n=m["n"], elapsed=clock())
-    checkpoint(finished=True)
-    summary = None
-    if is_main:
-        summary = _summary(cfg, state, steps_per_epoch, hw, train_set.source, plan)
-        log.write("end", **{k: v for k, v in summary.items() if k != "config"})
-        _plot(out, is_main)
-        if export:
-            export_run(out, out / "hf", eval_limit=cfg.val_limit, device=device)
-    _barrier(world)
-    return summary
+            result = summary()
+            self.log.write("end", **{k: v for k, v in result.items() if k != "config"})
+            _plot(out, is_main)
+            if export:
+                export_run(out, out / "hf", eval_limit=cfg.val_limit, device=self.device)
+        _barrier(self.world)
+        return result
 
 
 def train_and_validation_sets(cfg):

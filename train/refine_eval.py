@@ -28,7 +28,7 @@ from .atomic import atomic_write
 from .data import to_float
 from .refine_photos import SR_FACTORS, TEST_PHOTOS, area, load_photos, render_latents, sr_psnr
 from .stats import bootstrap_mean
-from .study.refine_defaults import cpu_model
+from .hardware import cpu_description
 from .validate import val_indices
 
 JITTER = (0.005, 0.01, 0.02)
@@ -185,7 +185,7 @@ def _est(values):
 def summarise(state, threads=None):
     """The per-image lists of the partial state → refine.json's content (estimates only)."""
     plan = state["plan"]
-    out = {"cpu": cpu_model(), "threads": threads, "defaults": plan["defaults"], "plan": plan,
+    out = {"cpu": cpu_description(), "threads": threads, "defaults": plan["defaults"], "plan": plan,
            "images_done": 0, "one_image_200_steps_s": state.get("one_image_200_steps_s"), "models": {}}
     for label, r in state["models"].items():
         m = {"steps": {}, "jitter": {}, "photos": {}}

@@ -1,4 +1,6 @@
-"""Validation on a fixed test subset: 32×32 reconstruction, clamped PSNR / SSIM (SPEC §1)."""
+"""Validation: 32×32 reconstruction of a fixed, seeded subset of the images given (the held-out validation images
+of the training split by default, train/splits.py; the test split with --val-from test), clamped PSNR / SSIM
+(SPEC §1)."""
 import contextlib
 
 import torch

@@ -1,32 +1,15 @@
 """Choose a selective-scan variant for the tensors at hand.
 
-Measured with `python -m bench.scan_bench` at the corrected model's size (batch 16, d_inner 512,
-d_state 16, L 512, fp32, 2 CPU cores shared with other jobs, load ≈ 8, so absolute times are
-inflated ~3-4x; best of 3):
+On CPU: fused_numba (numba kernels, vectorised over channel lanes) where numba imports — the fastest by far —
+else blelloch, the fastest of the pure-torch variants (reference, chunked, blelloch). For CUDA tensors:
+mamba-ssm's CUDA kernel (used by `lainr.mamba` itself when installed) > triton (fused Triton kernels,
+triton.py, if triton imports) > blelloch (O(log L) launches). triton is imported lazily, the first time a
+variant list or a CUDA default is asked for, so the CPU path never pays for it. Every variant is tested against
+the float64 reference loop (tests/test_scan.py).
 
-    variant       fwd ms   fwd+bwd ms   max rel err (vs float64 reference)
-    reference       6509        15898   1.4e-06
-    chunked         2197         5975   9.1e-07
-    blelloch        1133         5385   1.3e-06
-    fused_numba      158          475   1.3e-06
-    triton       not timed on CPU (GPU kernels; on CPU only via Triton's slow interpreter)
-
-On an H200 (torch 2.11, triton 3.6; `python -m bench.triton_scan_gpu`; gated, Δ ≤ 1, d_inner 512,
-d_state 16, L 512, median of CUDA-event timings), fwd / fwd+bwd ms: batch 16: triton 0.42 / 1.8,
-blelloch 2.6 / 7.8; batch 256: triton 2.3 / 12.6, blelloch 37 / 116. triton's max rel err vs the
-float64 reference there: ≤ 1.6e-6 over all tensors and test cases (7.1e-7 at batch 256).
-
-fused_numba is the fastest on CPU by far (~40x the reference forward, ~33x forward+backward);
-among the pure-torch variants blelloch is the fastest (also at batch 4), so it is the fallback on
-CPU without numba and the choice for CUDA tensors (O(log L) launches; the mixer uses mamba-ssm's
-CUDA kernel itself when that is installed). fused_numba was since vectorised over channel lanes:
-on a quiet machine, 1 thread, CPU time, Δ ~ U(0, 1): 96–103 → 51–58 ms forward, 342 → 170 ms
-forward+backward (docs/history.md, the CPU optimisation rounds).
-
-For CUDA tensors the order is: mamba-ssm's CUDA kernel (used by `lainr.mamba` itself when
-installed) > triton (fused Triton kernels, triton.py, if triton imports) > blelloch. triton is
-imported lazily, the first time a variant list or a CUDA default is asked for, so the CPU path
-never pays for it.
+The timings behind this order are measured, not quoted here: `python -m bench.scan_bench` (CPU variants) and
+`python -m bench.triton_scan_gpu` (the Triton kernel on a GPU); the figures are in BENCHMARKS.md and the history
+of the kernels in docs/history.md.
 """
 import os
 

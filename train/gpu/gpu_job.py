@@ -27,6 +27,7 @@ import hashlib
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
 import tarfile
@@ -37,14 +38,11 @@ import numpy as np
 import torch
 
 from ..atomic import atomic_write_json
+from ..tiny import TINY  # --tiny: the pipeline on small models (the CPU dry run)
 
 PART_BYTES = 15 * 2 ** 20  # < the 16 MiB a returned file may have
 SAFETY = 0.9  # planned steps = budget × measured img/s × SAFETY / batch
 SHARE = {"corrected": 0.7, "simplified": 0.3}  # of the training budget, with --model both
-TINY = {  # --tiny: the pipeline on small models (the CPU dry run in the test suite)
-    "simplified": dict(depth=1, dim=32, ff_dim=64, num_lp=8, hidden=32, mod_freqs=16, hypo_freqs=8),
-    "corrected": dict(depth=1, dim=32, ff_dim=64, num_lp=16, hidden=32, pos_freqs=8, head_dim=16),
-}
 MODELS = ("simplified", "corrected")
 
 
@@ -60,26 +58,49 @@ def _models(name):
     return [name]
 
 
-def check_inputs(a):
-    """Everything that can be refused is refused here, before any work."""
+def check_call(a):
+    """What every GPU call refuses before any work (OUT_DIR not empty, CUDA missing, unreadable data, a bad
+    budget) → (OUT_DIR, budget in seconds)."""
     from ..config import parse_duration
     from ..data import check_source
-    models = _models(a.model)
     out = Path(a.out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise JobError(f"OUT_DIR {out} is not empty; give an empty or new folder (nothing was written)")
     if a.device.startswith("cuda") and not torch.cuda.is_available():
         raise JobError(f"DEVICE={a.device} but no CUDA GPU is visible here; DEVICE=cpu runs the dry run")
     check_source(a.data)
+    budget = parse_duration(a.budget)
+    if budget <= 0:
+        raise JobError(f"the budget must be positive, e.g. 6m (got {a.budget})")
+    return out, budget
+
+
+def check_inputs(a):
+    """Everything that can be refused is refused here, before any work."""
+    models = _models(a.model)
+    out, budget = check_call(a)
     for model in models:
         if a.init_from and not (Path(a.init_from) / model / "config.json").is_file():
             raise JobError(f"--init-from {a.init_from}: no {model}/config.json there")
     from ..recipes import recipe
     recipe(a.recipe, models[0])  # unknown recipe → ValueError listing the known ones
-    budget = parse_duration(a.budget)
-    if budget <= 0:
-        raise JobError("the budget must be positive, e.g. 6m")
     return models, out, budget
+
+
+def call_arguments(p, budget_help):
+    """The arguments every GPU call takes (train/gpu/gpu_run.sh passes them)."""
+    p.add_argument("--data", required=True, help="a train.gpu.pack .npz (or an ImageFolder root)")
+    p.add_argument("--budget", required=True, help=budget_help)
+    p.add_argument("--out", required=True, help="an empty folder: what the call returns")
+    p.add_argument("--work", default="", help="scratch folder (runs, checkpoints); default OUT_work beside OUT")
+    p.add_argument("--device", default=os.environ.get("DEVICE", "cuda"))
+
+
+def _signal_group(pgid, sig):
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:  # the whole group has exited
+        pass
 
 
 class Job:
@@ -107,18 +128,22 @@ class Job:
         self.save_report()
 
     def run(self, args, timeout=None):
-        """python -m … with output appended to log.txt; → return code (124 on timeout)."""
+        """python -m … with output appended to log.txt; → return code (124 on timeout: SIGTERM to the command and
+        everything it started — a study's trainers, torchrun's workers — then SIGKILL after 30 s)."""
         self.log("$ python -m " + " ".join(a if len(a) < 120 else a[:40] + "…" for a in args))
         with open(self.out / "log.txt", "a") as f:
-            proc = subprocess.Popen([sys.executable, "-m", *args], stdout=f, stderr=subprocess.STDOUT, env=self.env)
+            proc = subprocess.Popen([sys.executable, "-m", *args], stdout=f, stderr=subprocess.STDOUT, env=self.env,
+                                    start_new_session=True)  # its own process group, so the guard reaches all
             try:
                 return proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
-                proc.terminate()
+                _signal_group(proc.pid, signal.SIGTERM)
                 try:
                     proc.wait(timeout=30)
                 except subprocess.TimeoutExpired:
-                    proc.kill()
+                    pass
+                _signal_group(proc.pid, signal.SIGKILL)  # whatever of the group is still there
+                proc.wait()
                 return 124
 
     # ---- stages -----------------------------------------------------------------------------
@@ -287,15 +312,17 @@ class Job:
         return ev / "metrics.json"
 
     # ---- OUT_DIR ------------------------------------------------------------------------------
-    def ship(self, name, folder):
-        """folder → OUT/name.tar (or .tar.00, .01 … parts); report.json lists them with sha256."""
+    def ship(self, name, folder, only=None):
+        """folder (or only its entries named in `only`) → OUT/name.tar (or .tar.00, .01 … parts); report.json
+        lists them with sha256."""
         for old in self.out.glob(f"{name}.tar*"):
             old.unlink()
         buf = io.BytesIO()
         with tarfile.open(fileobj=buf, mode="w") as tar:
             for f in sorted(Path(folder).rglob("*")):
-                if f.is_file():
-                    tar.add(f, arcname=str(f.relative_to(folder)))
+                rel = f.relative_to(folder)
+                if f.is_file() and (only is None or rel.parts[0] in only):
+                    tar.add(f, arcname=str(rel))
         data = buf.getvalue()
         parts = [data[i:i + PART_BYTES] for i in range(0, len(data), PART_BYTES)] or [b""]
         names = [f"{name}.tar"] if len(parts) == 1 else [f"{name}.tar.{i:02d}" for i in range(len(parts))]
@@ -325,22 +352,21 @@ class Job:
             if metrics:  # the cards' figures from that evaluation (same files: sha256-checked by export)
                 for model in exported:
                     self.export(model, *runs[model], metrics=metrics)
+        self.finish()
+        return 0 if len(exported) == len(self.models) else 1
+
+    def finish(self):
         self.report["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         self.report["seconds"] = round(time.time() - self.t0, 1)
         self.save_report()
         self.log(f"done in {time.time() - self.t0:.0f} s: {sorted(p.name for p in self.out.iterdir())}")
-        return 0 if len(exported) == len(self.models) else 1
 
 
 def parser():
     p = argparse.ArgumentParser(prog="python -m train.gpu.gpu_job", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", required=True, help="simplified, corrected or both")
-    p.add_argument("--data", required=True, help="a train.gpu.pack .npz (or an ImageFolder root)")
-    p.add_argument("--budget", required=True, help="training time for all models together, e.g. 6m")
-    p.add_argument("--out", required=True, help="an empty folder: what the call returns")
-    p.add_argument("--work", default="", help="scratch folder (runs, checkpoints); default OUT_work beside OUT")
-    p.add_argument("--device", default=os.environ.get("DEVICE", "cuda"))
+    call_arguments(p, "training time for all models together, e.g. 6m")
     p.add_argument("--recipe", default="gpu", help="a train/recipes.py preset (default gpu: batch 128)")
     p.add_argument("--batch-size", type=int, default=0, help="override the recipe's batch")
     p.add_argument("--lr", type=float, default=0.0, help="override the recipe's peak rate")

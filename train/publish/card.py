@@ -1,9 +1,11 @@
 """The model card (README.md) written beside exported weights: YAML front matter + what was run."""
 import json
+import sys
 from pathlib import Path
 
 from .lineage import lineage_markdown
 from ..atomic import atomic_write, atomic_write_json
+from ..data import split_description
 from ..evaluate import weights_sha256
 from ..schedule import rewarmup_text
 
@@ -11,7 +13,16 @@ UNFINISHED_NOTE = ("\n**Note:** exported from an unfinished run's latest checkpo
                    "its end.\n")
 
 
-LOSSY_TEST = "CIFAR-10 test split (lossy JPEG copy, q ≈ 75)"
+def card_command(write, done):
+    """The ending of a command that writes a card (export, recard): info = write(); on success print done(info,
+    info["test"]) and return 0; a refusal (FileNotFoundError, ValueError) → "error: …" on stderr, exit 2."""
+    try:
+        info = write()
+    except (FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(done(info, info["test"]))
+    return 0
 
 
 def _fmt(v, nd=2):
@@ -45,45 +56,78 @@ def test_data(info):
     test = info.get("test") or {}
     if test.get("data"):
         return test["data"]
-    return LOSSY_TEST if "lossy JPEG" in str(info.get("data_source", "")) else "CIFAR-10 test split"
+    return split_description("CIFAR-10 test split", info.get("data_source", ""))
+
+
+def _metrics_yaml(info, test):
+    """The front matter's model-index (the test PSNR / SSIM), or "" without test figures."""
+    if test.get("psnr") is None:
+        return ""
+    return (f"model-index:\n- name: mamba-ginr-{info['model']}\n  results:\n"
+            f"  - task:\n      type: image-to-image\n      name: 32x32 reconstruction\n"
+            f"    dataset:\n      type: cifar10\n      name: \"{test_data(info)}\"\n"
+            f"    metrics:\n    - type: psnr\n      value: {test['psnr']:.3f}\n"
+            f"    - type: ssim\n      value: {test['ssim']:.4f}\n")
+
+
+def _jitter_md(jitter):
+    if not jitter:
+        return ""
+    return ("\n## Jitter robustness (32×32 reconstruction, queries + N(0, σ²))\n\n| σ | PSNR (dB) | SSIM |\n"
+            "|---|---|---|\n" + "".join(f"| {s} | {_fmt_ci(v, 'psnr')} | {_fmt_ci(v, 'ssim', 4)} |\n"
+                                        for s, v in jitter.items()))
+
+
+def _stages_md(info, cfg, here):
+    """The recipe, --init-from, lineage, extensions and segments bullets of "What was run"."""
+    ext_md = ""
+    if info.get("extensions"):
+        ext_md = ("- Schedule extensions (`--extend-to`; from that step on the rate follows the schedule over the "
+                  "new total):\n" + "".join(f"  - at step {e['from_step']}: "
+                                            f"{e.get('from_total') or 'wall-time schedule'} → {e['total_steps']} steps"
+                                            f"{rewarmup_text(e)}"
+                                            f"{' (' + e['at'] + ')' if e.get('at') else ''}\n"
+                                            for e in info["extensions"]))
+    ext_md += segments_markdown(info.get("segments"), info["step"])
+    recipe_md = f"- Recipe: {info['recipe']}.\n" if info.get("recipe") else ""
+    if cfg.get("init_from"):
+        recipe_md += (f"- Initialised from the weights in `{cfg['init_from']}` (fresh optimiser state; the steps "
+                      f"below are this run's only).\n")
+    recipe_md += lineage_markdown(info.get("lineage"), info["epochs"], info.get("elapsed", 0), info["step"],
+                                  cfg.get("batch_size"), here=here)
+    return recipe_md + ext_md
+
+
+def _what_was_run_md(info, cfg, here):
+    sha_md = f" (model.safetensors sha256 `{info['weights_sha256']}`)" if info.get("weights_sha256") else ""
+    return f"""- Schedule: **{info['schedule']}**.
+{_stages_md(info, cfg, here)}- Steps: {info['step']} optimiser steps of batch {cfg.get('batch_size')} ({info['epochs']:.3f} epochs of {info.get('n_train', 50000):,} training images).
+- Optimiser: AdamW, lr {cfg.get('lr')}, weight decay {cfg.get('weight_decay')}, grad-norm clip {cfg.get('grad_clip')};
+  {cfg.get('pixels')} pixels per image per step, training jitter σ = {cfg.get('train_sigma')}.
+- Hardware: {info['hardware']}.
+- Wall time of training: {info.get('elapsed', 0) / 3600:.2f} h.
+- Training data: {info['data_source']}.
+- Weights: {info['params']:,} parameters stored as {info['dtype']}{sha_md}
+  (measured cost against float32: {_fmt(info.get('dtype_delta_db'), 3)} dB PSNR on {info.get('dtype_check_n', 'n/a')} test images); the fixed random Fourier
+  matrices (buffers) are float32.
+"""
+
+
+def _results_md(info, test):
+    return f"""{test_data(info)}: 32×32 reconstruction from the pixel-centre grid, predictions clamped to [0, 1], PSNR and
+SSIM per image then averaged{' (in brackets: 95 % bootstrap interval over images)' if test.get('psnr_ci') else ''}, on **{test.get('n', 'n/a')} test images**{' (a fixed seeded subset of ' + format(test.get('of'), ',') + ')' if test.get('of') and test.get('n') != test.get('of') else ' (the whole test split)'}:
+
+| PSNR (dB) | SSIM |
+|---|---|
+| {_fmt_ci(test, 'psnr')} | {_fmt_ci(test, 'ssim', 4)} |
+{_jitter_md(info.get("jitter"))}"""
 
 
 def model_card(info, here=None):
     """info: dict with model, schedule, step, epochs, elapsed, hardware, data_source, config,
     test (dict psnr/ssim/n), dtype, dtype_delta_db, params, and optionally jitter / notes / weights_sha256.
     here: the folder the card is written into (names the lineage stages it overwrote)."""
-    test = info.get("test") or {}
-    metrics_yaml = ""
-    if test.get("psnr") is not None:
-        metrics_yaml = (f"model-index:\n- name: mamba-ginr-{info['model']}\n  results:\n"
-                        f"  - task:\n      type: image-to-image\n      name: 32x32 reconstruction\n"
-                        f"    dataset:\n      type: cifar10\n      name: \"{test_data(info)}\"\n"
-                        f"    metrics:\n    - type: psnr\n      value: {test['psnr']:.3f}\n"
-                        f"    - type: ssim\n      value: {test['ssim']:.4f}\n")
-    cfg = info.get("config", {})
-    jitter = info.get("jitter")
-    jitter_md = ""
-    if jitter:
-        jitter_md = ("\n## Jitter robustness (32×32 reconstruction, queries + N(0, σ²))\n\n| σ | PSNR (dB) | SSIM |\n"
-                     "|---|---|---|\n" + "".join(f"| {s} | {_fmt_ci(v, 'psnr')} | {_fmt_ci(v, 'ssim', 4)} |\n"
-                                                 for s, v in jitter.items()))
-    hours = info.get("elapsed", 0) / 3600
-    ext = info.get("extensions") or []
-    ext_md = ""
-    if ext:
-        ext_md = ("- Schedule extensions (`--extend-to`; from that step on the rate follows the schedule over the "
-                  "new total):\n" + "".join(f"  - at step {e['from_step']}: "
-                                            f"{e.get('from_total') or 'wall-time schedule'} → {e['total_steps']} steps"
-                                            f"{rewarmup_text(e)}"
-                                            f"{' (' + e['at'] + ')' if e.get('at') else ''}\n" for e in ext))
-    ext_md += segments_markdown(info.get("segments"), info["step"])
-    recipe_md = f"- Recipe: {info['recipe']}.\n" if info.get("recipe") else ""
-    sha_md = f" (model.safetensors sha256 `{info['weights_sha256']}`)" if info.get("weights_sha256") else ""
-    if cfg.get("init_from"):
-        recipe_md += (f"- Initialised from the weights in `{cfg['init_from']}` (fresh optimiser state; the steps "
-                      f"below are this run's only).\n")
-    recipe_md += lineage_markdown(info.get("lineage"), info["epochs"], info.get("elapsed", 0), info["step"],
-                                  cfg.get("batch_size"), here=here)
+    test, cfg = info.get("test") or {}, info.get("config", {})
     return f"""---
 library_name: lainr
 license: mit
@@ -98,7 +142,7 @@ datasets:
 metrics:
 - psnr
 - ssim
-{metrics_yaml}---
+{_metrics_yaml(info, test)}---
 
 # Mamba-GINR ({info['model']}) on CIFAR-10
 
@@ -114,26 +158,10 @@ big = model.render(images, 128)   # images (B, 3, 32, 32) in [0, 1] → (B, 3, 1
 
 ## What was run
 
-- Schedule: **{info['schedule']}**.
-{recipe_md}{ext_md}- Steps: {info['step']} optimiser steps of batch {cfg.get('batch_size')} ({info['epochs']:.3f} epochs of {info.get('n_train', 50000):,} training images).
-- Optimiser: AdamW, lr {cfg.get('lr')}, weight decay {cfg.get('weight_decay')}, grad-norm clip {cfg.get('grad_clip')};
-  {cfg.get('pixels')} pixels per image per step, training jitter σ = {cfg.get('train_sigma')}.
-- Hardware: {info['hardware']}.
-- Wall time of training: {hours:.2f} h.
-- Training data: {info['data_source']}.
-- Weights: {info['params']:,} parameters stored as {info['dtype']}{sha_md}
-  (measured cost against float32: {_fmt(info.get('dtype_delta_db'), 3)} dB PSNR on {info.get('dtype_check_n', 'n/a')} test images); the fixed random Fourier
-  matrices (buffers) are float32.
-
+{_what_was_run_md(info, cfg, here)}
 ## Measured results
 
-{test_data(info)}: 32×32 reconstruction from the pixel-centre grid, predictions clamped to [0, 1], PSNR and
-SSIM per image then averaged{' (in brackets: 95 % bootstrap interval over images)' if test.get('psnr_ci') else ''}, on **{test.get('n', 'n/a')} test images**{' (a fixed seeded subset of ' + format(test.get('of'), ',') + ')' if test.get('of') and test.get('n') != test.get('of') else ' (the whole test split)'}:
-
-| PSNR (dB) | SSIM |
-|---|---|
-| {_fmt_ci(test, 'psnr')} | {_fmt_ci(test, 'ssim', 4)} |
-{jitter_md}
+{_results_md(info, test)}
 {info.get('notes', '')}
 
 ## Training configuration

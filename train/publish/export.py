@@ -17,10 +17,11 @@ from pathlib import Path
 
 import torch
 
-from .card import write_card
+from .card import card_command, write_card
 from ..checkpoint import CKPT, load_checkpoint
 from ..config import TrainConfig
 from ..data import load_split
+from ..eval_split import entry_path
 from ..evaluate import weights_sha256
 from ..hardware import set_threads
 from ..model_factory import build_model
@@ -42,10 +43,11 @@ def _half_roundtrip(model):
 
 
 def _metrics_entry(metrics_file, out_dir):
-    """The entry of a train.evaluate metrics.json that measured out_dir (keyed by the --weights given)."""
+    """The entry of a train.evaluate metrics.json that measured out_dir (keys: `eval_split.entry_key`, a relative
+    one read against the repository root, whatever the working folder)."""
     results = json.loads(Path(metrics_file).read_text())
     for key, entry in results.items():
-        if Path(key).resolve() == out_dir.resolve():
+        if entry_path(key) == Path(out_dir).resolve():
             return entry
     raise ValueError(f"{metrics_file} has no entry for {out_dir} (it has: {', '.join(results)})")
 
@@ -145,18 +147,12 @@ def main(argv=None):
     a = p.parse_args(argv)
     if a.threads:
         set_threads(a.threads)
-    try:
-        info = export_run(a.run_dir, a.out_dir, dtype=a.dtype, eval_limit=a.eval_limit, device=a.device,
-                          jitter=a.jitter, notes=a.notes,
-                          dtype_check_limit=a.dtype_check_limit, metrics=a.metrics or None)
-    except (FileNotFoundError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    t = info["test"]
-    print(f"exported {a.run_dir} → {a.out_dir} ({info['dtype']}, Δ={info['dtype_delta_db']}): "
-          f"PSNR {t['psnr']:.2f} dB, SSIM {t['ssim']:.4f} on {t['n']} test images")
-    return 0
-
+    return card_command(
+        lambda: export_run(a.run_dir, a.out_dir, dtype=a.dtype, eval_limit=a.eval_limit, device=a.device,
+                           jitter=a.jitter, notes=a.notes, dtype_check_limit=a.dtype_check_limit,
+                           metrics=a.metrics or None),
+        lambda info, t: (f"exported {a.run_dir} → {a.out_dir} ({info['dtype']}, Δ={info['dtype_delta_db']}): "
+                         f"PSNR {t['psnr']:.2f} dB, SSIM {t['ssim']:.4f} on {t['n']} test images"))
 
 if __name__ == "__main__":
     sys.exit(main())

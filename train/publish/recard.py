@@ -15,7 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-from .card import write_card
+from .card import card_command, write_card
 from ..evaluate import weights_sha256
 from .export import _from_metrics, _metrics_entry
 
@@ -48,16 +48,9 @@ def main(argv=None):
     p.add_argument("--notes", default="", help="extra markdown for the model card (replaces the notes kept in "
                                                "training_info.json as card_notes; without it they are kept)")
     a = p.parse_args(argv)
-    try:
-        info = recard(a.weights_dir, a.metrics, a.notes)
-    except (FileNotFoundError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    t = info["test"]
-    print(f"re-carded {a.weights_dir}: PSNR {t['psnr']:.2f} dB, SSIM {t['ssim']:.4f} on {t['n']} of {t['of']} "
-          f"test images")
-    return 0
-
+    return card_command(lambda: recard(a.weights_dir, a.metrics, a.notes),
+                        lambda info, t: f"re-carded {a.weights_dir}: PSNR {t['psnr']:.2f} dB, SSIM {t['ssim']:.4f} "
+                                        f"on {t['n']} of {t['of']} test images")
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -40,7 +40,7 @@ from lainr.cpu_threads import set_cpu_threads
 
 from ..atomic import atomic_write, atomic_write_json
 from ..data import DataError, load_split, to_float
-from ..eval_split import DATA_CAVEAT, entry_key
+from ..eval_split import describe_data, entry_key
 from ..evaluate import load_weights, weights_sha256
 from ..stats import bootstrap_mean, paired_difference
 from ..validate import val_indices
@@ -152,7 +152,7 @@ def run(weights, data, out, n=N_IMAGES, data_root="data", data_cache=None, progr
     conditions = ablations(len(model.config.sigma_bands))
     psnr = measure(model, test.images, idx, conditions, progress=progress)
     res = {"weights": entry_key(weights), "weights_sha256": weights_sha256(weights), "n": len(idx),
-           "data": DATA_CAVEAT if "lossy JPEG" in test.source else f"CIFAR-10 test split ({test.source})",
+           "data": describe_data("test", test.source),
            "intact": bootstrap_mean(psnr["intact"]).as_dict(), "ablations": {}}
     for name, abl in conditions.items():
         res["ablations"][name] = {"what": describe(abl, model.config.sigma_bands), "args": abl,

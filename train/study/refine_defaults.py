@@ -11,8 +11,6 @@ skips those already there (resume). The Markdown table is rewritten from the JSO
 """
 import argparse
 import json
-import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -23,6 +21,7 @@ import torch
 from lainr.cpu_threads import set_cpu_threads
 
 from ..atomic import atomic_write
+from ..hardware import cpu_description
 from ..data import load_split, to_float
 from ..splits import validation_indices
 from ..stats import bootstrap_mean
@@ -33,18 +32,6 @@ RESULTS = Path(__file__).resolve().parent.parent / "results"
 REPORT_STEPS = (0, 5, 10, 20, 50, 100, 200)
 PHOTO_STEPS = (0, 10, 25, 50, 100, 200, 400)
 PHOTO_SIGMAS = (0.0, 0.005, 0.01, 0.02)
-
-
-def cpu_model():
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        name = next(line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name"))
-        flags = out.split("Flags:", 1)[1] if "Flags:" in out else ""
-        isa = "AVX-512 + AMX bf16" if "amx_bf16" in flags else "AVX-512" if "avx512f" in flags else \
-            "AVX2" if "avx2" in flags else "no AVX2"
-        return f"{name} ({isa})"
-    except (OSError, subprocess.CalledProcessError, StopIteration):
-        return platform.processor() or "unknown CPU"
 
 
 def balanced(indices, labels, n):
@@ -175,7 +162,7 @@ def main(argv=None):
               "simplified": SimplifiedGINR.from_pretrained(f"{a.weights_dir}/simplified").eval()}
     out = Path(a.out)
     state = json.loads(out.read_text()) if out.is_file() else {}
-    state.update(cpu=cpu_model(), threads=a.threads, n_val=a.images)
+    state.update(cpu=cpu_description(), threads=a.threads, n_val=a.images)
     state.setdefault("configs", {})
     parts = set(a.only.split(",")) if a.only else {"cifar", "photos"}
 

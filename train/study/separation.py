@@ -34,7 +34,7 @@ from lainr.cpu_threads import set_cpu_threads
 
 from ..atomic import atomic_write
 from ..data import DataError, load_split
-from ..eval_split import DATA_CAVEAT, entry_key
+from ..eval_split import describe_data, entry_key
 from ..evaluate import load_weights, weights_sha256
 from ..per_image import measure
 from ..splits import train_indices, validation_indices
@@ -196,7 +196,7 @@ def run(weights, data, out, cache, n_train=N_TRAIN, n_embed=N_EMBED, encode_only
     y_tr, y_te = train.labels[tr_idx].numpy(), test.labels[te_idx].numpy()
     emb_pos = val_indices(len(te_idx), n_embed, seed=1).numpy()
     res = {"n_train": len(tr_idx), "n_test": len(te_idx), "n_embed": len(emb_pos), "k": K,
-           "data": DATA_CAVEAT if "lossy JPEG" in test.source else f"CIFAR-10 test split ({test.source})",
+           "data": describe_data("test", test.source),
            "train_images": "class-balanced, outside the validation split (train/splits.py), seeded",
            "classes": test.classes, "models": {}, "differences": {}}
     correct, embeds = {}, {}

@@ -1,6 +1,8 @@
-"""The tiny model configurations every test uses: same code paths as the published models, milliseconds per call.
+"""The tiny model configurations: same code paths as the published models, milliseconds per call. Used by the
+test suite and by the GPU call's CPU dry run (`train.gpu.gpu_job --tiny`).
 
-TINY[model]: the smallest, as a dict (what `--config-json` takes) — for training, CLI, demo and evaluation tests.
+TINY[model]: the smallest, as a dict (what `--config-json` takes) — for training, CLI, demo, evaluation tests and
+the dry run.
 tiny_simplified() / tiny_corrected(): the same depth and width with a wider decoder (hidden 64; the corrected one
 with 16-wide heads) — kept because the tests that fit images need that capacity: with TINY's decoder the
 overfit-to-30-dB tests (test_models), the refinement test (test_refine) and the float64 cast test (test_bf16) fail.
