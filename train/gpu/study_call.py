@@ -22,6 +22,7 @@ Stages (report.json is rewritten after each, so a call cut short still returns w
 """
 import argparse
 import json
+import shutil
 import socket
 import sys
 import time
@@ -101,7 +102,7 @@ class StudyCall(Job):
     def plan_passes(self, img_s, runs):
         """The largest equal number of image passes per run that fits the time left."""
         startup = RUN_STARTUP_S["cuda" if self.cuda else "cpu"]
-        scoring = runs * self.a.eval_images * SCORE_PASS_COST / img_s
+        scoring = runs * 2 * self.a.eval_images * SCORE_PASS_COST / img_s  # validation and test images
         seconds = self.left() - RESERVE_S - runs * startup - scoring
         passes = int(seconds * img_s * 0.9 / runs)
         self.log(f"plan: {runs} runs, {seconds:.0f} s of training at {img_s:.0f} img/s → {passes} passes per run")
@@ -119,7 +120,9 @@ class StudyCall(Job):
         ev = self.work / "ablations"
         args = ["train.study.ablate", "--data", self.data_path, "--out", str(ev), "--passes", str(passes),
                 "--ablations", names, "--seeds", self.a.seeds, "--eval-images", str(self.a.eval_images),
-                "--recipe", self.recipe_name, "--device", self.a.device]
+                "--test-images", str(self.a.eval_images), "--recipe", self.recipe_name, "--device", self.a.device]
+        if len(self.a.seeds.split(",")) < 3:
+            args.append("--pilot")  # fewer than the study's 3 seeds: the most passes per run in the time
         if self.cuda:
             args.append("--bf16")
         if self.a.tiny:
@@ -127,6 +130,8 @@ class StudyCall(Job):
         rc = self.run(args, timeout=max(10.0, self.left() - RESERVE_S))
         if rc != 0:  # cut short by the guard (124) or a failed run: report what was scored
             self.run(["train.study.ablate", *args[1:], "--report"], timeout=max(10.0, min(120.0, self.left())))
+        if (ev / "runs" / "logs").is_dir():  # the trainers' logs sit beside the checkpoints, which stay here
+            shutil.copytree(ev / "runs" / "logs", ev / "logs", dirs_exist_ok=True)
         scored = sorted(p.stem for p in (ev / "results").glob("*.json")) if (ev / "results").is_dir() else []
         self.stage("ablations", rc=rc, passes_per_run=passes, runs_planned=runs, runs_scored=len(scored),
                    recipe=self.recipe_name, seeds=self.a.seeds)
