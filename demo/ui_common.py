@@ -16,9 +16,10 @@ DISPLAY_SIDE = 256  # renders smaller than this are shown enlarged by an integer
 
 def render_panel(row, label):
     """One render of the page (PNG, pixelated when enlarged) and the caption line under it → (image, caption)."""
-    image = gr.Image(label=label, show_label=False, format="png", interactive=False, type="numpy",
-                     elem_id=f"out-{row}", elem_classes=["pixelated", "render"], buttons=["download", "fullscreen"])
-    caption = gr.Markdown(f"**{label}**", elem_id=f"cap-{row}", elem_classes=["caption"])
+    with gr.Column(min_width=160, elem_classes=["render-card"]):  # a card: on a phone the caption stays with its image
+        image = gr.Image(label=label, show_label=False, format="png", interactive=False, type="numpy",
+                         elem_id=f"out-{row}", elem_classes=["pixelated", "render"], buttons=["download", "fullscreen"])
+        caption = gr.Markdown(f"**{label}**", elem_id=f"cap-{row}", elem_classes=["caption"])
     return image, caption
 
 
@@ -112,3 +113,26 @@ def to_status(n_outputs, at):
                 return skip_all(err.message)
         return wrapper
     return decorate
+
+
+def message_to(box):
+    """Decorator for page events that return {component: value}: a refusal (UserError, or a gr.Error made
+    by user_error) becomes {box: message}, the other outputs left as they are; anything else as
+    errors_as_gr. `box` is the status line beside the control that caused it."""
+    def decorate(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            try:
+                with errors_as_gr():
+                    return fn(*args, **kwargs)
+            except gr.Error as err:
+                if getattr(err, "print_exception", True):
+                    raise
+                return {box: status(err.message)}
+        return wrapper
+    return decorate
+
+
+def status_line(elem_id):
+    """A status line placed beside the control whose refusals it shows (empty: takes no room)."""
+    return gr.Markdown("", elem_id=elem_id, elem_classes=["status-box"])

@@ -27,7 +27,7 @@ def build_tab(service, image, resolution, state):
     shared components (state: the session's refined latents of image A, if any)."""
     default_b = next((p for p in cifar_examples() if "dog_0000" in p), None)
     crops = tempfile.mkdtemp(prefix="ginr-crops-b-")
-    with gr.Tab("Walk between two images", id="walk", elem_id="tab-walk"):
+    with gr.Tab("Walk", id="walk", elem_id="tab-walk"):
         gr.Markdown(HELP)
         with gr.Row():
             with gr.Column(scale=1, min_width=240):
@@ -85,6 +85,7 @@ def build_tab(service, image, resolution, state):
 
     image_b.upload(on_upload_b, image_b, [image_b, walk_status], api_visibility="undocumented",
                    show_progress="hidden")
+    return {"cleared": {**{s: None for s in strips}, animation: None, info: "", walk_status: ""}}
 
 
 def build_api(service):

@@ -58,18 +58,45 @@ def test_a_diverging_refinement_is_a_message_and_keeps_the_one_pass_result(demo_
         Service(engine).refine(CAT, 5, 32)
 
 
-def test_cancel_stops_at_the_next_step_and_keeps_what_is_done(demo_server):
+def test_cancel_stops_both_models_at_their_next_step_and_keeps_what_is_done(demo_server):
+    """Both models refine at once; Cancel stops both, each keeping its steps so far (its best one)."""
+    import threading
+
     from demo import refine as refine_mod
     from demo.images import prepare
 
-    calls = []
+    seen, lock = {}, threading.Lock()
 
     def stop():
-        calls.append(1)
-        return len(calls) >= 3  # cancel while the simplified model is at its step 2
+        with lock:
+            name = threading.current_thread().name
+            seen[name] = seen.get(name, 0) + 1
+            return len(seen) == 2 and min(seen.values()) >= 3  # both models have taken steps
 
-    refined = refine_mod.run(demo_server[2], prepare(CAT), 50, stop=stop)
-    assert refined.cancelled and refined.steps_done("simplified") == 2 and refined.steps_done("corrected") == 0
+    refined = refine_mod.run(demo_server[2], prepare(CAT), 1000, stop=stop)
+    assert set(seen) == {"refine-simplified", "refine-corrected"}  # one thread per model
+    assert refined.cancelled
+    for name in ("simplified", "corrected"):
+        assert 2 <= refined.steps_done(name) < 1000, refined.describe()
+        assert 0 <= refined.best_step(name) <= refined.steps_done(name)
+        assert refined.best_psnr(name) == max(refined.psnr[name])
+    assert "kept: simplified step" in refined.describe() and refined.as_dict()["kept_step"]
+
+
+def test_a_cancelled_refinement_never_replaces_a_better_earlier_one(demo_server):
+    from demo import refine as refine_mod
+    from demo.images import prepare
+
+    image = prepare(CAT)
+    finished = refine_mod.run(demo_server[2], image, 40)
+    cancelled = refine_mod.run(demo_server[2], image, 1000, stop=lambda: True)  # stopped at step 0
+    kept = refine_mod.keep_better(cancelled, finished)
+    for name in ("simplified", "corrected"):
+        assert kept.best_psnr(name) == max(finished.best_psnr(name), cancelled.best_psnr(name))
+        assert kept.latents[name] is (finished if name in kept.earlier else cancelled).latents[name]
+    assert kept.earlier and kept.tag not in (finished.tag, cancelled.tag)
+    assert refine_mod.keep_better(cancelled, refine_mod.run(demo_server[2], prepare(DOG), 3)) is cancelled  # another image
+    assert refine_mod.keep_better(finished, cancelled) is finished  # a finished run is the visitor's choice
 
 
 def _strings(value):

@@ -181,7 +181,7 @@ def test_page_in_real_browser(demo_server, demo_weight_dirs, tmp_path):
         # Cancel: a long refinement stops at the next step; what is done is kept; the server keeps serving
         _set_number(page, "#refine-steps", "1000")
         page.locator("#refine-run").click()
-        page.wait_for_function("() => /refining (simplified|corrected): step/.test(document.body.innerText)")
+        page.wait_for_function("() => /refining: simplified step/.test(document.body.innerText)")
         page.locator("#refine-cancel").click()
         page.wait_for_function("() => /Cancelled|corrected 1000 steps/.test("
                                "document.querySelector('#refine-info').innerText)", timeout=TIMEOUT_MS)
@@ -229,11 +229,12 @@ def test_bad_input_is_refused_where_it_is_typed_or_uploaded(demo_server, tmp_pat
         _set_number(page, "#resolution", "64")
         page.wait_for_function("() => !document.querySelector('#status').innerText.includes('Resolution')")
         _set_number(page, "#sigma", "0.5")
-        _wait_text(page, "#status", "σ (jitter) must be between 0 and 0.05")
+        _wait_text(page, "#rec-status", "σ (jitter) must be between 0 and 0.05")
         page.locator("#run").click()
-        _wait_text(page, "#status", "σ (jitter) must be between 0 and 0.05")
+        _wait_text(page, "#rec-status", "σ (jitter) must be between 0 and 0.05")
         _set_number(page, "#refine-steps", "5000")
-        _wait_text(page, "#status", "Refinement steps must be a whole number from 0 to 1000")
+        _wait_text(page, "#refine-status", "Refinement steps must be a whole number from 0 to 1000")
+        _beside(page, "#refine-status", "#refine-steps")
         page.get_by_role("tab", name="Zoom").click()  # the picker redraws from the refused upload: no HTTP 500
         page.locator("#input-image input[type=file]").set_input_files(str(bad))
         _wait_text(page, "#status", "x.jpg", "not an image")
@@ -241,6 +242,15 @@ def test_bad_input_is_refused_where_it_is_typed_or_uploaded(demo_server, tmp_pat
         _shot(page, tmp_path, "demo_bad_values")
         assert not errors, errors
         assert not server_errors, server_errors
+
+
+def _beside(page, message, control, within=160):
+    """The message is in the viewport, within `within` px below (or beside) its control."""
+    page.locator(control).scroll_into_view_if_needed()
+    m, c = page.locator(message).bounding_box(), page.locator(control).bounding_box()
+    height = page.viewport_size["height"]
+    assert 0 <= m["y"] and m["y"] + m["height"] <= height, (m, height)  # inside the viewport
+    assert -within < m["y"] - (c["y"] + c["height"]) < within, (m, c)  # right under or beside its control
 
 
 def _wait_text(page, elem_id, *parts):
@@ -299,7 +309,7 @@ def test_zoom_and_walk_in_real_browser(demo_server, tmp_path):
         _shot(page, tmp_path, "demo_zoom_bad_window")
 
         # Walk: image B = the astronaut photo, five t values, strips and a GIF
-        page.get_by_role("tab", name="Walk between two images").click()
+        page.get_by_role("tab", name="Walk").click()
         page.locator("#walk-examples button.gallery-item").nth(20).click()
         page.wait_for_function(
             "() => { const i = document.querySelector('#walk-image-b img'); return i && i.src.includes('astronaut'); }")
