@@ -187,12 +187,21 @@ def nearest(prepared, size):
     return to_array(t)
 
 
-def warm_up(engine, sizes=(32, 256)):
-    """Throw-away renders per model: the first decode at a new size pays allocator set-up (seconds)."""
-    from .images import Prepared
+def warm_up(engine, sizes=(32, 256), example=None, first_size=128):
+    """Throw-away renders per model: the first decode at a new size pays allocator set-up (seconds), and
+    the first refinement step seconds of autograd set-up. Then `example` (the page's first view) is
+    rendered at `first_size`, so the first visitor's page is filled from the cache."""
+    from .images import Prepared, prepare, to_tensor
 
     blank = Prepared(model_input=np.full((MODEL_SIZE, MODEL_SIZE, 3), 0.5, dtype=np.float32))
     for size in sizes:
         for name in engine.models:
             engine.render(name, blank, size)
-        engine.clear()
+    for name in engine.models:
+        if hasattr(engine.model(name), "fit_latents"):
+            engine.model(name).fit_latents(to_tensor(blank.model_input), steps=2)
+    engine.clear()
+    if example is not None:
+        prepared = prepare(example)
+        for name in engine.models:
+            engine.render(name, prepared, first_size)

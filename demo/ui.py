@@ -28,7 +28,15 @@ CSS = """
 #claims td, #claims th { word-break: normal !important; overflow-wrap: normal !important; hyphens: none; }
 #claims td:first-child { min-width: 11em; }
 #claims td:last-child { white-space: nowrap; }
-@media (max-width: 640px) { .render-card { margin-bottom: 16px; } }
+@media (max-width: 640px) {
+  .render-card { margin-bottom: 16px; }
+  #claims thead { display: none; }
+  #claims table, #claims tbody, #claims tr, #claims td { display: block; width: auto !important; }
+  #claims tr { border-bottom: 2px solid var(--border-color-primary); padding: 6px 0; }
+  #claims td { border: none !important; padding: 2px 4px !important; min-width: 0 !important; }
+  #claims td:first-child { font-weight: 600; }
+  #claims td:last-child::before { content: "verdict: "; }
+}
 """
 # Links to a collapsed section (the banner's model cards, "How to read this page") open every accordion
 # around and at the target, then scroll to it; Gradio's accordions ignore a plain #anchor.
@@ -38,13 +46,11 @@ document.addEventListener("click", (event) => {
   const target = link && document.getElementById(link.getAttribute("href").slice(1));
   if (!target) return;
   event.preventDefault();
-  const chain = [];
   for (let el = target; el; el = el.parentElement) {
     const button = el.querySelector(":scope > button.label-wrap");
-    if (button) chain.unshift(button);
+    if (button && !button.classList.contains("open")) button.click();
   }
-  chain.forEach((button) => { if (!button.classList.contains("open")) button.click(); });
-  setTimeout(() => target.scrollIntoView({behavior: "smooth", block: "start"}), 150);
+  setTimeout(() => target.scrollIntoView({block: "start"}), 200);
 });
 </script>"""
 INTRO = ("[How to read this page](#how-to-read) · [What the notes claim, and what we measured](#claims) · "
@@ -86,10 +92,14 @@ def build(engine):
     return demo
 
 
+def default_example():
+    """The image the page opens with (reconstructed on load; the warm-up renders it first)."""
+    return next((p for p in cifar_examples() if "cat_0000" in p), None)
+
+
 def _input_column(page):
-    default_example = next((p for p in cifar_examples() if "cat_0000" in p), None)
     gr.Markdown("**Input image** (image A of a walk): a CIFAR-10 example below, or upload one", elem_id="input-label")
-    page["image"] = safe_image(value=default_example, label="Input image", show_label=False,
+    page["image"] = safe_image(value=default_example(), label="Input image", show_label=False,
                                sources=["upload", "clipboard"], height=240, elem_id="input-image",
                                elem_classes=["pixelated"])
     page["status_box"] = gr.Markdown("", elem_id="status", elem_classes=["status-box"])
@@ -114,10 +124,9 @@ def _reading_sections(models):
     if claims:
         with gr.Accordion("What the notes claim, and what we measured", open=True, elem_id="claims"):
             gr.Markdown(claims)
-    with gr.Accordion("Model cards", open=False, elem_id="cards"):
-        for name, lm in models.items():
-            with gr.Accordion(f"{name}", open=False, elem_id=f"card-{name}"):
-                gr.Markdown(lm.card or "No model card in this weights folder.")
+    for name, lm in models.items():  # top level: a link to a card opens it (a closed section draws no content)
+        with gr.Accordion(f"Model card: {name}", open=False, elem_id=f"card-{name}"):
+            gr.Markdown(lm.card or "No model card in this weights folder.", elem_id=f"card-{name}-text")
 
 
 def _wire_inputs(page, service, rec, tabs):
