@@ -10,7 +10,7 @@ from .engine import MAX_SIZE
 from .images import MAX_FILE_BYTES, MODEL_SIZE, cifar_examples, photo_examples
 from .refine import CancelFlags
 from .service import Service, UserError, check_resolution, check_sigma, check_upload
-from .ui_common import safe_image, status, to_status, whole_number
+from .ui_common import refuse_bad_requests, safe_image, status, to_status, whole_number
 
 log = logging.getLogger("demo")
 
@@ -89,7 +89,7 @@ def build(engine):
         ui_refine.api(service)
         ui_zoom.build_api(service)
         ui_walk.build_api(service)
-    return demo
+    return refuse_bad_requests(demo)
 
 
 def default_example():

@@ -136,3 +136,35 @@ def message_to(box):
 def status_line(elem_id):
     """A status line placed beside the control whose refusals it shows (empty: takes no room)."""
     return gr.Markdown("", elem_id=elem_id, elem_classes=["status-box"])
+
+
+def request_error(block_fn, err):
+    """A raw API call Gradio could not turn into the function's inputs → the message for its caller."""
+    names = ", ".join(getattr(block, "label", None) or type(block).__name__ for block in block_fn.inputs)
+    endpoint = f"/{block_fn.api_name}" if getattr(block_fn, "api_name", None) else "this event"
+    text = str(err)
+    if "didn't receive enough input values" in text:
+        return f"{endpoint} takes {len(block_fn.inputs)} inputs ({names}); the request gave fewer."
+    if type(err).__name__ == "InvalidPathError":
+        return (f"{endpoint}: a file must be uploaded with the request (gradio_client's handle_file); "
+                "a path on the server is not accepted.")
+    if type(err).__name__ == "ValidationError":
+        return f"{endpoint}: an input is not in the expected form ({names}): a file, then numbers or text."
+    return f"{endpoint}: the request could not be read ({type(err).__name__})."
+
+
+def refuse_bad_requests(demo):
+    """Raw API calls with missing or malformed inputs get a message in the error event (gr.Error), one log
+    line and no traceback: Gradio's own input preparation is wrapped on this Blocks instance."""
+    prepare = demo.preprocess_data
+
+    async def preprocess_data(block_fn, inputs, state, *args, **kwargs):
+        try:
+            return await prepare(block_fn, inputs, state, *args, **kwargs)
+        except gr.Error:
+            raise
+        except Exception as err:  # noqa: BLE001 - any input Gradio cannot prepare is the caller's error
+            raise user_error(request_error(block_fn, err)) from None
+
+    demo.preprocess_data = preprocess_data
+    return demo

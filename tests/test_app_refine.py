@@ -147,3 +147,33 @@ def test_two_refinements_of_one_image_never_share_latents_or_renders(demo_server
     image = prepare(CAT)
     assert apply_refined(image, first).key != apply_refined(image, second).key != image.key
     assert apply_refined(prepare(DOG), first).latents is None  # another image: its own one-pass latents
+
+
+def _raw_call(url, api_name, data):
+    """POST /gradio_api/call/<api_name>, then read its event stream → (event, data dict)."""
+    import httpx
+
+    base = f"{url.rstrip('/')}/gradio_api/call/{api_name}"
+    event_id = httpx.post(base, json={"data": data}, timeout=60).json()["event_id"]
+    text = httpx.get(f"{base}/{event_id}", timeout=120).text
+    event = next(line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("event:"))
+    payload = next(line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("data:"))
+    return event, json.loads(payload)
+
+
+@pytest.mark.parametrize("data, expected", [
+    ([], "/refine takes 3 inputs (image, steps, resolution)"),
+    ([None, 5, 64], "No image given"),
+    ([{"path": "/etc/hostname", "meta": {"_type": "gradio.FileData"}}, 5, 64], "a file must be uploaded with the request"),
+    ([1, 2, 3], "an input is not in the expected form"),
+])
+def test_raw_api_call_with_missing_or_malformed_input_is_a_message_without_traceback(demo_server, capfd, caplog,
+                                                                                      data, expected):
+    import logging
+
+    caplog.set_level(logging.INFO, logger="demo")
+    event, payload = _raw_call(demo_server[0], "refine", data)
+    assert event == "error" and expected in (payload.get("error") or ""), payload
+    assert "Traceback" not in capfd.readouterr().err
+    refusals = [r for r in caplog.records if r.name == "demo" and r.getMessage().startswith("refused")]
+    assert len(refusals) == 1 and expected in refusals[0].getMessage() and not refusals[0].exc_info
