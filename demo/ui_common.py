@@ -7,6 +7,7 @@ import logging
 import gradio as gr
 import numpy as np
 
+from .memory import TRIMMER
 from .service import UserError
 from .upload_image import UploadImage
 
@@ -59,7 +60,8 @@ def errors_as_gr():
     """UserError → gr.Error (one log line); anything unexpected is logged with its traceback and shown
     briefly (the server keeps going)."""
     try:
-        yield
+        with TRIMMER:  # freed memory goes back to the system a few seconds after the last request
+            yield
     except gr.Error:
         raise
     except UserError as err:
