@@ -138,21 +138,20 @@ def _wire_inputs(page, service, rec, tabs):
     image.change(lambda: stale, None, list(stale), queue=False, show_progress="hidden",
                  api_visibility="undocumented")
 
-    @to_status(3, 1)
+    @to_status(2, 1)
     def on_upload(path):
         """A bad file is refused here, with a message that stays until the next action; a non-square one
-        is shown as the centre crop the models see."""
+        is shown as the centre crop the models see (its notes travel with it to the Reconstruct tab)."""
         if not path:
-            return None, status(), ""
+            return None, status()
         try:
-            shown, note = check_upload(path, crops)
+            shown, _ = check_upload(path, crops)
         except UserError as err:
             log.info("rejected upload: %s", err)
-            return None, status(str(err)), ""
-        return (shown if shown != path else gr.skip()), status(), (f"Input: {note}." if note else "")
+            return None, status(str(err))
+        return (shown if shown != path else gr.skip()), status()
 
-    image.upload(on_upload, image, [image, status_box, page["notes"]], api_visibility="undocumented",
-                 show_progress="hidden")
+    image.upload(on_upload, image, [image, status_box], api_visibility="undocumented", show_progress="hidden")
 
     def check_typed(check):
         @to_status(1, 0)
