@@ -71,8 +71,13 @@ def build_tab(service, image, resolution, state):
         return (*(shown[row] for row in walk.ROWS), gif, text, status())
 
     run.click(on_walk, [image, image_b, resolution, ts, state], outputs, api_name="walk_page",
-              api_visibility="undocumented")
+              api_visibility="undocumented", show_progress_on=[strips[-1]])  # one indicator
 
+    _wire_upload_b(image_b, walk_status, crops)
+    return {"cleared": {**{s: None for s in strips}, animation: None, info: "", walk_status: ""}}
+
+
+def _wire_upload_b(image_b, walk_status, crops):
     @to_status(2, 1)
     def on_upload_b(path):
         if not path:
@@ -85,7 +90,6 @@ def build_tab(service, image, resolution, state):
 
     image_b.upload(on_upload_b, image_b, [image_b, walk_status], api_visibility="undocumented",
                    show_progress="hidden")
-    return {"cleared": {**{s: None for s in strips}, animation: None, info: "", walk_status: ""}}
 
 
 def build_api(service):

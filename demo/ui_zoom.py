@@ -85,7 +85,7 @@ def build_tab(demo, service, image, resolution, state, status_box):
         return (*shown, *captions, text + note, zoom.picker(prepared.model_input, window, PICKER_SCALE), status())
 
     run.click(on_zoom, [image, y, x, size, resolution, state], outputs, api_name="zoom_page",
-              api_visibility="undocumented")
+              api_visibility="undocumented", show_progress_on=[outs[-1]])  # one indicator, on the corrected panel
 
     @guard
     def on_pick(ss, evt: gr.SelectData):
@@ -95,7 +95,8 @@ def build_tab(demo, service, image, resolution, state, status_box):
         return window.y, window.x, window.size
 
     picker.select(on_pick, [size], [y, x, size], api_visibility="undocumented", queue=False).then(
-        on_zoom, [image, y, x, size, resolution, state], outputs, api_visibility="undocumented")
+        on_zoom, [image, y, x, size, resolution, state], outputs, api_visibility="undocumented",
+        show_progress_on=[outs[-1]])
     redraw = dict(fn=picker_image, inputs=[image, y, x, size], outputs=picker, api_visibility="undocumented",
                   queue=False, show_progress="hidden")
     gr.on([image.change, y.input, x.input, size.input, demo.load], **redraw)
