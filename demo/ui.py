@@ -24,6 +24,7 @@ CSS = """
 .caption small { color: var(--body-text-color); opacity: 0.85; }
 .status-box:not(:empty) p { color: #b45309; font-weight: 600; }
 .render-card { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 4px !important; }
+#compare .slider-wrap { max-width: 320px; margin: 0 auto; }  /* square panels: the handle stays on the picture */
 #claims table { display: block; overflow-x: auto; }
 #claims td, #claims th { word-break: normal !important; overflow-wrap: normal !important; hyphens: none; }
 #claims td:first-child { min-width: 11em; }

@@ -367,6 +367,10 @@ def test_first_view_refine_cancel_and_a_new_input(demo_server, tmp_path):
             page.wait_for_function("(r) => { const i = document.querySelector('#out-' + r + ' img');"
                                    " return i && i.complete && i.naturalWidth > 0; }", arg=row)
         assert "dB" in page.inner_text("#metrics")
+        # the before/after slider spans its picture only: no empty margin for the handle to go into
+        page.wait_for_selector("#compare img")
+        box = page.locator("#compare img").first.bounding_box()
+        assert abs(box["width"] - box["height"]) <= 2, box
 
         # a finished refinement first
         _set_number(page, "#refine-steps", "30")
