@@ -40,7 +40,10 @@ consistency check only (↓32).
 **Refine** (Reconstruct tab) fits each model's latents to this image by gradient steps, decoder
 frozen: it closes part of the gap between one encoder pass and the best code the decoder can use.
 It is fitted at the 32×32 pixel centres only, so what it does between them is not fitted: for
-real up-sampling read the "vs photo" scores of a photo example after refining.
+real up-sampling read the "vs photo" scores of a photo example after refining. Long runs oscillate,
+so each model keeps its best step (named on the page). Its curve is scored at the 32×32 pixel
+centres against the input, while the captions score the render at the output resolution (↓32, vs
+photo): the two numbers differ because they measure different things.
 
 **Where the figures come from.** The banner's training facts and test PSNR are read from each weights
 folder's `training_info.json`; the model cards (below) and `weights/eval/` (evaluation tables and
