@@ -439,6 +439,13 @@ def test_links_and_the_claims_table_on_a_phone(demo_server, tmp_path):
             page.goto(demo_server[0], wait_until="load")
             page.wait_for_selector("#claims table")
             assert page.locator("#tabs button[role=tab]", has_text="Walk").is_visible()  # no "•••" overflow
+            for picker in ("#compare-left", "#compare-right"):  # wide enough for "corrected, refined"
+                page.locator(picker).scroll_into_view_if_needed()
+                width = page.evaluate("(sel) => document.querySelector(sel + ' input').clientWidth", picker)
+                needed = page.evaluate("""(sel) => { const i = document.querySelector(sel + ' input');
+                    const c = document.createElement('canvas').getContext('2d'); c.font = getComputedStyle(i).font;
+                    return c.measureText('corrected, refined').width; }""", picker)
+                assert width >= needed, (picker, width, needed)
             broken = _words_broken(page, "#claims td, #claims th")
             assert not broken, broken
             assert "🟡" not in page.inner_text("#claims") and "no GPU lent" not in page.inner_text("#claims")
