@@ -72,9 +72,10 @@ class Refined:
 
 
 def keep_better(new, old):
-    """A cancelled refinement never discards an earlier finished one of the same image: per model, the
-    earlier record's latents (and curve) stay where they reached a higher PSNR → Refined."""
-    if old is None or not new.cancelled or old.key != new.key or old.cancelled:
+    """A cancelled refinement never discards an earlier one of the same image (finished, or itself kept
+    this way): per model, the earlier record's latents (and curve) stay where they reached a higher
+    PSNR → Refined. A finished refinement is the visitor's choice and replaces the earlier one."""
+    if old is None or not new.cancelled or old.key != new.key:
         return new
     better = tuple(name for name in NAMES if old.best_psnr(name) > new.best_psnr(name))
     if not better:

@@ -97,6 +97,9 @@ def test_a_cancelled_refinement_never_replaces_a_better_earlier_one(demo_server)
     assert kept.earlier and kept.tag not in (finished.tag, cancelled.tag)
     assert refine_mod.keep_better(cancelled, refine_mod.run(demo_server[2], prepare(DOG), 3)) is cancelled  # another image
     assert refine_mod.keep_better(finished, cancelled) is finished  # a finished run is the visitor's choice
+    again = refine_mod.keep_better(refine_mod.run(demo_server[2], image, 1000, stop=lambda: True), kept)
+    for name in ("simplified", "corrected"):  # a second cancelled run keeps what the first merge kept
+        assert again.best_psnr(name) >= kept.best_psnr(name)
 
 
 def _strings(value):
