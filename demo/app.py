@@ -9,7 +9,7 @@ import os
 import threading
 
 from .engine import Engine, warm_up
-from .ui import build, launch_kwargs, queue
+from .ui import build, default_example, launch_kwargs, queue
 from .weights import load_models
 
 
@@ -47,7 +47,8 @@ def main(argv=None):
         set_cpu_threads(args.threads)
     demo, engine = create(args.simplified, args.corrected)
     if not args.no_warm_up:  # the first decode pays seconds of set-up; pay it while the page loads
-        threading.Thread(target=warm_up, args=(engine,), daemon=True, name="warm-up").start()
+        threading.Thread(target=warm_up, args=(engine,), kwargs={"example": default_example()}, daemon=True,
+                         name="warm-up").start()
     queue(demo, concurrency=args.concurrency).launch(server_name=args.host, server_port=args.port,
                                                      share=args.share, **launch_kwargs())
 

@@ -122,15 +122,20 @@ def token_bias_centre(token, num_lp, patch_grid):
     return (row + 0.5) / patch_grid, (col + 0.5) / patch_grid
 
 
-def refine_curve_plot(histories):
-    """histories: {model name: [PSNR at the 32×32 pixel centres per refinement step]} → image."""
+def refine_curve_plot(histories, kept=None):
+    """histories: {model name: [PSNR at the 32×32 pixel centres per refinement step]}; kept: {model name:
+    the step whose latents are kept} (marked; None: the last) → image."""
     fig = _figure(5.0, 3.0)
     ax = fig.add_subplot()
     styles = {"simplified": "tab:orange", "corrected": "tab:blue"}
     for model, values in histories.items():
-        ax.plot(np.arange(len(values)), values, color=styles.get(model), label=f"{model} ({values[-1]:.2f} dB)")
+        step = (kept or {}).get(model)
+        step = len(values) - 1 if step is None else step
+        ax.plot(np.arange(len(values)), values, color=styles.get(model),
+                label=f"{model}: kept step {step}, {values[step]:.2f} dB")
+        ax.plot([step], [values[step]], "o", color=styles.get(model), markersize=5)
     ax.set_xlabel("refinement step (0 = one encoder pass)")
-    ax.set_ylabel("PSNR at 32×32 vs input (dB)")
+    ax.set_ylabel("PSNR, 32×32 pixel centres vs input (dB)", fontsize=8)
     ax.set_title("Refinement: PSNR per step, this image", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)

@@ -18,14 +18,29 @@ from .images import MODEL_SIZE, to_array, to_tensor
 
 MAX_SIZE = 512
 MAX_SIGMA = 0.05
+RENDER_CACHE_BYTES = 96 * 2**20  # e.g. a 9-t walk of both models at 512² (18 × 3 MiB) and the renders beside it
 CHUNK = 16384  # queries decoded at once: bounds memory (~70 MB for the corrected model), fastest on CPU
 
 
-class LRU:
-    """A small thread-safe least-recently-used cache."""
+def nbytes(value):
+    """Bytes held by an array, a tensor, or a dict / tuple of them (anything else: 0)."""
+    if isinstance(value, np.ndarray):
+        return value.nbytes
+    if isinstance(value, torch.Tensor):
+        return value.element_size() * value.nelement()
+    if isinstance(value, dict):
+        return sum(nbytes(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return sum(nbytes(v) for v in value)
+    return 0
 
-    def __init__(self, capacity):
-        self.capacity, self._data, self._lock = capacity, OrderedDict(), threading.Lock()
+
+class LRU:
+    """A small thread-safe least-recently-used cache of at most `capacity` entries and `max_bytes` bytes."""
+
+    def __init__(self, capacity, max_bytes=None):
+        self.capacity, self.max_bytes, self._data, self._lock = capacity, max_bytes, OrderedDict(), threading.Lock()
+        self._bytes = 0
 
     def get(self, key):
         with self._lock:
@@ -36,11 +51,19 @@ class LRU:
 
     def put(self, key, value):
         with self._lock:
+            if key in self._data:
+                self._bytes -= nbytes(self._data[key])
             self._data[key] = value
             self._data.move_to_end(key)
-            while len(self._data) > self.capacity:
-                self._data.popitem(last=False)
+            self._bytes += nbytes(value)
+            while len(self._data) > self.capacity or (
+                    self.max_bytes is not None and self._bytes > self.max_bytes and len(self._data) > 1):
+                self._bytes -= nbytes(self._data.popitem(last=False)[1])
         return value
+
+    @property
+    def bytes(self):
+        return self._bytes
 
 
 class Engine:
@@ -52,12 +75,13 @@ class Engine:
         for lm in models.values():  # inference only: decode through the folded copy (lainr's fuse())
             if hasattr(lm.model, "fuse"):
                 lm.model.fuse()
-        self._latents = LRU(64)
-        self._renders = LRU(32)
+        self._latents = LRU(64, max_bytes=64 * 2**20)
+        self._renders = LRU(32, max_bytes=RENDER_CACHE_BYTES)
 
     def clear(self):
         """Forget cached latents and renders (benchmarks)."""
-        self._latents, self._renders = LRU(self._latents.capacity), LRU(self._renders.capacity)
+        self._latents = LRU(self._latents.capacity, self._latents.max_bytes)
+        self._renders = LRU(self._renders.capacity, self._renders.max_bytes)
 
     def model(self, name):
         return self.models[name].model
@@ -187,12 +211,24 @@ def nearest(prepared, size):
     return to_array(t)
 
 
-def warm_up(engine, sizes=(32, 256)):
-    """Throw-away renders per model: the first decode at a new size pays allocator set-up (seconds)."""
-    from .images import Prepared
+def warm_up(engine, sizes=(32, 256), example=None, first_size=128):
+    """Throw-away renders per model: the first decode at a new size pays allocator set-up (seconds), and
+    the first refinement step seconds of autograd set-up. Then `example` (the page's first view) is
+    rendered at `first_size`, so the first visitor's page is filled from the cache."""
+    from .images import Prepared, prepare, to_tensor
 
     blank = Prepared(model_input=np.full((MODEL_SIZE, MODEL_SIZE, 3), 0.5, dtype=np.float32))
     for size in sizes:
         for name in engine.models:
             engine.render(name, blank, size)
-        engine.clear()
+    for name in engine.models:
+        if hasattr(engine.model(name), "fit_latents"):
+            engine.model(name).fit_latents(to_tensor(blank.model_input), steps=2)
+    engine.clear()
+    if example is not None:
+        prepared = prepare(example)
+        for name in engine.models:
+            engine.render(name, prepared, first_size)
+    from .memory import trim
+
+    trim()  # the set-up's freed memory goes back to the system

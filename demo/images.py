@@ -6,6 +6,7 @@ files and non-images. Problems the user can fix raise `InputError` with a plain 
 """
 import hashlib
 import os
+import secrets
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -13,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 MODEL_SIZE = 32  # the encoders take 32×32 RGB
 MAX_PIXELS = 20_000_000  # refuse anything larger (decompression bombs included)
@@ -194,7 +195,9 @@ def prepare(obj, name=None):
         raise InputError("No image given: pick an example, upload an image, or press “Random test image”.")
     if isinstance(obj, (str, os.PathLike)):
         name = name or Path(obj).name
-        im = _decode(_open(obj), notes)
+        im = _open(obj)
+        notes += [n for n in str(im.info.get(CARRIED_NOTES, "")).split("\n") if n]  # a crop's original's notes
+        im = _decode(im, notes)
     elif isinstance(obj, Image.Image):
         im = _decode(obj, notes)
     elif isinstance(obj, np.ndarray):
@@ -231,6 +234,11 @@ def prepare(obj, name=None):
                     name=name or "")
 
 
+# The notes of an upload travel with its centre crop in a PNG text chunk under a name only this process
+# knows (a chunk in someone's own upload is never read as notes).
+CARRIED_NOTES = "ginr-notes-" + secrets.token_hex(8)
+
+
 def centre_crop_file(path, directory):
     """The centre square of a non-square image file, saved losslessly (PNG) in `directory` → its path;
     None when the image is square already. What the page previews: the crop the models see. Raises
@@ -246,7 +254,9 @@ def centre_crop_file(path, directory):
     for old in sorted(directory.glob("*.png"), key=lambda f: f.stat().st_mtime)[:-KEEP_CROPS]:
         old.unlink(missing_ok=True)  # a bounded folder: the page shows the latest crops only
     out = directory / f"{Path(path).stem[:60]}-centre-{square.size[0]}.png"
-    square.save(out, format="PNG", compress_level=1)
+    info = PngImagePlugin.PngInfo()
+    info.add_text(CARRIED_NOTES, "\n".join(notes))
+    square.save(out, format="PNG", compress_level=1, pnginfo=info)
     return str(out)
 
 

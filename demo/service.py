@@ -133,18 +133,36 @@ class Service:
             out[name] = self.engine.render(name, prepared, size, sigma, seed, progress=step)
         return out
 
-    def reconstruct(self, image, resolution, sigma, seed=0, progress=None):
-        """The API: → (simplified uint8 image, corrected uint8 image, metrics dict)."""
+    def reconstruct(self, image, resolution, sigma, seed=0, progress=None, refined=None):
+        """→ (prepared, {row: image}, metrics dict). With `refined` (demo.refine.Refined) belonging to
+        this image, the rows "<model>_refined" (its latents, unjittered) and its record are added."""
         progress = no_progress if progress is None else progress
         size, sigma, seed = check_resolution(resolution), check_sigma(sigma), check_seed(seed)
         prepared = load_input(image)
         progress(0.05, "encoding")
         renders = self._renders(prepared, size, sigma, seed, progress)
         images = {"nearest": nearest(prepared, size), "bicubic": bicubic(prepared, size), **renders}
+        refined = refined if refined is not None and refined.applies_to(prepared) else None
+        if refined is not None:
+            tuned = apply_refined(prepared, refined)
+            for name in ("simplified", "corrected"):
+                images[f"{name}_refined"] = self.engine.render(name, tuned, size)
         metrics = metrics_view.compute(prepared, size, images)
         metrics.update(sigma=sigma, seed=seed, input_notes=list(prepared.notes),
                        models={name: lm.as_dict() for name, lm in self.engine.models.items()})
+        if refined is not None:
+            metrics["refinement"] = refined.as_dict()
         return prepared, images, metrics
+
+    def refine_latents(self, image, steps, progress=None, stop=None):
+        """Validate and refine both models' latents for the image → (prepared, Refined). A diverging
+        refinement is a UserError (the one-pass result stays)."""
+        steps = check_steps(steps)
+        prepared = load_input(image)
+        try:
+            return prepared, refine.run(self.engine, prepared, steps, progress, stop)
+        except ValueError as err:  # the library's RefineDiverged, or a refusal of its inputs
+            raise UserError(f"The refinement failed: {err}. The one-pass result is kept.") from None
 
     def zoom(self, image, y, x, size, resolution, progress=None, refined=None):
         """→ (prepared, window, {row: (n, n, 3) image}, metrics dict) for the window at n×n; the models
@@ -171,29 +189,11 @@ class Service:
         return rows, info
 
     def refine(self, image, steps, resolution, progress=None, stop=None):
-        """Refine both models' latents for the image → (prepared, Refined, {row: image}, metrics dict).
-        The rows are the one-pass ones and "<model>_refined", all at resolution×resolution, scored as
-        `reconstruct` scores. A diverging refinement is a UserError (the one-pass result stays)."""
-        progress = no_progress if progress is None else progress
-        steps, size = check_steps(steps), check_resolution(resolution)
-        prepared = load_input(image)
-        try:
-            refined = refine.run(self.engine, prepared, steps, progress, stop)
-        except ValueError as err:  # the library's RefineDiverged, or a refusal of its inputs
-            raise UserError(f"The refinement failed: {err}. The one-pass result is kept.") from None
-        return (prepared, refined, *self.refined_images(prepared, refined, size))
-
-    def refined_images(self, prepared, refined, size):
-        """→ ({row: image} one-pass and refined at size×size, metrics dict with the refinement's record)."""
-        images = {"nearest": nearest(prepared, size), "bicubic": bicubic(prepared, size)}
-        tuned = apply_refined(prepared, refined)
-        for name in ("simplified", "corrected"):
-            images[name] = self.engine.render(name, prepared, size)
-            images[f"{name}_refined"] = self.engine.render(name, tuned, size)
-        metrics = metrics_view.compute(prepared, size, images)
-        metrics.update(refinement=refined.as_dict(), input_notes=list(prepared.notes),
-                       models={name: lm.as_dict() for name, lm in self.engine.models.items()})
-        return images, metrics
+        """The API: refine both models' latents → (prepared, Refined, {row: image}, metrics dict); the
+        rows are the one-pass ones and "<model>_refined", all at resolution×resolution, unjittered."""
+        check_steps(steps), check_resolution(resolution)  # both refused before any work
+        prepared, refined = self.refine_latents(image, steps, progress, stop)
+        return (prepared, refined, *self.reconstruct(image, resolution, 0.0, 0, refined=refined)[1:])
 
     def sigma_curve(self, prepared, seed):
         curves = {name: self.engine.psnr_vs_sigma(name, prepared, SIGMA_SWEEP, seed)

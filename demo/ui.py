@@ -10,7 +10,7 @@ from .engine import MAX_SIZE
 from .images import MAX_FILE_BYTES, MODEL_SIZE, cifar_examples, photo_examples
 from .refine import CancelFlags
 from .service import Service, UserError, check_resolution, check_sigma, check_upload
-from .ui_common import safe_image, status, to_status, whole_number
+from .ui_common import refuse_bad_requests, safe_image, status, to_status, whole_number
 
 log = logging.getLogger("demo")
 
@@ -23,7 +23,39 @@ CSS = """
 .caption p { margin: 2px 0 0 0; }
 .caption small { color: var(--body-text-color); opacity: 0.85; }
 .status-box:not(:empty) p { color: #b45309; font-weight: 600; }
+.render-card { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 4px !important; }
+#compare .slider-wrap { max-width: 320px; margin: 0 auto; }  /* square panels: the handle stays on the picture */
+#claims table { display: block; overflow-x: auto; }
+#claims td, #claims th { word-break: normal !important; overflow-wrap: normal !important; hyphens: none; }
+#claims td:first-child { min-width: 11em; }
+#claims td:last-child { white-space: nowrap; }
+@media (max-width: 640px) {
+  .render-card { margin-bottom: 16px; }
+  #claims thead { display: none; }
+  #claims table, #claims tbody, #claims tr, #claims td { display: block; width: auto !important; }
+  #claims tr { border-bottom: 2px solid var(--border-color-primary); padding: 6px 0; }
+  #claims td { border: none !important; padding: 2px 4px !important; min-width: 0 !important; }
+  #claims td:first-child { font-weight: 600; }
+  #claims td:last-child::before { content: "verdict: "; }
+}
 """
+# Links to a collapsed section (the banner's model cards, "How to read this page") open every accordion
+# around and at the target, then scroll to it; Gradio's accordions ignore a plain #anchor.
+HEAD = """<script>
+document.addEventListener("click", (event) => {
+  const link = event.target.closest && event.target.closest("a[href^='#']");
+  const target = link && document.getElementById(link.getAttribute("href").slice(1));
+  if (!target) return;
+  event.preventDefault();
+  for (let el = target; el; el = el.parentElement) {
+    const button = el.querySelector(":scope > button.label-wrap");
+    if (button && !button.classList.contains("open")) button.click();
+  }
+  setTimeout(() => target.scrollIntoView({block: "start"}), 200);
+});
+</script>"""
+INTRO = ("[How to read this page](#how-to-read) · [What the notes claim, and what we measured](#claims) · "
+         "model cards: [simplified](#card-simplified), [corrected](#card-corrected)")
 
 
 def banner_markdown(models):  # kept here: tests and the Space import it from demo.ui
@@ -33,94 +65,111 @@ def banner_markdown(models):  # kept here: tests and the Space import it from de
 def build(engine):
     """→ gr.Blocks. `engine` is a demo.engine.Engine holding both loaded models."""
     service = Service(engine)
-    models = engine.models
-    default_example = next((p for p in cifar_examples() if "cat_0000" in p), None)
-    crops = tempfile.mkdtemp(prefix="ginr-crops-")
     flags = CancelFlags()
-
     with gr.Blocks(title=TITLE) as demo:
         gr.Markdown(f"# {TITLE}")
-        gr.Markdown(banner_markdown(models), elem_id="banner")
-        state = gr.State(None)
-
+        gr.Markdown(INTRO, elem_id="intro")
+        gr.Markdown(banner_markdown(engine.models), elem_id="banner")
+        page = {"demo": demo, "state": gr.State(None)}
         with gr.Row():
             with gr.Column(scale=1, min_width=280):
-                gr.Markdown("**Input image** (image A of a walk): a CIFAR-10 example below, or upload one",
-                            elem_id="input-label")
-                image = safe_image(value=default_example, label="Input image", show_label=False,
-                                   sources=["upload", "clipboard"], height=240, elem_id="input-image",
-                                   elem_classes=["pixelated"])
-                status_box = gr.Markdown("", elem_id="status", elem_classes=["status-box"])
-                resolution = whole_number(128, label=f"Output resolution (pixels, {MODEL_SIZE}–{MAX_SIZE})",
-                                       elem_id="resolution")
-                random_btn = gr.Button("Random test image", elem_id="random")
-                notes = gr.Markdown("", elem_id="notes")
+                _input_column(page)
             with gr.Column(scale=3):
                 with gr.Tabs(elem_id="tabs"):
                     rec = ui_reconstruct.build_tab(service, engine)
-                    ui_zoom.build_tab(demo, service, image, resolution, state, status_box)
-                    ui_walk.build_tab(service, image, resolution, state)
-        gr.Examples(examples=[[p] for p in cifar_examples()], inputs=[image], label="CIFAR-10 test images",
-                    examples_per_page=20, cache_examples=False, elem_id="cifar-examples")
-        gr.Examples(examples=[[p] for p in photo_examples()], inputs=[image],
-                    label="High-resolution photos (downsampled to 32×32 for the models; the photo is the reference)",
-                    cache_examples=False, elem_id="photo-examples")
-        with gr.Accordion("How to read this page", open=False, elem_id="how-to-read"):
-            gr.Markdown(ui_text.HOW_TO_READ)
-        claims = ui_text.claims_markdown()
-        if claims:
-            with gr.Accordion("What the notes claim, and what we measured", open=True, elem_id="claims"):
-                gr.Markdown(claims)
-        with gr.Accordion("Model cards", open=False, elem_id="cards"):
-            for name, lm in models.items():
-                with gr.Accordion(f"{name}", open=False, elem_id=f"card-{name}"):
-                    gr.Markdown(lm.card or "No model card in this weights folder.")
+                    zoom_tab = ui_zoom.build_tab(demo, service, page["image"], page["resolution"], page["state"],
+                                                 page["status_box"])
+                    walk_tab = ui_walk.build_tab(service, page["image"], page["resolution"], page["state"])
+        _examples(page["image"])
+        _reading_sections(engine.models)
 
-        # ---- events ---------------------------------------------------------------------------
-        page = ui_reconstruct.wire(rec, service, engine, image, resolution, state, status_box, notes)
-        ui_refine.wire(rec["refine"], page, service, engine, image, resolution, state, status_box, flags)
-        random_btn.click(lambda: service.random_example(), None, image, api_visibility="undocumented",
-                         queue=False).then(page["on_run"], page["inputs"], page["outputs"],
-                                           api_visibility="undocumented")
-
-        @to_status(3, 1)
-        def on_upload(path):
-            """A new upload is checked at once: a bad file is refused here, with a message that stays
-            until the next action; a non-square one is shown as the centre crop the models see."""
-            if not path:
-                return None, status(), ""
-            try:
-                shown, note = check_upload(path, crops)
-            except UserError as err:
-                log.info("rejected upload: %s", err)
-                return None, status(str(err)), ""
-            return (shown if shown != path else gr.skip()), status(), (f"Input: {note}." if note else "")
-
-        image.upload(on_upload, image, [image, status_box, notes], api_visibility="undocumented",
-                     show_progress="hidden")
-
-        def check_typed(check):
-            @to_status(1, 0)
-            def checker(value):
-                check(value)
-                return status()
-            return checker
-
-        for box, check in ((resolution, check_resolution), (rec["sigma"], check_sigma)):
-            for event in (box.submit, box.blur):
-                event(check_typed(check), box, status_box, queue=False, show_progress="hidden",
-                      api_visibility="undocumented")
-
+        wiring = ui_reconstruct.wire(rec, service, engine, page)
+        ui_refine.wire(rec["refine"], page, dict(wiring, tab=rec), service, engine, flags)
+        _wire_inputs(page, service, rec, [zoom_tab, walk_tab])
         ui_reconstruct.api(service)
         ui_refine.api(service)
         ui_zoom.build_api(service)
         ui_walk.build_api(service)
-    return demo
+    return refuse_bad_requests(demo)
+
+
+def default_example():
+    """The image the page opens with (reconstructed on load; the warm-up renders it first)."""
+    return next((p for p in cifar_examples() if "cat_0000" in p), None)
+
+
+def _input_column(page):
+    gr.Markdown("**Input image** (image A of a walk): a CIFAR-10 example below, or upload one", elem_id="input-label")
+    page["image"] = safe_image(value=default_example(), label="Input image", show_label=False,
+                               sources=["upload", "clipboard"], height=240, elem_id="input-image",
+                               elem_classes=["pixelated"])
+    page["status_box"] = gr.Markdown("", elem_id="status", elem_classes=["status-box"])
+    page["resolution"] = whole_number(128, label=f"Output resolution (pixels, {MODEL_SIZE}–{MAX_SIZE})",
+                                      elem_id="resolution")
+    page["random"] = gr.Button("Random test image", elem_id="random")
+    page["notes"] = gr.Markdown("", elem_id="notes")
+
+
+def _examples(image):
+    gr.Examples(examples=[[p] for p in cifar_examples()], inputs=[image], label="CIFAR-10 test images",
+                examples_per_page=20, cache_examples=False, elem_id="cifar-examples")
+    gr.Examples(examples=[[p] for p in photo_examples()], inputs=[image],
+                label="High-resolution photos (downsampled to 32×32 for the models; the photo is the reference)",
+                cache_examples=False, elem_id="photo-examples")
+
+
+def _reading_sections(models):
+    with gr.Accordion("How to read this page", open=False, elem_id="how-to-read"):
+        gr.Markdown(ui_text.HOW_TO_READ)
+    claims = ui_text.claims_markdown()
+    if claims:
+        with gr.Accordion("What the notes claim, and what we measured", open=True, elem_id="claims"):
+            gr.Markdown(claims)
+    for name, lm in models.items():  # top level: a link to a card opens it (a closed section draws no content)
+        with gr.Accordion(f"Model card: {name}", open=False, elem_id=f"card-{name}"):
+            gr.Markdown(lm.card or "No model card in this weights folder.", elem_id=f"card-{name}-text")
+
+
+def _wire_inputs(page, service, rec, tabs):
+    """A new input clears the other tabs' panels (the Reconstruct tab recomputes its own); an upload is
+    checked at once; typed values are checked where they are typed."""
+    image, status_box, crops = page["image"], page["status_box"], tempfile.mkdtemp(prefix="ginr-crops-")
+    page["random"].click(lambda: service.random_example(), None, image, api_visibility="undocumented", queue=False)
+    stale = {comp: value for tab in tabs for comp, value in tab["cleared"].items()}
+    image.change(lambda: stale, None, list(stale), queue=False, show_progress="hidden",
+                 api_visibility="undocumented")
+
+    @to_status(2, 1)
+    def on_upload(path):
+        """A bad file is refused here, with a message that stays until the next action; a non-square one
+        is shown as the centre crop the models see (its notes travel with it to the Reconstruct tab)."""
+        if not path:
+            return None, status()
+        try:
+            shown, _ = check_upload(path, crops)
+        except UserError as err:
+            log.info("rejected upload: %s", err)
+            return None, status(str(err))
+        return (shown if shown != path else gr.skip()), status()
+
+    image.upload(on_upload, image, [image, status_box], api_visibility="undocumented", show_progress="hidden")
+
+    def check_typed(check):
+        @to_status(1, 0)
+        def checker(value):
+            check(value)
+            return status()
+        return checker
+
+    for box, check, where in ((page["resolution"], check_resolution, status_box),
+                              (rec["sigma"], check_sigma, rec["status"])):
+        for event in (box.submit, box.blur):
+            event(check_typed(check), box, where, queue=False, show_progress="hidden", api_visibility="undocumented")
 
 
 def launch_kwargs():
     """launch() arguments shared by the CLI and the tests."""
-    return {"css": CSS, "max_file_size": MAX_FILE_BYTES, "theme": gr.themes.Soft()}
+    return {"css": CSS, "head": HEAD, "max_file_size": MAX_FILE_BYTES, "theme": gr.themes.Soft()}
 
 
 def queue(demo, concurrency=2, max_size=32):

@@ -7,6 +7,7 @@ import logging
 import gradio as gr
 import numpy as np
 
+from .memory import TRIMMER
 from .service import UserError
 from .upload_image import UploadImage
 
@@ -16,9 +17,10 @@ DISPLAY_SIDE = 256  # renders smaller than this are shown enlarged by an integer
 
 def render_panel(row, label):
     """One render of the page (PNG, pixelated when enlarged) and the caption line under it → (image, caption)."""
-    image = gr.Image(label=label, show_label=False, format="png", interactive=False, type="numpy",
-                     elem_id=f"out-{row}", elem_classes=["pixelated", "render"], buttons=["download", "fullscreen"])
-    caption = gr.Markdown(f"**{label}**", elem_id=f"cap-{row}", elem_classes=["caption"])
+    with gr.Column(min_width=160, elem_classes=["render-card"]):  # a card: on a phone the caption stays with its image
+        image = gr.Image(label=label, show_label=False, format="png", interactive=False, type="numpy",
+                         elem_id=f"out-{row}", elem_classes=["pixelated", "render"], buttons=["download", "fullscreen"])
+        caption = gr.Markdown(f"**{label}**", elem_id=f"cap-{row}", elem_classes=["caption"])
     return image, caption
 
 
@@ -58,7 +60,8 @@ def errors_as_gr():
     """UserError → gr.Error (one log line); anything unexpected is logged with its traceback and shown
     briefly (the server keeps going)."""
     try:
-        yield
+        with TRIMMER:  # freed memory goes back to the system a few seconds after the last request
+            yield
     except gr.Error:
         raise
     except UserError as err:
@@ -112,3 +115,58 @@ def to_status(n_outputs, at):
                 return skip_all(err.message)
         return wrapper
     return decorate
+
+
+def message_to(box):
+    """Decorator for page events that return {component: value}: a refusal (UserError, or a gr.Error made
+    by user_error) becomes {box: message}, the other outputs left as they are; anything else as
+    errors_as_gr. `box` is the status line beside the control that caused it."""
+    def decorate(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            try:
+                with errors_as_gr():
+                    return fn(*args, **kwargs)
+            except gr.Error as err:
+                if getattr(err, "print_exception", True):
+                    raise
+                return {box: status(err.message)}
+        return wrapper
+    return decorate
+
+
+def status_line(elem_id):
+    """A status line placed beside the control whose refusals it shows (empty: takes no room)."""
+    return gr.Markdown("", elem_id=elem_id, elem_classes=["status-box"])
+
+
+def request_error(block_fn, err):
+    """A raw API call Gradio could not turn into the function's inputs → the message for its caller."""
+    names = ", ".join(getattr(block, "label", None) or type(block).__name__ for block in block_fn.inputs)
+    endpoint = f"/{block_fn.api_name}" if getattr(block_fn, "api_name", None) else "this event"
+    text = str(err)
+    if "didn't receive enough input values" in text:
+        return f"{endpoint} takes {len(block_fn.inputs)} inputs ({names}); the request gave fewer."
+    if type(err).__name__ == "InvalidPathError":
+        return (f"{endpoint}: a file must be uploaded with the request (gradio_client's handle_file); "
+                "a path on the server is not accepted.")
+    if type(err).__name__ == "ValidationError":
+        return f"{endpoint}: an input is not in the expected form ({names}): a file, then numbers or text."
+    return f"{endpoint}: the request could not be read ({type(err).__name__})."
+
+
+def refuse_bad_requests(demo):
+    """Raw API calls with missing or malformed inputs get a message in the error event (gr.Error), one log
+    line and no traceback: Gradio's own input preparation is wrapped on this Blocks instance."""
+    prepare = demo.preprocess_data
+
+    async def preprocess_data(block_fn, inputs, state, *args, **kwargs):
+        try:
+            return await prepare(block_fn, inputs, state, *args, **kwargs)
+        except gr.Error:
+            raise
+        except Exception as err:  # noqa: BLE001 - any input Gradio cannot prepare is the caller's error
+            raise user_error(request_error(block_fn, err)) from None
+
+    demo.preprocess_data = preprocess_data
+    return demo

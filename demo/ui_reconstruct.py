@@ -1,14 +1,21 @@
 """The Reconstruct tab: both renders with a caption line each, the clicked pixel's attention right
-under them, the scores, a before/after slider, and (on demand) the jitter sweep and LP-token maps."""
+under them, the scores, Refine, a before/after slider, and (on demand) the jitter sweep and LP-token maps.
+
+Every panel of the tab follows the input: a new image (an example, an upload, *Random*) is
+reconstructed at once and the refined panels of another image are cleared (`page_values`)."""
 import gradio as gr
 
 from . import metrics_view, ui_refine
 from .engine import MAX_SIGMA
-from .service import to_display
-from .ui_common import DISPLAY_SIDE, enlarge, guard, render_panel, status, to_status, whole_number
+from .service import check_resolution, check_seed, check_sigma, to_display
+from .ui_common import (DISPLAY_SIDE, enlarge, guard, message_to, render_panel, status, status_line,
+                        whole_number)
 
-CLICK_HINT = ("**Click a pixel** of the simplified or corrected render to see, right here, how that query "
-              "attends over the LP tokens.")
+LP = ("LP tokens are the latent tokens the encoder makes from the image; the decoder reads every "
+      "pixel's colour from them by attention")
+CLICK_HINT = (f"**Click a pixel** of the simplified or corrected render to see, right here, how that query "
+              f"attends over the LP tokens ({LP}).")
+EMPTY = "Pick an example or upload an image: the page reconstructs it at once."
 COMPARE_DEFAULT = ("bicubic", "corrected")
 
 
@@ -36,44 +43,150 @@ def build_tab(service, engine):
             c["sigma"] = gr.Number(0.0, label=f"Query jitter σ (0–{MAX_SIGMA})", step=0.001, elem_id="sigma")
             c["seed"] = whole_number(0, label="Seed (jitter noise)", minimum=0, elem_id="seed")
             c["run"] = gr.Button("Reconstruct", variant="primary", elem_id="run")
+        c["status"] = status_line("rec-status")
         c["out"], c["cap"] = {}, {}
         with gr.Row(equal_height=False):
             for row in metrics_view.ROWS:
-                with gr.Column(min_width=160):
-                    c["out"][row], c["cap"][row] = render_panel(row, metrics_view.LABELS[row])
+                c["out"][row], c["cap"][row] = render_panel(row, metrics_view.LABELS[row])
         c["pixel_text"] = gr.Markdown(CLICK_HINT, elem_id="pixel-text")
         with gr.Row(visible=False, elem_id="attention-row") as c["attention_row"]:
             c["pixel_plot"] = gr.Image(label="Attention of the clicked pixel over LP tokens", format="png",
-                                       interactive=False, show_label=False, elem_id="pixel-plot", scale=3)
+                                       interactive=False, show_label=False, elem_id="pixel-plot", scale=3, buttons=[])
             c["bias_plot"] = gr.Image(label="Corrected: spatial bias (queries × LP tokens)", format="png",
-                                      interactive=False, show_label=False, elem_id="bias-plot", scale=2)
-        c["metrics"] = gr.Markdown("Pick an example (or upload an image) and press **Reconstruct**.",
-                                   elem_id="metrics")
+                                      interactive=False, show_label=False, elem_id="bias-plot", scale=2, buttons=[])
+        c["metrics"] = gr.Markdown(EMPTY, elem_id="metrics")
         c["refine"] = ui_refine.build_section()
-        with gr.Accordion("Compare two panels (slider)", open=True, elem_id="compare-box"):
-            with gr.Row():
-                c["left"] = gr.Dropdown([], value=None, label="left", elem_id="compare-left", min_width=120)
-                c["right"] = gr.Dropdown([], value=None, label="right", elem_id="compare-right", min_width=120)
-            c["slider"] = gr.ImageSlider(label="before / after", show_label=False, format="png", type="numpy",
-                                         interactive=False, elem_id="compare", elem_classes=["pixelated"],
-                                         max_height=320)
-        with gr.Accordion("Jitter robustness: PSNR vs σ at 32×32 (this image)", open=False,
-                          elem_id="sigma-box") as c["sigma_box"]:
-            c["sigma_plot"] = gr.Image(label="PSNR vs σ (this image)", format="png", interactive=False,
-                                       show_label=False, elem_id="sigma-plot")
-        with gr.Accordion("Where each LP token is attended", open=False, elem_id="token-box") as c["token_box"]:
-            with gr.Row():
-                c["token_model"] = gr.Radio(choices=["corrected", "simplified"], value="corrected", label="Model",
-                                            elem_id="token-model")
-                c["token"] = gr.Slider(0, engine.num_lp("corrected") - 1, value=0, step=1, label="LP token",
-                                       elem_id="token")
-            c["token_plot"] = gr.Image(label="Where this LP token is attended", format="png", interactive=False,
-                                       show_label=False, elem_id="token-plot")
+        _compare_section(c)
+        _on_demand_sections(c, engine)
     return c
 
 
-def wire(c, service, engine, image, resolution, state, status_box, notes):
-    """The tab's events. image / resolution / status_box / notes: the page's shared components."""
+def _compare_section(c):
+    with gr.Accordion("Compare two panels (slider)", open=True, elem_id="compare-box"):
+        with gr.Row():
+            c["left"] = gr.Dropdown([], value=None, label="left", elem_id="compare-left", min_width=200)
+            c["right"] = gr.Dropdown([], value=None, label="right", elem_id="compare-right", min_width=200)
+        c["slider"] = gr.ImageSlider(label="before / after", show_label=False, format="png", type="numpy",
+                                     interactive=False, elem_id="compare", elem_classes=["pixelated"],
+                                     max_height=320, buttons=[])
+
+
+def _on_demand_sections(c, engine):
+    with gr.Accordion("Jitter robustness: PSNR vs σ at 32×32 (this image)", open=False,
+                      elem_id="sigma-box") as c["sigma_box"]:
+        c["sigma_plot"] = gr.Image(label="PSNR vs σ (this image)", format="png", interactive=False,
+                                   show_label=False, elem_id="sigma-plot", buttons=[])
+    with gr.Accordion("Where each LP token is attended", open=False, elem_id="token-box") as c["token_box"]:
+        with gr.Row():
+            c["token_model"] = gr.Radio(choices=["corrected", "simplified"], value="corrected", label="Model",
+                                        elem_id="token-model")
+            c["token"] = gr.Slider(0, engine.num_lp("corrected") - 1, value=0, step=1, label="LP token",
+                                   elem_id="token")
+        c["token_plot"] = gr.Image(label="Where this LP token is attended", format="png", interactive=False,
+                                   show_label=False, elem_id="token-plot", buttons=[])
+
+
+def outputs(c, page):
+    """Every component `page_values` sets (the tab's, the Refine section's and the page's state / notes)."""
+    r = c["refine"]
+    return [*c["out"].values(), *c["cap"].values(), c["metrics"], c["status"], c["pixel_text"],
+            c["attention_row"], c["pixel_plot"], c["bias_plot"], c["left"], c["right"], c["slider"], c["sigma_box"],
+            c["sigma_plot"], c["token_box"], c["token_plot"], *ui_refine.outputs(r), page["state"], page["notes"]]
+
+
+def _secondary_closed(c):
+    """The click read-out hidden and the on-demand sections closed (they are redrawn when opened)."""
+    return {c["pixel_text"]: CLICK_HINT, c["attention_row"]: gr.Row(visible=False), c["pixel_plot"]: None,
+            c["bias_plot"]: None, c["sigma_box"]: gr.Accordion(open=False), c["sigma_plot"]: None,
+            c["token_box"]: gr.Accordion(open=False), c["token_plot"]: None}
+
+
+def page_values(c, page, engine, prepared, images, metrics):
+    """The tab after a render → {component: value}; the new session state is page["state"]'s value.
+    `metrics["refinement"]` is present when the refined rows are in `images` (demo.service.reconstruct)."""
+    size = metrics["resolution"]
+    k = max(1, DISPLAY_SIDE // size)  # small renders are sent enlarged by an integer factor (nearest):
+    # the browser never smooths them, and click coordinates map back exactly (x // k)
+    refined = page.get("refined")
+    panels = {row: to_display(image) for row, image in images.items()}
+    state = {"prepared": prepared, "size": size, "sigma": metrics.get("sigma", 0.0), "seed": metrics.get("seed", 0),
+             "display_scale": k, "panels": panels, "refined": refined}
+    table = metrics_view.markdown(metrics, metrics.get("sigma", 0.0))
+    if k > 1:
+        table += f"\n\nShown enlarged ×{k} (nearest neighbour); downloads are the same enlarged pixels."
+    values = {c["out"][row]: enlarge(panels[row], k) for row in metrics_view.ROWS}
+    values.update({c["cap"][row]: metrics_view.caption_line(metrics, row, what(engine, row))
+                   for row in metrics_view.ROWS})
+    values.update(_secondary_closed(c))
+    values.update(ui_refine.values(c["refine"], metrics, panels, k, refined))
+    choices = panel_choices(state)
+    left, right = COMPARE_DEFAULT[0], ("corrected_refined" if "corrected_refined" in panels else COMPARE_DEFAULT[1])
+    values.update({c["metrics"]: table, c["status"]: status(), c["left"]: gr.Dropdown(choices=choices, value=left),
+                   c["right"]: gr.Dropdown(choices=choices, value=right), c["slider"]: compare_pair(state, left, right),
+                   page["state"]: state, page["notes"]: input_notes(prepared)})
+    return values
+
+
+def cleared_values(c, page):
+    """The tab with no input: every panel empty, the refined ones too, the state forgotten."""
+    values = {c["out"][row]: None for row in metrics_view.ROWS}
+    values.update({c["cap"][row]: f"**{metrics_view.LABELS[row]}**" for row in metrics_view.ROWS})
+    values.update(_secondary_closed(c))
+    values.update(ui_refine.values(c["refine"], None, {}, 1, None))
+    values.update({c["metrics"]: EMPTY, c["left"]: gr.Dropdown(choices=[], value=None),
+                   c["right"]: gr.Dropdown(choices=[], value=None), c["slider"]: None,
+                   page["state"]: None, page["notes"]: ""})
+    return values
+
+
+def reconstruct_values(c, page, service, engine, args, old_state, progress=None, refined=None):
+    """Render `args` (image, resolution, σ, seed) with the session's refinement of this image, if any →
+    {component: value}. `refined`: a refinement just made (else the one in old_state)."""
+    refined = refined if refined is not None else (old_state or {}).get("refined")
+    prepared, images, metrics = service.reconstruct(*args, progress=progress, refined=refined)
+    kept = refined if "refinement" in metrics else None
+    return page_values(c, dict(page, refined=kept), engine, prepared, images, metrics)
+
+
+def wire(c, service, engine, page):
+    """The tab's events. page: the page's shared components (image, resolution, state, status_box, notes)."""
+    image, resolution, state = page["image"], page["resolution"], page["state"]
+    outs = outputs(c, page)
+    inputs = [image, resolution, c["sigma"], c["seed"], state]
+
+    @message_to(c["status"])
+    def on_run(img, res, sig, sd, old_state, progress=gr.Progress()):
+        """Renders and scores only: the secondary panels are drawn when their section is opened."""
+        return reconstruct_values(c, page, service, engine, (img, res, sig, sd), old_state, progress)
+
+    @guard
+    def on_input(img, res, sig, sd, old_state, progress=gr.Progress()):
+        """A new input (or the first view): reconstructed at once, or every panel cleared when it cannot
+        be (its refusal is the upload's message, beside the image)."""
+        if img is None:
+            return cleared_values(c, page)
+        try:
+            check_resolution(res), check_sigma(sig), check_seed(sd)
+        except ValueError:
+            res, sig, sd = 128, 0.0, 0  # a refused typed value waits for Reconstruct; the new image is shown
+        try:
+            return reconstruct_values(c, page, service, engine, (img, res, sig, sd), old_state, progress)
+        except ValueError:
+            return cleared_values(c, page)
+
+    busy = [c["out"]["corrected"]]  # one progress indicator, on the slowest panel
+    first = page["demo"].load(on_input, inputs, outs, api_visibility="undocumented", show_progress_on=busy)
+    run = c["run"].click(on_run, inputs, outs, api_name="run", api_visibility="undocumented", show_progress_on=busy,
+                         cancels=[first])
+    changed = image.change(on_input, inputs, outs, api_visibility="undocumented", show_progress_on=busy,
+                           trigger_mode="always_last", cancels=[first, run])
+    c["run"].click(None, None, None, cancels=[changed], api_visibility="undocumented")  # the newest request wins
+    _wire_secondary(c, service, engine, state)
+    return {"outputs": outs, "inputs": inputs, "reconstruct_values": reconstruct_values}
+
+
+def _wire_secondary(c, service, engine, state):
+    """The slider, the pixel click, the jitter sweep and the token maps."""
     bias_unmarked = {}
 
     def bias_plot(query=None):
@@ -82,46 +195,6 @@ def wire(c, service, engine, image, resolution, state, status_box, notes):
                 bias_unmarked["img"] = service.bias_plot()
             return bias_unmarked["img"]
         return service.bias_plot(query)
-
-    run_outputs = [*c["out"].values(), *c["cap"].values(), c["metrics"], state, notes, status_box,
-                   c["pixel_text"], c["attention_row"], c["left"], c["right"], c["slider"], c["sigma_box"],
-                   c["sigma_plot"], c["token_box"], c["token_plot"]]
-
-    def fill(prepared, images, metrics, old_state, refined=None):
-        """The page after a render → (values of run_outputs, the session's new state). `refined`: the
-        refinement just made, else the session's earlier one if it belongs to this image."""
-        size = metrics["resolution"]
-        k = max(1, DISPLAY_SIDE // size)  # small renders are sent enlarged by an integer factor (nearest):
-        # the browser never smooths them, and click coordinates map back exactly (x // k)
-        if refined is None:
-            refined = (old_state or {}).get("refined")
-            refined = refined if refined is not None and refined.applies_to(prepared) else None
-        panels = {row: to_display(image) for row, image in images.items()}
-        new_state = {"prepared": prepared, "size": size, "sigma": metrics.get("sigma", 0.0),
-                     "seed": metrics.get("seed", 0), "display_scale": k, "panels": panels, "refined": refined}
-        table = metrics_view.markdown(metrics, metrics.get("sigma", 0.0))
-        if k > 1:
-            table += f"\n\nShown enlarged ×{k} (nearest neighbour); downloads are the same enlarged pixels."
-        if refined is not None:
-            table += f"\n\nZoom and Walk decode this image's {refined.describe()}."
-        choices = panel_choices(new_state)
-        left, right = COMPARE_DEFAULT[0], ("corrected_refined" if "corrected_refined" in panels else COMPARE_DEFAULT[1])
-        values = (*(enlarge(panels[row], k) for row in metrics_view.ROWS),
-                  *(metrics_view.caption_line(metrics, row, what(engine, row)) for row in metrics_view.ROWS),
-                  table, new_state, input_notes(prepared), status(), CLICK_HINT, gr.Row(visible=False),
-                  gr.Dropdown(choices=choices, value=left), gr.Dropdown(choices=choices, value=right),
-                  compare_pair(new_state, left, right), gr.Accordion(open=False), None, gr.Accordion(open=False),
-                  None)
-        return values, new_state
-
-    @to_status(len(run_outputs), run_outputs.index(status_box))
-    def on_run(img, res, sig, sd, old_state, progress=gr.Progress()):
-        """Renders and scores only: the secondary panels are drawn when their section is opened."""
-        prepared, images, metrics = service.reconstruct(img, res, sig, sd, progress=progress)
-        return fill(prepared, images, metrics, old_state)[0]
-
-    inputs = [image, resolution, c["sigma"], c["seed"], state]
-    c["run"].click(on_run, inputs, run_outputs, api_name="run", api_visibility="undocumented")
 
     @guard
     def on_compare(st, left, right):
@@ -145,20 +218,20 @@ def wire(c, service, engine, image, resolution, state, status_box, notes):
 
     @guard
     def on_sigma_box(st):
-        if not st:
-            return None
-        return service.sigma_curve(st["prepared"], st["seed"])[1]
+        return service.sigma_curve(st["prepared"], st["seed"])[1] if st else None
 
     c["sigma_box"].expand(on_sigma_box, [state], c["sigma_plot"], api_visibility="undocumented")
+    _wire_tokens(c, service, engine, state)
 
+
+def _wire_tokens(c, service, engine, state):
     @guard
     def on_token(st, model, tok):
         return service.token(st, model, tok) if st else None
 
-    c["token_box"].expand(on_token, [state, c["token_model"], c["token"]], c["token_plot"],
-                          api_visibility="undocumented")
-    c["token"].release(on_token, [state, c["token_model"], c["token"]], c["token_plot"],
-                       api_visibility="undocumented")
+    token_inputs = [state, c["token_model"], c["token"]]
+    c["token_box"].expand(on_token, token_inputs, c["token_plot"], api_visibility="undocumented")
+    c["token"].release(on_token, token_inputs, c["token_plot"], api_visibility="undocumented")
 
     @guard
     def on_token_model(st, model, tok):
@@ -167,9 +240,8 @@ def wire(c, service, engine, image, resolution, state, status_box, notes):
         tok = min(int(tok or 0), last)
         return gr.Slider(maximum=last, value=tok), (service.token(st, model, tok) if st else None)
 
-    c["token_model"].change(on_token_model, [state, c["token_model"], c["token"]], [c["token"], c["token_plot"]],
+    c["token_model"].change(on_token_model, token_inputs, [c["token"], c["token_plot"]],
                             api_visibility="undocumented")
-    return {"on_run": on_run, "inputs": inputs, "outputs": run_outputs, "fill": fill}
 
 
 def what(engine, row):

@@ -1,15 +1,20 @@
 """The Refine section of the Reconstruct tab and the `/refine` API: test-time refinement of both
-models' latents for the current image, with a live progress bar and a Cancel button."""
+models' latents for the current image, both at once, with one progress indicator and a Cancel button."""
 import gradio as gr
 
 from . import attention_view, metrics_view, refine
-from .service import to_display
-from .ui_common import enlarge, guard, render_panel, safe_image, status, to_status, whole_number
+from .service import check_resolution, check_seed, check_sigma, check_steps, to_display
+from .ui_common import (enlarge, guard, message_to, render_panel, safe_image, status, status_line,
+                        whole_number)
 
 HELP = f"""**Refine** fits each model's latent tokens to *this* image by gradient steps on the 32×32
-pixel centres (the decoder stays frozen), starting from the one encoder pass above. It shows how
-far one pass is from the best code the decoder can use. Zoom and Walk then decode the refined
-latents of this image (they say so). 0–{refine.MAX_STEPS:,} steps; Cancel keeps what is done."""
+pixel centres (the decoder stays frozen), starting from the one encoder pass above; both models
+refine at once. It shows how far one pass is from the best code the decoder can use. Each model
+keeps its **best step** (highest PSNR at the pixel centres), not necessarily its last. Zoom and
+Walk then decode the refined latents of this image (they say so). 0–{refine.MAX_STEPS:,} steps;
+Cancel keeps what is done, and never replaces a better earlier refinement of this image."""
+REFERENCES = ("The curve scores the 32×32 reconstruction at the pixel centres against the input; the "
+              "captions and the table score the render at the output resolution against their reference.")
 
 
 def build_section():
@@ -19,67 +24,95 @@ def build_section():
         gr.Markdown(HELP)
         with gr.Row(equal_height=True):
             c["steps"] = whole_number(refine.DEFAULT_STEPS, label=f"Refinement steps (0–{refine.MAX_STEPS:,})",
-                                   elem_id="refine-steps")
+                                      elem_id="refine-steps")
             c["refine"] = gr.Button("Refine", variant="primary", elem_id="refine-run")
             c["cancel"] = gr.Button("Cancel", variant="stop", elem_id="refine-cancel")
+        c["status"] = status_line("refine-status")
+        c["info"] = gr.Markdown("", elem_id="refine-info")
         c["out"], c["cap"] = {}, {}
         with gr.Row(equal_height=False):
             for row in metrics_view.REFINED_ROWS:
-                with gr.Column(min_width=160):
-                    c["out"][row], c["cap"][row] = render_panel(row, metrics_view.LABELS[row])
+                c["out"][row], c["cap"][row] = render_panel(row, metrics_view.LABELS[row])
             with gr.Column(min_width=320, scale=2):
                 c["curve"] = gr.Image(label="PSNR vs refinement step", show_label=False, format="png",
-                                      interactive=False, elem_id="refine-curve")
-        c["info"] = gr.Markdown("", elem_id="refine-info")
+                                      interactive=False, elem_id="refine-curve", buttons=[])
     return c
 
 
+def outputs(c):
+    return [*c["out"].values(), *c["cap"].values(), c["curve"], c["info"], c["status"]]
+
+
 def describe(refined):
-    """The time taken (the scores are in the tab's table, refined rows included)."""
+    """The time taken, the step each model kept, and what the numbers are scored against."""
     r = refined.as_dict()
-    done = ", ".join(f"{name} {r['steps_done'][name]} steps in {r['seconds'][name]:.1f} s" for name in refine.NAMES)
-    head = f"**Refined** ({done}; {r['seconds_total']:.1f} s in all)."
+    done = ", ".join(f"{name} {r['steps_done'][name]} steps" for name in refine.NAMES)
+    kept = ", ".join(f"{name} step {r['kept_step'][name]} ({r['kept_psnr'][name]:.2f} dB at the pixel centres"
+                     + (", from the earlier refinement" if name in refined.earlier else "") + ")"
+                     for name in refine.NAMES)
+    head = f"**Refined** ({done}, both at once; {r['seconds_total']:.1f} s). Kept: {kept}."
     if refined.cancelled:
         head += " Cancelled: the steps done so far are kept."
-    return head + " Scores: in the table above, refined rows included."
+    return f"{head} {REFERENCES}"
 
 
-def wire(c, page, service, engine, image, resolution, state, status_box, flags):
-    """The section's events. page: the Reconstruct tab's components and its `fill` function."""
-    outputs = [*page["outputs"], *c["out"].values(), *c["cap"].values(), c["curve"], c["info"]]
+def values(c, metrics, panels, k, refined):
+    """The section's panels → {component: value}; empty when `refined` is None (another image, or none)."""
+    if refined is None or "simplified_refined" not in panels:
+        out = {c["out"][row]: None for row in metrics_view.REFINED_ROWS}
+        out.update({c["cap"][row]: f"**{metrics_view.LABELS[row]}**" for row in metrics_view.REFINED_ROWS})
+        return {**out, c["curve"]: None, c["info"]: ""}
+    out = {c["out"][row]: enlarge(panels[row], k) for row in metrics_view.REFINED_ROWS}
+    for row in metrics_view.REFINED_ROWS:
+        name = row.split("_")[0]
+        what = f"{metrics_view.WHAT[row]} (step {refined.best_step(name)} of {refined.steps_done(name)} kept)"
+        out[c["cap"][row]] = metrics_view.caption_line(metrics, row, what)
+    curve = attention_view.refine_curve_plot(refined.psnr, {n: refined.best_step(n) for n in refine.NAMES})
+    return {**out, c["curve"]: curve, c["info"]: describe(refined)}
 
-    @to_status(len(outputs), outputs.index(status_box))
-    def on_refine(img, steps, res, old_state, request: gr.Request, progress=gr.Progress()):
+
+def wire(c, page, rec, service, engine, flags):
+    """The section's events. page: the page's shared components; rec: the Reconstruct tab's components and
+    its wiring (outputs, reconstruct_values)."""
+    tab = rec["tab"]
+
+    @message_to(c["status"])
+    def on_refine(img, steps, res, sig, sd, old_state, request: gr.Request, progress=gr.Progress()):
+        check_steps(steps), check_resolution(res), check_sigma(sig), check_seed(sd)  # refused before any work
         session = getattr(request, "session_hash", None) or "api"
         flag = flags.start(session)
         try:
-            prepared, refined, images, metrics = service.refine(img, steps, res, progress=progress, stop=flag.is_set)
+            _, refined = service.refine_latents(img, steps, progress=progress, stop=flag.is_set)
         finally:
             flags.finish(session, flag)
-        values, new_state = page["fill"](prepared, images, metrics, old_state, refined)
-        k = new_state["display_scale"]
-        curve = attention_view.refine_curve_plot(refined.psnr)
-        return (*values, *(enlarge(to_display(images[row]), k) for row in metrics_view.REFINED_ROWS),
-                *(metrics_view.caption_line(metrics, row, f"{metrics_view.WHAT[row]} ({refined.steps_done(row.split('_')[0])} steps)")
-                  for row in metrics_view.REFINED_ROWS),
-                curve, describe(refined))
+        earlier = (old_state or {}).get("refined")
+        refined = refine.keep_better(refined, earlier)
+        out = rec["reconstruct_values"](tab, page, service, engine, (img, res, sig, sd), old_state, refined=refined)
+        return {**out, c["status"]: status()}
 
-    c["refine"].click(on_refine, [image, c["steps"], resolution, state], outputs, api_visibility="undocumented",
-                      concurrency_limit=2, concurrency_id="refine")
+    inputs = [page["image"], c["steps"], page["resolution"], tab["sigma"], tab["seed"], page["state"]]
+    running = c["refine"].click(on_refine, inputs, rec["outputs"], api_visibility="undocumented", concurrency_limit=2,
+                                concurrency_id="refine", show_progress_on=[c["curve"]])
 
     def on_cancel(request: gr.Request):
         session = getattr(request, "session_hash", None) or "api"
         return status("") if flags.cancel(session) else status("Nothing to cancel: no refinement is running.")
 
-    c["cancel"].click(on_cancel, None, status_box, queue=False, api_visibility="undocumented")
+    def on_new_input(request: gr.Request):
+        """Another image: a refinement of the previous one stops, and its result is dropped."""
+        flags.cancel(getattr(request, "session_hash", None) or "api")
 
-    @to_status(1, 0)
+    page["image"].change(on_new_input, None, None, queue=False, cancels=[running], api_visibility="undocumented")
+
+    c["cancel"].click(on_cancel, None, c["status"], queue=False, api_visibility="undocumented",
+                      show_progress="hidden")
+
+    @message_to(c["status"])
     def check_steps_typed(value):
-        from .service import check_steps
         check_steps(value)
-        return status()
+        return {c["status"]: status()}
 
-    c["steps"].change(check_steps_typed, c["steps"], status_box, queue=False, show_progress="hidden",
+    c["steps"].change(check_steps_typed, c["steps"], c["status"], queue=False, show_progress="hidden",
                       api_visibility="undocumented")
 
 
@@ -96,10 +129,11 @@ def api(service):
 
     @guard
     def refine_api(image, steps, resolution):
-        """Refine both models' latents for the image (test-time optimisation, decoder frozen) and render
-        them. image: any image file; steps: 0–1000; resolution: output side in pixels (32–512).
-        Returns the simplified and corrected renders of the refined latents (PNG) and a JSON with the
-        scores of the one-pass and refined renders, the PSNR history per step and the seconds taken."""
+        """Refine both models' latents for the image (test-time optimisation, decoder frozen; each model
+        keeps its best step) and render them. image: any image file; steps: 0–1000; resolution: output
+        side in pixels (32–512). Returns the simplified and corrected renders of the refined latents (PNG)
+        and a JSON with the scores of the one-pass and refined renders, the PSNR history per step, the
+        step kept and the seconds taken."""
         _, _, images, metrics = service.refine(image, steps, resolution)
         return to_display(images["simplified_refined"]), to_display(images["corrected_refined"]), metrics
 

@@ -4,15 +4,18 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CLAIMS = REPO_ROOT / "weights" / "eval" / "claims.json"
-VERDICTS = {"holds": "✅ holds", "partly": "🟡 partly", "does not hold": "❌ does not hold",
-            "not measured": "— not measured"}
+VERDICTS = {"holds": "**holds**", "partly": "**partly**", "does not hold": "**does not hold**",
+            "not measured": "**not measured**"}  # words, not emoji: a box where no emoji font is installed
+PLAIN = {"(no GPU lent)": "(it needs a GPU run that has not been done)"}  # the eval's wording → the page's
 
 HOW_TO_READ = """
 **What the models are.** Both are *generalizable implicit neural representations*: an encoder turns
 the 32×32 image into latent tokens in one pass, and a decoder returns the colour at **any**
 continuous coordinate (y, x) in [0, 1]². Rendering the decoder on an N×N grid of pixel centres gives
 an N×N image: at 32 a reconstruction, above 32 a super-resolution the models were never trained for.
-**simplified**: Mamba encoder, 32 latent "LP" tokens, one attention head, no positional information.
+**LP tokens** are the latent tokens the encoder makes from the image (the "latent" code of the
+image); the decoder reads every pixel's colour from them by cross-attention.
+**simplified**: Mamba encoder, 32 LP tokens, one attention head, no positional information.
 **corrected**: bidirectional Mamba with positions, 256 LP tokens, a LAINR decoder with 2 heads and a
 *spatial bias* that pulls each query towards the tokens near its own position.
 
@@ -37,7 +40,10 @@ consistency check only (↓32).
 **Refine** (Reconstruct tab) fits each model's latents to this image by gradient steps, decoder
 frozen: it closes part of the gap between one encoder pass and the best code the decoder can use.
 It is fitted at the 32×32 pixel centres only, so what it does between them is not fitted: for
-real up-sampling read the "vs photo" scores of a photo example after refining.
+real up-sampling read the "vs photo" scores of a photo example after refining. Long runs oscillate,
+so each model keeps its best step (named on the page). Its curve is scored at the 32×32 pixel
+centres against the input, while the captions score the render at the output resolution (↓32, vs
+photo): the two numbers differ because they measure different things.
 
 **Where the figures come from.** The banner's training facts and test PSNR are read from each weights
 folder's `training_info.json`; the model cards (below) and `weights/eval/` (evaluation tables and
@@ -65,7 +71,10 @@ def read_claims(path=CLAIMS):
 
 
 def _cell(text):
-    return " ".join(str(text or "").split()).replace("|", "\\|")
+    text = " ".join(str(text or "").split())
+    for jargon, plain in PLAIN.items():
+        text = text.replace(jargon, plain)
+    return text.replace("|", "\\|")
 
 
 def claims_markdown(path=CLAIMS):

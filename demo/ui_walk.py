@@ -27,7 +27,7 @@ def build_tab(service, image, resolution, state):
     shared components (state: the session's refined latents of image A, if any)."""
     default_b = next((p for p in cifar_examples() if "dog_0000" in p), None)
     crops = tempfile.mkdtemp(prefix="ginr-crops-b-")
-    with gr.Tab("Walk between two images", id="walk", elem_id="tab-walk"):
+    with gr.Tab("Walk", id="walk", elem_id="tab-walk"):
         gr.Markdown(HELP)
         with gr.Row():
             with gr.Column(scale=1, min_width=240):
@@ -71,8 +71,13 @@ def build_tab(service, image, resolution, state):
         return (*(shown[row] for row in walk.ROWS), gif, text, status())
 
     run.click(on_walk, [image, image_b, resolution, ts, state], outputs, api_name="walk_page",
-              api_visibility="undocumented")
+              api_visibility="undocumented", show_progress_on=[strips[-1]])  # one indicator
 
+    _wire_upload_b(image_b, walk_status, crops)
+    return {"cleared": {**{s: None for s in strips}, animation: None, info: "", walk_status: ""}}
+
+
+def _wire_upload_b(image_b, walk_status, crops):
     @to_status(2, 1)
     def on_upload_b(path):
         if not path:

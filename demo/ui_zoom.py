@@ -4,7 +4,7 @@ import gradio as gr
 from . import metrics_view, zoom
 from .images import MODEL_SIZE
 from .service import UserError, check_window, load_input, to_display
-from .ui_common import DISPLAY_SIDE, enlarge, guard, safe_image, status, to_status, whole_number
+from .ui_common import DISPLAY_SIDE, enlarge, guard, safe_image, status, status_line, to_status, whole_number
 
 PICKER_SCALE = 8  # the picker shows the 32×32 input at 256×256
 DEFAULT = zoom.Window(8.0, 8.0, 16.0)
@@ -12,7 +12,7 @@ HELP = f"""**Zoom anywhere.** The decoders are functions of a continuous (y, x):
 from the image's cached latents on a fresh pixel-centre grid *inside* it — nothing is cropped from a
 bigger render. Type the window's corner and size in input pixels (real numbers, size
 {zoom.MIN_WINDOW:g}–{MODEL_SIZE}) or **click the input below to centre the window there**; the output
-size is the resolution slider. Bicubic and nearest sample the 32×32 input at the same coordinates."""
+size is the *Output resolution* box on the left. Bicubic and nearest sample the 32×32 input at the same coordinates."""
 
 
 def picker_image(image, y, x, size):
@@ -61,6 +61,7 @@ def build_tab(demo, service, image, resolution, state, status_box):
                 size = gr.Number(DEFAULT.size, label=f"Window size (input pixels, {zoom.MIN_WINDOW:g}–{MODEL_SIZE})",
                                  elem_id="zoom-size")
                 run = gr.Button("Zoom", variant="primary", elem_id="zoom-run")
+                zoom_status = status_line("zoom-status")
         outs, caps = [], []
         with gr.Row(equal_height=False):
             for row in metrics_view.ROWS:
@@ -72,7 +73,7 @@ def build_tab(demo, service, image, resolution, state, status_box):
                                             elem_classes=["caption"]))
         table = gr.Markdown("Choose a window and press **Zoom**.", elem_id="zoom-metrics")
 
-    outputs = [*outs, *caps, table, picker, status_box]
+    outputs = [*outs, *caps, table, picker, zoom_status]
 
     @to_status(len(outputs), len(outputs) - 1)
     def on_zoom(img, yy, xx, ss, res, st, progress=gr.Progress()):
@@ -84,7 +85,7 @@ def build_tab(demo, service, image, resolution, state, status_box):
         return (*shown, *captions, text + note, zoom.picker(prepared.model_input, window, PICKER_SCALE), status())
 
     run.click(on_zoom, [image, y, x, size, resolution, state], outputs, api_name="zoom_page",
-              api_visibility="undocumented")
+              api_visibility="undocumented", show_progress_on=[outs[-1]])  # one indicator, on the corrected panel
 
     @guard
     def on_pick(ss, evt: gr.SelectData):
@@ -94,10 +95,15 @@ def build_tab(demo, service, image, resolution, state, status_box):
         return window.y, window.x, window.size
 
     picker.select(on_pick, [size], [y, x, size], api_visibility="undocumented", queue=False).then(
-        on_zoom, [image, y, x, size, resolution, state], outputs, api_visibility="undocumented")
+        on_zoom, [image, y, x, size, resolution, state], outputs, api_visibility="undocumented",
+        show_progress_on=[outs[-1]])
     redraw = dict(fn=picker_image, inputs=[image, y, x, size], outputs=picker, api_visibility="undocumented",
                   queue=False, show_progress="hidden")
     gr.on([image.change, y.input, x.input, size.input, demo.load], **redraw)
+    cleared = {**{o: None for o in outs}, **{cap: f"**{metrics_view.LABELS[row]}**" for cap, row in
+                                               zip(caps, metrics_view.ROWS)},
+               table: "Choose a window and press **Zoom**.", zoom_status: ""}
+    return {"cleared": cleared}
 
 
 def build_api(service):

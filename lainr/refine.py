@@ -58,6 +58,8 @@ class RefineResult:
     seconds: float
     stopped: object = None  # None | "callback"
     snapshots: dict = None  # {step: latents (B, m, d)} for the steps asked for with `snapshots=`
+    best_latents: torch.Tensor = None  # (B, m, d): each image's latents at its highest-PSNR step (ties: earliest)
+    best_step: torch.Tensor = None  # (B,) long: that step (0 = one pass); psnr[best_step[b], b] is its PSNR
 
 
 def _check_number(name, value, *, positive):
@@ -140,7 +142,8 @@ def fit_latents(model, images, steps=None, lr=None, sigma=None, seed=0, latents=
     steps 0..1000, lr > 0, sigma ≥ 0 (query jitter; target sampled bicubically from the input at the
     jittered coords), None → REFINE_DEFAULTS. `latents` (B, m, d) is the start (None → model.encode).
     callback(step, psnr (B,)) is called for step = 0 (one pass) … steps_done; returning True stops
-    (result.stopped = "callback"). optimizer "adam" | "sgd", schedule "constant" | "cosine" | "warmup" (SCHEDULES).
+    (result.stopped = "callback"). result.latents are the last step's; result.best_latents each image's
+    at its highest-PSNR step (result.best_step), which long runs that oscillate need. optimizer "adam" | "sgd", schedule "constant" | "cosine" | "warmup" (SCHEDULES).
     snapshots: step counts at which a copy of the latents is kept (result.snapshots[step]).
     area K > 1 (with sigma = 0): fit each pixel as the mean of the field over K×K sub-pixel samples
     (result.psnr then scores that mean against the input). Deterministic for a seed. Raises ValueError on bad input, RefineDiverged on NaN/inf.
@@ -179,6 +182,8 @@ def fit_latents(model, images, steps=None, lr=None, sigma=None, seed=0, latents=
     opt = _make_optimizer(optimizer, [z], lr)
     keep, kept = set(snapshots), {}
     history, stopped = [], None
+    best_z, best_psnr = z.detach().clone(), None
+    best_step = torch.zeros(batch, dtype=torch.long, device=device)
     for step in range(steps + 1):
         train_at_centres = sigma == 0 and step < steps
         with torch.set_grad_enabled(train_at_centres):
@@ -187,6 +192,11 @@ def fit_latents(model, images, steps=None, lr=None, sigma=None, seed=0, latents=
                 pred = pred.view(batch, -1, area * area, 3).mean(2)  # (B, 1024, 3): each pixel's area mean
         psnr = _clamped_psnr(pred, target)  # (B,)
         history.append(psnr)
+        better = psnr > best_psnr if best_psnr is not None else torch.ones_like(psnr, dtype=torch.bool)
+        if step > 0 and better.any():  # step 0's latents are the start, already in best_z
+            best_z[better] = z.detach()[better]
+            best_step[better] = step
+        best_psnr = psnr if best_psnr is None else torch.maximum(best_psnr, psnr)
         if step in keep:
             kept[step] = z.detach().clone()
         if not torch.isfinite(pred).all():
@@ -215,4 +225,5 @@ def fit_latents(model, images, steps=None, lr=None, sigma=None, seed=0, latents=
                                  f"keep the one-pass latents")
     psnr = torch.stack(history)  # (steps_done + 1, B)
     return RefineResult(latents=z.detach(), psnr=psnr, steps_done=len(history) - 1,
-                        seconds=time.perf_counter() - start, stopped=stopped, snapshots=kept)
+                        seconds=time.perf_counter() - start, stopped=stopped, snapshots=kept,
+                        best_latents=best_z, best_step=best_step)

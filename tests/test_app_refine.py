@@ -58,18 +58,48 @@ def test_a_diverging_refinement_is_a_message_and_keeps_the_one_pass_result(demo_
         Service(engine).refine(CAT, 5, 32)
 
 
-def test_cancel_stops_at_the_next_step_and_keeps_what_is_done(demo_server):
+def test_cancel_stops_both_models_at_their_next_step_and_keeps_what_is_done(demo_server):
+    """Both models refine at once; Cancel stops both, each keeping its steps so far (its best one)."""
+    import threading
+
     from demo import refine as refine_mod
     from demo.images import prepare
 
-    calls = []
+    seen, lock = {}, threading.Lock()
 
     def stop():
-        calls.append(1)
-        return len(calls) >= 3  # cancel while the simplified model is at its step 2
+        with lock:
+            name = threading.current_thread().name
+            seen[name] = seen.get(name, 0) + 1
+            return len(seen) == 2 and min(seen.values()) >= 3  # both models have taken steps
 
-    refined = refine_mod.run(demo_server[2], prepare(CAT), 50, stop=stop)
-    assert refined.cancelled and refined.steps_done("simplified") == 2 and refined.steps_done("corrected") == 0
+    refined = refine_mod.run(demo_server[2], prepare(CAT), 1000, stop=stop)
+    assert set(seen) == {"refine-simplified", "refine-corrected"}  # one thread per model
+    assert refined.cancelled
+    for name in ("simplified", "corrected"):
+        assert 2 <= refined.steps_done(name) < 1000, refined.describe()
+        assert 0 <= refined.best_step(name) <= refined.steps_done(name)
+        assert refined.best_psnr(name) == max(refined.psnr[name])
+    assert "kept: simplified step" in refined.describe() and refined.as_dict()["kept_step"]
+
+
+def test_a_cancelled_refinement_never_replaces_a_better_earlier_one(demo_server):
+    from demo import refine as refine_mod
+    from demo.images import prepare
+
+    image = prepare(CAT)
+    finished = refine_mod.run(demo_server[2], image, 40)
+    cancelled = refine_mod.run(demo_server[2], image, 1000, stop=lambda: True)  # stopped at step 0
+    kept = refine_mod.keep_better(cancelled, finished)
+    for name in ("simplified", "corrected"):
+        assert kept.best_psnr(name) == max(finished.best_psnr(name), cancelled.best_psnr(name))
+        assert kept.latents[name] is (finished if name in kept.earlier else cancelled).latents[name]
+    assert kept.earlier and kept.tag not in (finished.tag, cancelled.tag)
+    assert refine_mod.keep_better(cancelled, refine_mod.run(demo_server[2], prepare(DOG), 3)) is cancelled  # another image
+    assert refine_mod.keep_better(finished, cancelled) is finished  # a finished run is the visitor's choice
+    again = refine_mod.keep_better(refine_mod.run(demo_server[2], image, 1000, stop=lambda: True), kept)
+    for name in ("simplified", "corrected"):  # a second cancelled run keeps what the first merge kept
+        assert again.best_psnr(name) >= kept.best_psnr(name)
 
 
 def _strings(value):
@@ -120,3 +150,33 @@ def test_two_refinements_of_one_image_never_share_latents_or_renders(demo_server
     image = prepare(CAT)
     assert apply_refined(image, first).key != apply_refined(image, second).key != image.key
     assert apply_refined(prepare(DOG), first).latents is None  # another image: its own one-pass latents
+
+
+def _raw_call(url, api_name, data):
+    """POST /gradio_api/call/<api_name>, then read its event stream → (event, data dict)."""
+    import httpx
+
+    base = f"{url.rstrip('/')}/gradio_api/call/{api_name}"
+    event_id = httpx.post(base, json={"data": data}, timeout=60).json()["event_id"]
+    text = httpx.get(f"{base}/{event_id}", timeout=120).text
+    event = next(line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("event:"))
+    payload = next(line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("data:"))
+    return event, json.loads(payload)
+
+
+@pytest.mark.parametrize("data, expected", [
+    ([], "/refine takes 3 inputs (image, steps, resolution)"),
+    ([None, 5, 64], "No image given"),
+    ([{"path": "/etc/hostname", "meta": {"_type": "gradio.FileData"}}, 5, 64], "a file must be uploaded with the request"),
+    ([1, 2, 3], "an input is not in the expected form"),
+])
+def test_raw_api_call_with_missing_or_malformed_input_is_a_message_without_traceback(demo_server, capfd, caplog,
+                                                                                      data, expected):
+    import logging
+
+    caplog.set_level(logging.INFO, logger="demo")
+    event, payload = _raw_call(demo_server[0], "refine", data)
+    assert event == "error" and expected in (payload.get("error") or ""), payload
+    assert "Traceback" not in capfd.readouterr().err
+    refusals = [r for r in caplog.records if r.name == "demo" and r.getMessage().startswith("refused")]
+    assert len(refusals) == 1 and expected in refusals[0].getMessage() and not refusals[0].exc_info

@@ -9,6 +9,7 @@ browser is a failure (CI installs chromium; never `playwright install`).
 """
 import contextlib
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -181,7 +182,7 @@ def test_page_in_real_browser(demo_server, demo_weight_dirs, tmp_path):
         # Cancel: a long refinement stops at the next step; what is done is kept; the server keeps serving
         _set_number(page, "#refine-steps", "1000")
         page.locator("#refine-run").click()
-        page.wait_for_function("() => /refining (simplified|corrected): step/.test(document.body.innerText)")
+        page.wait_for_function("() => /refining: simplified step/.test(document.body.innerText)")
         page.locator("#refine-cancel").click()
         page.wait_for_function("() => /Cancelled|corrected 1000 steps/.test("
                                "document.querySelector('#refine-info').innerText)", timeout=TIMEOUT_MS)
@@ -229,11 +230,12 @@ def test_bad_input_is_refused_where_it_is_typed_or_uploaded(demo_server, tmp_pat
         _set_number(page, "#resolution", "64")
         page.wait_for_function("() => !document.querySelector('#status').innerText.includes('Resolution')")
         _set_number(page, "#sigma", "0.5")
-        _wait_text(page, "#status", "σ (jitter) must be between 0 and 0.05")
+        _wait_text(page, "#rec-status", "σ (jitter) must be between 0 and 0.05")
         page.locator("#run").click()
-        _wait_text(page, "#status", "σ (jitter) must be between 0 and 0.05")
+        _wait_text(page, "#rec-status", "σ (jitter) must be between 0 and 0.05")
         _set_number(page, "#refine-steps", "5000")
-        _wait_text(page, "#status", "Refinement steps must be a whole number from 0 to 1000")
+        _wait_text(page, "#refine-status", "Refinement steps must be a whole number from 0 to 1000")
+        _beside(page, "#refine-status", "#refine-steps")
         page.get_by_role("tab", name="Zoom").click()  # the picker redraws from the refused upload: no HTTP 500
         page.locator("#input-image input[type=file]").set_input_files(str(bad))
         _wait_text(page, "#status", "x.jpg", "not an image")
@@ -241,6 +243,15 @@ def test_bad_input_is_refused_where_it_is_typed_or_uploaded(demo_server, tmp_pat
         _shot(page, tmp_path, "demo_bad_values")
         assert not errors, errors
         assert not server_errors, server_errors
+
+
+def _beside(page, message, control, within=160):
+    """The message is in the viewport, within `within` px below (or beside) its control."""
+    page.locator(control).scroll_into_view_if_needed()
+    m, c = page.locator(message).bounding_box(), page.locator(control).bounding_box()
+    height = page.viewport_size["height"]
+    assert 0 <= m["y"] and m["y"] + m["height"] <= height, (m, height)  # inside the viewport
+    assert -within < m["y"] - (c["y"] + c["height"]) < within, (m, c)  # right under or beside its control
 
 
 def _wait_text(page, elem_id, *parts):
@@ -299,7 +310,7 @@ def test_zoom_and_walk_in_real_browser(demo_server, tmp_path):
         _shot(page, tmp_path, "demo_zoom_bad_window")
 
         # Walk: image B = the astronaut photo, five t values, strips and a GIF
-        page.get_by_role("tab", name="Walk between two images").click()
+        page.get_by_role("tab", name="Walk").click()
         page.locator("#walk-examples button.gallery-item").nth(20).click()
         page.wait_for_function(
             "() => { const i = document.querySelector('#walk-image-b img'); return i && i.src.includes('astronaut'); }")
@@ -319,3 +330,136 @@ def test_zoom_and_walk_in_real_browser(demo_server, tmp_path):
         page.get_by_text("t must be between 0 and 1").first.wait_for()
         _shot(page, tmp_path, "demo_walk_bad_t")
         assert not errors, errors
+
+
+ROWS = ("nearest", "bicubic", "simplified", "corrected")
+PROGRESS = ".progress-text, .progress-bar, .eta-bar, .progress-level"
+
+
+def _rendered(page, row):
+    return page.evaluate("(r) => { const i = document.querySelector('#out-' + r + ' img');"
+                         " return !!(i && i.complete && i.naturalWidth > 0); }", row)
+
+
+def _kept_psnr(info):
+    """'Kept: simplified step 3 (12.34 dB …), corrected step 5 (…)' → {model: dB}."""
+    return {m: float(v) for m, v in re.findall(r"(simplified|corrected) step \d+ \(([0-9.]+) dB", info)}
+
+
+def _progress_owners(page):
+    return page.evaluate("(sel) => [...document.querySelectorAll(sel)].filter(e => e.offsetParent !== null)"
+                         ".map(e => (e.closest('[id]') || {}).id)", PROGRESS)
+
+
+def _greyed(page, elem_id):
+    """The block shows Gradio's pending overlay (or is faded) while an event runs."""
+    return page.evaluate("(id) => { const el = document.getElementById(id); if (!el) return false;"
+                         " const wrap = el.querySelector(':scope > .wrap:not(.hide)');"
+                         " return !!(wrap && (wrap.classList.contains('translucent') || wrap.classList.contains('generating')"
+                         " || wrap.querySelector('.progress-text, .eta-bar'))) || getComputedStyle(el).opacity < 0.99; }",
+                         elem_id)
+
+
+def test_first_view_refine_cancel_and_a_new_input(demo_server, tmp_path):
+    with _page(demo_server[0], tmp_path) as (page, errors):
+        # the first view: the preloaded example already reconstructed, four rendered images
+        for row in ROWS:
+            page.wait_for_function("(r) => { const i = document.querySelector('#out-' + r + ' img');"
+                                   " return i && i.complete && i.naturalWidth > 0; }", arg=row)
+        assert "dB" in page.inner_text("#metrics")
+        # the before/after slider spans its picture only: no empty margin for the handle to go into
+        page.wait_for_selector("#compare img")
+        box = page.locator("#compare img").first.bounding_box()
+        assert abs(box["width"] - box["height"]) <= 2, box
+
+        # a finished refinement first
+        _set_number(page, "#refine-steps", "30")
+        page.locator("#refine-run").click()
+        earlier = _kept_psnr(_wait_text(page, "#refine-info", "simplified 30 steps", "corrected 30 steps"))
+        assert set(earlier) == {"simplified", "corrected"}
+
+        # a long one: both models at once, one progress element, the one-pass panels not greyed
+        _set_number(page, "#refine-steps", "1000")
+        page.locator("#refine-run").click()
+        page.wait_for_function("() => /refining: simplified step [1-9]\\d*\\/1000.*corrected step [1-9]/"
+                               ".test(document.body.innerText)")
+        owners = _progress_owners(page)
+        assert set(owners) == {"refine-curve"}, owners  # one indicator for the whole refinement
+        for elem_id in ("out-corrected", "out-simplified", "metrics", "cap-corrected"):
+            assert not _greyed(page, elem_id), elem_id
+        _shot(page, tmp_path, "demo_refining")
+        page.locator("#refine-cancel").click()
+        info = _wait_text(page, "#refine-info", "Cancelled")
+        done = {m: int(n) for m, n in re.findall(r"(simplified|corrected) (\d+) steps", info)}
+        assert done["simplified"] > 0 and done["corrected"] > 0, info  # both models' progress kept
+        kept = _kept_psnr(info)
+        for model in ("simplified", "corrected"):
+            assert kept[model] >= earlier[model] - 0.01, (kept, earlier)  # never worse than the earlier result
+        assert "corrected, refined" in page.inner_text("#metrics")
+
+        # a new input: the refined panels, the curve and the refined rows go; the new image is reconstructed
+        old = _src(page, "#out-corrected img")
+        page.locator("#cifar-examples button.gallery-item").nth(3).click()
+        _wait_src_change(page, "#out-corrected img", old)
+        page.wait_for_function("() => !document.querySelector('#refine-info').innerText.trim()")
+        assert not page.locator("#out-corrected_refined img").count()
+        assert "refined" not in page.inner_text("#metrics")
+        assert all(_rendered(page, row) for row in ROWS)
+        assert not errors, errors
+
+
+def _words_broken(page, selector):
+    """Words of the cells under `selector` drawn on more than one line (from their glyphs' boxes). A break
+    after a hyphen or a slash ("CIFAR-/10") is a line break between words, not inside one."""
+    return page.evaluate("""(sel) => {
+        const broken = [];
+        for (const cell of document.querySelectorAll(sel)) {
+            const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+            for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+                const re = /[^\\s\\-\u2010\u2013\u2014\\/]+/g; let m;
+                while ((m = re.exec(node.data))) {
+                    const range = document.createRange();
+                    range.setStart(node, m.index); range.setEnd(node, m.index + m[0].length);
+                    const tops = new Set([...range.getClientRects()].filter(r => r.width > 0).map(r => Math.round(r.top)));
+                    if (tops.size > 1) broken.push(m[0]);
+                }
+            }
+        }
+        return broken; }""", selector)
+
+
+def test_links_and_the_claims_table_on_a_phone(demo_server, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
+            page.set_default_timeout(TIMEOUT_MS)
+            page.goto(demo_server[0], wait_until="load")
+            page.wait_for_selector("#claims table")
+            assert page.locator("#tabs button[role=tab]", has_text="Walk").is_visible()  # no "•••" overflow
+            for picker in ("#compare-left", "#compare-right"):  # wide enough for "corrected, refined"
+                page.locator(picker).scroll_into_view_if_needed()
+                width = page.evaluate("(sel) => document.querySelector(sel + ' input').clientWidth", picker)
+                needed = page.evaluate("""(sel) => { const i = document.querySelector(sel + ' input');
+                    const c = document.createElement('canvas').getContext('2d'); c.font = getComputedStyle(i).font;
+                    return c.measureText('corrected, refined').width; }""", picker)
+                assert width >= needed, (picker, width, needed)
+            broken = _words_broken(page, "#claims td, #claims th")
+            assert not broken, broken
+            assert "🟡" not in page.inner_text("#claims") and "no GPU lent" not in page.inner_text("#claims")
+            _shot(page, tmp_path, "demo_phone_claims")
+
+            # the banner's model-card link opens the card and shows it
+            page.locator("#banner a", has_text="model card").nth(1).click()
+            page.wait_for_function("() => { const t = document.querySelector('#card-corrected-text');"
+                                   " if (!t || t.offsetParent === null) return false;"
+                                   " const r = t.getBoundingClientRect(); return r.top < innerHeight && r.bottom > 0; }")
+            # "How to read this page" is reachable from the top
+            page.evaluate("window.scrollTo(0, 0)")
+            page.locator("#intro a", has_text="How to read this page").click()
+            page.wait_for_function("() => { const el = document.querySelector('#how-to-read');"
+                                   " return el && el.innerText.includes('Why the simplified panel is noise'); }")
+        finally:
+            browser.close()

@@ -100,3 +100,34 @@ def test_sigma_sweep_matches_renders(demo_engine):
         render = demo_engine.render("corrected", prepared, 32, sigma, seed=7)
         mse = float(np.mean((render - prepared.model_input) ** 2))
         assert value == pytest.approx(-10 * np.log10(mse), abs=1e-3)
+
+
+def test_lru_is_bounded_by_bytes_as_well_as_entries():
+    import numpy as np
+
+    from demo.engine import LRU
+
+    cache = LRU(10, max_bytes=3 * 4000)
+    for i in range(5):
+        cache.put(i, np.zeros(1000, dtype=np.float32))  # 4,000 bytes each
+    assert cache.bytes == 12000 and cache.get(0) is None and cache.get(1) is None and cache.get(4) is not None
+    cache.put(4, np.zeros(10, dtype=np.float32))  # replacing an entry counts its new size only
+    assert cache.bytes == 8040
+    big = LRU(10, max_bytes=100)
+    big.put("a", np.zeros(1000))
+    assert big.get("a") is not None  # one entry over the budget is still kept (it is the one asked for)
+
+
+def test_memory_trimmer_trims_after_the_last_request(monkeypatch):
+    import time
+
+    from demo import memory
+
+    calls = []
+    monkeypatch.setattr(memory, "trim", lambda: calls.append(time.monotonic()))
+    trimmer = memory.Trimmer(delay=0.05)
+    with trimmer:
+        time.sleep(0.15)
+        assert not calls  # never during a request
+    time.sleep(0.4)
+    assert len(calls) == 1

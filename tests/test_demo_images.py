@@ -168,3 +168,22 @@ def test_centre_crop_file_previews_what_the_models_see(tmp_path):
     empty.write_bytes(b"")
     with pytest.raises(InputError, match="empty"):
         centre_crop_file(empty, tmp_path)
+
+
+def test_a_crops_notes_travel_with_it_and_a_foreign_chunk_is_ignored(tmp_path):
+    from PIL import Image, PngImagePlugin
+
+    from demo.images import centre_crop_file, prepare
+
+    frames = [Image.new("RGB", (64, 40), c) for c in ("red", "blue")]
+    gif = tmp_path / "anim.gif"
+    frames[0].save(gif, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    crop = centre_crop_file(str(gif), tmp_path / "crops" if (tmp_path / "crops").mkdir() is None else None)
+    notes = " ".join(prepare(crop).notes)
+    assert "first frame" in notes and "not square" in notes  # on the page, not only in the API
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("ginr-notes", "**injected**")
+    foreign = tmp_path / "foreign.png"
+    Image.new("RGB", (32, 32)).save(foreign, pnginfo=info)
+    assert not any("injected" in n for n in prepare(str(foreign)).notes)

@@ -20,7 +20,7 @@ def test_claims_table_from_json(tmp_path):
     lines = table.splitlines()
     assert lines[0] == "| the notes claim | we measured | verdict |"
     assert "| the simplified model overfits to exact grid positions | 22.47 dB on the grid" in lines[2]
-    assert "✅ holds" in lines[2] and "❌ does not hold" in lines[3] and "good \\| super-resolution" in lines[3]
+    assert "**holds**" in lines[2] and "**does not hold**" in lines[3] and "good \\| super-resolution" in lines[3]
     assert len([line for line in lines if line.startswith("| ")]) == 3  # a claim without words is left out
     assert "2026-12-03 by train.claims" in table
 
@@ -34,3 +34,15 @@ def test_no_claims_file_no_section(tmp_path):
 def test_the_demo_does_not_import_train():
     code = "import sys, demo.app; sys.exit(any(m == 'train' or m.startswith('train.') for m in sys.modules))"
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
+
+
+def test_claims_table_has_words_not_emoji_and_no_jargon(tmp_path):
+    import json
+
+    from demo.ui_text import claims_markdown
+
+    path = tmp_path / "claims.json"
+    path.write_text(json.dumps({"claims": [{"claim": "a", "measurement": "not run (no GPU lent).", "verdict": "partly"}]}))
+    text = claims_markdown(path)
+    assert "**partly**" in text and "no GPU lent" not in text and "needs a GPU run" in text
+    assert not any(ord(ch) > 0x2FFF for ch in text)  # no emoji (a box where no emoji font is installed)

@@ -241,3 +241,25 @@ def test_snapshots_match_shorter_constant_rate_runs():
     torch.testing.assert_close(long.snapshots[3], short.latents)
     with torch.no_grad():
         torch.testing.assert_close(long.snapshots[0], model.encode(images))
+
+
+@pytest.mark.parametrize("lr", [3e-2, 3.0])  # 3.0: a rate high enough for the fit to swing, so the best step is not the last
+def test_best_latents_are_each_images_highest_psnr_step(lr):
+    model = _model("corrected")
+    images = _images(3)
+    result = model.fit_latents(images, steps=25, lr=lr, schedule="constant")
+    expected = result.psnr.argmax(dim=0)  # first maximum per image
+    assert torch.equal(result.best_step, expected)
+    with torch.no_grad():
+        at_best = _psnr_at_centres(model, result.best_latents, images)
+    torch.testing.assert_close(at_best, result.psnr[expected, torch.arange(3)], atol=1e-3, rtol=0)
+    assert result.best_latents.shape == result.latents.shape and not result.best_latents.requires_grad
+
+
+def test_best_latents_of_zero_steps_and_of_a_stopped_run():
+    model = _model("simplified")
+    images = _images(2)
+    none = model.fit_latents(images, steps=0)
+    assert torch.equal(none.best_latents, none.latents) and none.best_step.tolist() == [0, 0]
+    stopped = model.fit_latents(images, steps=50, lr=1.0, callback=lambda step, psnr: step == 3)
+    assert (stopped.best_step <= 3).all()

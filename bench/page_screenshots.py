@@ -1,0 +1,71 @@
+"""Screenshots of a running demo page for docs/screenshots/ (Debian's chromium through Playwright).
+
+    python app.py --port 7871 &
+    python -m bench.page_screenshots http://127.0.0.1:7871/ --prefix after
+
+Desktop 1400×900: the first view, Refine while it runs and after it; phone 390×844: the first view,
+the Refine section and the claims table. Viewport-sized PNGs (not whole pages), so the files stay small.
+"""
+import argparse
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
+OUT = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+
+
+def desktop(browser, url, prefix, steps):
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.set_default_timeout(300_000)
+    page.goto(url, wait_until="load")
+    page.wait_for_selector("#run")
+    page.wait_for_timeout(8_000)  # a first view computed at start-up shows at once; give a demo.load time
+    page.screenshot(path=str(OUT / f"{prefix}_desktop_first_view.png"))
+    box = page.locator("#refine-steps input")
+    box.fill(str(steps))
+    box.press("Enter")
+    page.locator("#refine-run").click()
+    page.wait_for_timeout(3_000)
+    page.evaluate("document.querySelector('#refine-curve').scrollIntoView({block: 'end'})")
+    page.screenshot(path=str(OUT / f"{prefix}_desktop_refining.png"))
+    page.wait_for_function("() => /Refined/.test(document.querySelector('#refine-info').innerText)")
+    page.locator("#refine-info").scroll_into_view_if_needed()
+    page.screenshot(path=str(OUT / f"{prefix}_desktop_refined.png"))
+    page.close()
+
+
+def phone(browser, url, prefix):
+    page = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=1, is_mobile=True)
+    page.set_default_timeout(300_000)
+    page.goto(url, wait_until="load")
+    page.wait_for_selector("#run")
+    page.wait_for_timeout(8_000)
+    page.screenshot(path=str(OUT / f"{prefix}_phone_first_view.png"))
+    page.locator("#out-nearest").scroll_into_view_if_needed()
+    page.screenshot(path=str(OUT / f"{prefix}_phone_panels.png"))
+    if page.locator("#claims").count():
+        page.locator("#claims").scroll_into_view_if_needed()
+        page.screenshot(path=str(OUT / f"{prefix}_phone_claims.png"))
+    page.close()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("url")
+    parser.add_argument("--prefix", default="after")
+    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--chromium", default="/usr/bin/chromium")
+    args = parser.parse_args(argv)
+    OUT.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=args.chromium, args=ARGS)
+        try:
+            phone(browser, args.url, args.prefix)
+            desktop(browser, args.url, args.prefix, args.steps)
+        finally:
+            browser.close()
+
+
+if __name__ == "__main__":
+    main()
