@@ -134,6 +134,64 @@ def _lr_at(schedule, lr, taken, steps):
     return lr
 
 
+def _resolved(steps, lr, sigma, optimizer, schedule):
+    """None → the REFINE_DEFAULTS value, for each setting."""
+    d = REFINE_DEFAULTS
+    pick = lambda v, default: default if v is None else v  # noqa: E731
+    return (pick(steps, d.steps), pick(lr, d.lr), pick(sigma, d.sigma), pick(optimizer, d.optimizer),
+            pick(schedule, d.schedule))
+
+
+def _start(model, images, latents):
+    """Checked images on the model's device and dtype, and the start latents (None → one encoder pass)."""
+    model._check_images(images)
+    if not torch.isfinite(images).all():
+        raise ValueError("images contain NaN or inf")
+    images = images.to(device=model._device(), dtype=model._dtype())
+    if latents is None:
+        with torch.no_grad():
+            latents = model.encode(images)
+    model._check_latents(latents)
+    if latents.shape[0] != images.shape[0]:
+        raise ValueError(f"latents are for {latents.shape[0]} images, images has {images.shape[0]}")
+    return images, latents
+
+
+def _check_finite(t, what, step, hint=""):
+    if not torch.isfinite(t).all():
+        raise RefineDiverged(f"refinement diverged at step {step}: {what} is NaN/inf{hint}; keep the one-pass latents")
+
+
+def _take_step(opt, loss, z, lr, step):
+    """One optimiser step on the latents `z` at rate `lr` (NaN/inf in the loss or the result → RefineDiverged)."""
+    _check_finite(loss, "the loss", step)
+    for group in opt.param_groups:
+        group["lr"] = lr
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    _check_finite(z, "the latents", step + 1)
+
+
+class _Best:
+    """Each image's latents at its highest-PSNR step so far (ties: the earliest; step 0 = the start)."""
+
+    def __init__(self, z):
+        self.latents = z.detach().clone()  # (B, m, d)
+        self.step = torch.zeros(z.shape[0], dtype=torch.long, device=z.device)  # (B,)
+        self.psnr = None
+
+    def update(self, step, psnr, z):
+        if self.psnr is None:
+            self.psnr = psnr
+            return
+        better = psnr > self.psnr
+        if better.any():
+            self.latents[better] = z.detach()[better]
+            self.step[better] = step
+        self.psnr = torch.maximum(self.psnr, psnr)
+
+
 @denormals_flushed()  # ~2.4× faster steps on a CPU (lainr.denormals); the thread's flag restored after
 def fit_latents(model, images, steps=None, lr=None, sigma=None, seed=0, latents=None, callback=None, *,
                 optimizer=None, schedule=None, snapshots=(), area=1):
@@ -143,65 +201,43 @@ def fit_latents(model, images, steps=None, lr=None, sigma=None, seed=0, latents=
     jittered coords), None → REFINE_DEFAULTS. `latents` (B, m, d) is the start (None → model.encode).
     callback(step, psnr (B,)) is called for step = 0 (one pass) … steps_done; returning True stops
     (result.stopped = "callback"). result.latents are the last step's; result.best_latents each image's
-    at its highest-PSNR step (result.best_step), which long runs that oscillate need. optimizer "adam" | "sgd", schedule "constant" | "cosine" | "warmup" (SCHEDULES).
+    at its highest-PSNR step (result.best_step), which long runs that oscillate need.
+    optimizer "adam" | "sgd", schedule "constant" | "cosine" | "warmup" (SCHEDULES).
     snapshots: step counts at which a copy of the latents is kept (result.snapshots[step]).
     area K > 1 (with sigma = 0): fit each pixel as the mean of the field over K×K sub-pixel samples
-    (result.psnr then scores that mean against the input). Deterministic for a seed. Raises ValueError on bad input, RefineDiverged on NaN/inf.
+    (result.psnr then scores that mean against the input).
+    Deterministic for a seed. Raises ValueError on bad input, RefineDiverged on NaN/inf.
     """
-    d = REFINE_DEFAULTS
-    steps = d.steps if steps is None else steps
-    lr = d.lr if lr is None else lr
-    sigma = d.sigma if sigma is None else sigma
-    optimizer = d.optimizer if optimizer is None else optimizer
-    schedule = d.schedule if schedule is None else schedule
+    steps, lr, sigma, optimizer, schedule = _resolved(steps, lr, sigma, optimizer, schedule)
     _check_args(steps, lr, sigma, seed, optimizer, schedule, callback)
     _check_area(area, sigma)
-    model._check_images(images)
-    if not torch.isfinite(images).all():
-        raise ValueError("images contain NaN or inf")
     start = time.perf_counter()
-    device, dtype = model._device(), model._dtype()
-    images = images.to(device=device, dtype=dtype)
-    batch, size = images.shape[0], images.shape[-1]
-    if latents is None:
-        with torch.no_grad():
-            latents = model.encode(images)
-    model._check_latents(latents)
-    if latents.shape[0] != batch:
-        raise ValueError(f"latents are for {latents.shape[0]} images, images has {batch}")
+    images, latents = _start(model, images, latents)
+    batch, size, device, dtype = images.shape[0], images.shape[-1], images.device, images.dtype
 
     decoder = model.decoder.fuse()  # a fresh frozen copy for this call: the model is never touched
     centres = pixel_centres(size, device=device, dtype=dtype).expand(batch, -1, -1)  # (B, 1024, 2)
     target = rearrange(images, "b c h w -> b (h w) c")  # (B, 1024, 3), raster order like `centres`
     fixed = centres if area == 1 else subpixel_coords(size, area, device=device, dtype=dtype).expand(batch, -1, -1)
     with torch.no_grad():
-        centre_part = decoder.coordinate_part(fixed)  # reused by every step at the fixed queries (B, 1024·K², …)
+        fixed_part = decoder.coordinate_part(fixed)  # reused by every step at the fixed queries (B, 1024·K², …)
     generator = torch.Generator(device=device).manual_seed(seed)
 
     z = latents.detach().to(dtype).clone().requires_grad_(True)  # (B, m, d): the only leaf with a gradient
     opt = _make_optimizer(optimizer, [z], lr)
-    keep, kept = set(snapshots), {}
+    keep, kept, best = set(snapshots), {}, _Best(z)
     history, stopped = [], None
-    best_z, best_psnr = z.detach().clone(), None
-    best_step = torch.zeros(batch, dtype=torch.long, device=device)
     for step in range(steps + 1):
-        train_at_centres = sigma == 0 and step < steps
-        with torch.set_grad_enabled(train_at_centres):
-            pred = decoder.latent_part(z, centre_part)  # (B, 1024·K², 3)
+        with torch.set_grad_enabled(sigma == 0 and step < steps):
+            pred = decoder.latent_part(z, fixed_part)  # (B, 1024·K², 3)
             if area > 1:
                 pred = pred.view(batch, -1, area * area, 3).mean(2)  # (B, 1024, 3): each pixel's area mean
         psnr = _clamped_psnr(pred, target)  # (B,)
         history.append(psnr)
-        better = psnr > best_psnr if best_psnr is not None else torch.ones_like(psnr, dtype=torch.bool)
-        if step > 0 and better.any():  # step 0's latents are the start, already in best_z
-            best_z[better] = z.detach()[better]
-            best_step[better] = step
-        best_psnr = psnr if best_psnr is None else torch.maximum(best_psnr, psnr)
+        best.update(step, psnr, z)
         if step in keep:
             kept[step] = z.detach().clone()
-        if not torch.isfinite(pred).all():
-            raise RefineDiverged(f"refinement diverged at step {step}: the decoder output is NaN/inf "
-                                 f"(lr {lr} may be too high); keep the one-pass latents")
+        _check_finite(pred, "the decoder output", step, f" (lr {lr} may be too high)")
         if callback is not None and callback(step, psnr.clone()):
             stopped = "callback"
             break
@@ -212,18 +248,7 @@ def fit_latents(model, images, steps=None, lr=None, sigma=None, seed=0, latents=
         else:
             coords = jitter(centres, sigma, generator)  # (B, 1024, 2), fresh each step
             loss = _per_image_mse(decoder(z, coords), sample_image(images, coords)).sum()
-        if not torch.isfinite(loss):
-            raise RefineDiverged(f"refinement diverged at step {step}: the loss is {loss.item()}; "
-                                 f"keep the one-pass latents")
-        for group in opt.param_groups:
-            group["lr"] = _lr_at(schedule, lr, step, steps)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        if not torch.isfinite(z).all():
-            raise RefineDiverged(f"refinement diverged at step {step + 1}: the latents are NaN/inf; "
-                                 f"keep the one-pass latents")
-    psnr = torch.stack(history)  # (steps_done + 1, B)
-    return RefineResult(latents=z.detach(), psnr=psnr, steps_done=len(history) - 1,
+        _take_step(opt, loss, z, _lr_at(schedule, lr, step, steps), step)
+    return RefineResult(latents=z.detach(), psnr=torch.stack(history), steps_done=len(history) - 1,
                         seconds=time.perf_counter() - start, stopped=stopped, snapshots=kept,
-                        best_latents=best_z, best_step=best_step)
+                        best_latents=best.latents, best_step=best.step)
