@@ -82,6 +82,21 @@ def guard(fn):
     return wrapper
 
 
+def _refusals_to(fn, answer):
+    """`fn` (a plain event function) as errors_as_gr, except that a refusal (a gr.Error made without its
+    traceback: UserError, user_error) returns answer(message) instead of raising."""
+    @functools.wraps(fn)  # keeps the signature for Gradio
+    def wrapper(*args, **kwargs):
+        try:
+            with errors_as_gr():
+                return fn(*args, **kwargs)
+        except gr.Error as err:
+            if getattr(err, "print_exception", True):
+                raise
+            return answer(err.message)
+    return wrapper
+
+
 def to_status(n_outputs, at):
     """Decorator for page events: a UserError becomes a message in the status box (output `at`, the
     others left as they are) instead of a pop-up; anything else as errors_as_gr. A generator's
@@ -104,16 +119,7 @@ def to_status(n_outputs, at):
                     yield skip_all(err.message)
             return gen_wrapper
 
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            try:
-                with errors_as_gr():
-                    return fn(*args, **kwargs)
-            except gr.Error as err:
-                if getattr(err, "print_exception", True):
-                    raise
-                return skip_all(err.message)
-        return wrapper
+        return _refusals_to(fn, skip_all)
     return decorate
 
 
@@ -121,18 +127,7 @@ def message_to(box):
     """Decorator for page events that return {component: value}: a refusal (UserError, or a gr.Error made
     by user_error) becomes {box: message}, the other outputs left as they are; anything else as
     errors_as_gr. `box` is the status line beside the control that caused it."""
-    def decorate(fn):
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            try:
-                with errors_as_gr():
-                    return fn(*args, **kwargs)
-            except gr.Error as err:
-                if getattr(err, "print_exception", True):
-                    raise
-                return {box: status(err.message)}
-        return wrapper
-    return decorate
+    return lambda fn: _refusals_to(fn, lambda message: {box: status(message)})
 
 
 def status_line(elem_id):

@@ -22,10 +22,10 @@ import torch.nn.functional as F
 from lainr import fit_latents, psnr_per_image
 from lainr.cpu_threads import set_cpu_threads
 
-from ..atomic import atomic_write_json
 from ..refine_photos import area, render_latents
 from ..stats import bootstrap_mean, paired_difference
 from .sr_benchmarks import load_set
+from .study_folder import write_report
 
 SIZE = 128  # SR ×4
 
@@ -115,10 +115,7 @@ def main(argv=None):
     rep = {"n": len(rep_names), "photos": rep_names, **study(model, rep_hi, rep_areas, sorted({chosen["steps"]}))}
     result = {"validation": val, "report": rep, "chosen": chosen, "generated": time.strftime("%Y-%m-%d"),
               "command": "python -m train.study.area_refine " + " ".join(argv or sys.argv[1:])}
-    out = Path(a.out)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out / "area_refine.json", result)
-    (out / "area_refine.md").write_text(markdown(result))
+    write_report(a.out, "area_refine", result, markdown(result))
     print(markdown(result))
     return 0
 

@@ -29,9 +29,9 @@ import torch.nn.functional as F
 from lainr import fit_latents, psnr_per_image
 from lainr.cpu_threads import set_cpu_threads
 
-from ..atomic import atomic_write_json
 from ..refine_photos import area, render_latents
 from ..stats import bootstrap_mean, paired_difference
+from .study_folder import write_report
 
 SETS = ("Set5", "Set14", "BSD68")
 SIZES = (128, 256)
@@ -168,10 +168,7 @@ def main(argv=None):
         result["summary"][s] = summarise(per)
         result["per_photo"][s] = {k: {m: v.round(4).tolist() for m, v in d.items()} for k, d in per.items()}
         print(f"{s}: {len(names)} photos in {time.time() - t0:.0f} s", file=sys.stderr)
-    out = Path(a.out)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out / "sr_benchmarks.json", result)
-    (out / "sr_benchmarks.md").write_text(table_md(result))
+    write_report(a.out, "sr_benchmarks", result, table_md(result))
     print(table_md(result))
     return 0
 

@@ -25,3 +25,12 @@ def check_study_folder(out, identity, identity_file, what, error):
     if out.is_dir() and any(out.iterdir()):
         raise error(f"--out {out} is not empty and holds no {what} ({identity_file}); choose an empty or new folder")
     return False
+
+
+def write_report(out, stem, result, text):
+    """A study's result → OUT/<stem>.json (atomically) and OUT/<stem>.md (`text`), the folder made if new."""
+    from ..atomic import atomic_write, atomic_write_json
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out / f"{stem}.json", result)
+    atomic_write(out / f"{stem}.md", text)
