@@ -236,8 +236,13 @@ def test_recard_rewrites_the_card_of_an_export_whose_run_is_gone(tmp_path, tiny_
     ci = entry["test_psnr_ci"]
     assert f"{ci['mean']:.2f} [{ci['low']:.2f}, {ci['high']:.2f}]" in card
     assert "Measured again." in card and "unfinished" not in card
+    assert "validation images of train/splits.py held out" in card  # the tiny run held them out
+    from train.publish.card import REFINE_HEADING
+    (hf / "README.md").write_text(card + f"\n{REFINE_HEADING}\n\nmeasured apart: 46 dB\n")
     assert recard_main([str(hf), "--metrics", str(ev / "metrics.json")]) == 0  # no --notes: the notes are kept
-    assert "Measured again." in (hf / "README.md").read_text()
+    card = (hf / "README.md").read_text()
+    assert "Measured again." in card
+    assert card.count(REFINE_HEADING) == 1 and "measured apart: 46 dB" in card  # a refinement section is kept
     assert (hf / "model.safetensors").read_bytes() == weights
 
 

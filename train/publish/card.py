@@ -98,6 +98,14 @@ def _stages_md(info, cfg, here):
     return recipe_md + ext_md
 
 
+def _held_out_md(cfg):
+    """Which training images were held out for validation (train/splits.py), in words."""
+    if cfg.get("val_from") == "train":
+        return "the validation images of train/splits.py held out (never trained on)"
+    return ("every training image, **the validation images of train/splits.py included** (nothing held out: "
+            "validation figures of these weights are not held-out figures)")
+
+
 def _what_was_run_md(info, cfg, here):
     sha_md = f" (model.safetensors sha256 `{info['weights_sha256']}`)" if info.get("weights_sha256") else ""
     return f"""- Schedule: **{info['schedule']}**.
@@ -106,7 +114,7 @@ def _what_was_run_md(info, cfg, here):
   {cfg.get('pixels')} pixels per image per step, training jitter σ = {cfg.get('train_sigma')}.
 - Hardware: {info['hardware']}.
 - Wall time of training: {info.get('elapsed', 0) / 3600:.2f} h.
-- Training data: {info['data_source']}.
+- Training data: {info['data_source']}; {_held_out_md(cfg)}.
 - Weights: {info['params']:,} parameters stored as {info['dtype']}{sha_md}
   (measured cost against float32: {_fmt(info.get('dtype_delta_db'), 3)} dB PSNR on {info.get('dtype_check_n', 'n/a')} test images); the fixed random Fourier
   matrices (buffers) are float32.

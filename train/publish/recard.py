@@ -15,7 +15,8 @@ import json
 import sys
 from pathlib import Path
 
-from .card import card_command, write_card
+from .card import REFINE_HEADING, card_command, with_refine_section, write_card
+from ..atomic import atomic_write
 from ..evaluate import weights_sha256
 from .export import _from_metrics, _metrics_entry
 
@@ -36,8 +37,21 @@ def recard(weights_dir, metrics, notes=""):
     n_total = (info.get("test") or {}).get("of") or entry["n_test"]  # size of the whole test split
     info["test"], info["jitter"] = _from_metrics(entry, n_total)
     unfinished = info.get("total_steps") and info["step"] < info["total_steps"]
+    old_card = (weights_dir / "README.md").read_text() if (weights_dir / "README.md").is_file() else ""
     write_card(weights_dir, info, notes or info.get("card_notes", ""), finished=not unfinished)
+    refine = kept_refine_section(old_card)
+    if refine:  # a section measured apart (train.refine_eval): kept, not lost with the rewrite
+        atomic_write(weights_dir / "README.md", with_refine_section((weights_dir / "README.md").read_text(), refine))
     return info
+
+
+def kept_refine_section(card_text):
+    """The "Test-time refinement" section of a card ("" when it has none), up to the next section."""
+    start = card_text.find(REFINE_HEADING)
+    if start < 0:
+        return ""
+    nxt = card_text.find("\n## ", start + len(REFINE_HEADING))
+    return card_text[start:nxt + 1] if nxt >= 0 else card_text[start:]
 
 
 def main(argv=None):
