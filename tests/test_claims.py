@@ -1,10 +1,10 @@
-"""train.claims: verdicts from the measurement files; a missing file is named and nothing is written."""
+"""train.eval.claims: verdicts from the measurement files; a missing file is named and nothing is written."""
 import json
 
 import numpy as np
 import pytest
 
-from train.stats import bootstrap_mean
+from train.eval.stats import bootstrap_mean
 
 
 def _est(values):
@@ -19,7 +19,7 @@ def _info(batch, step, pixels):
 
 @pytest.fixture
 def measured(tmp_path):
-    """A fake eval folder with every measurement train.claims reads, and two weights folders."""
+    """A fake eval folder with every measurement train.eval.claims reads, and two weights folders."""
     rng = np.random.default_rng(0)
     n = 50
     ev, ws, wc = tmp_path / "eval", tmp_path / "simplified", tmp_path / "corrected"
@@ -69,7 +69,7 @@ def _args(ev, ws, wc, *extra):
 
 
 def test_claims_json_has_the_eight_claims_in_the_page_format(measured):
-    from train.claims import VERDICTS, main
+    from train.eval.claims import VERDICTS, main
     ev, ws, wc = measured
     assert main(_args(ev, ws, wc, "--ablations", "")) == 0
     out = json.loads((ev / "claims.json").read_text())
@@ -106,7 +106,7 @@ def _ablations(rows, seeds=(0, 1, 2)):
 
 
 def test_a_training_ablation_file_settles_the_training_claims(measured, tmp_path):
-    from train.claims import main
+    from train.eval.claims import main
     ev, ws, wc = measured
     (tmp_path / "ablations.json").write_text(json.dumps(_ablations({
         "alpha0": (-0.5, 0), "pixels512": (-1.5, 0), "pixels512-eqc": (-1.0, 0), "one-band": (0.0, 0),
@@ -120,7 +120,7 @@ def test_a_training_ablation_file_settles_the_training_claims(measured, tmp_path
 
 
 def test_too_few_seeds_leave_a_training_claim_unmeasured_naming_the_runs(measured, tmp_path):
-    from train.claims import main
+    from train.eval.claims import main
     ev, ws, wc = measured
     (tmp_path / "ablations.json").write_text(json.dumps(_ablations({"pixels512": (-1.5, 0)}, seeds=(0, 1))))
     assert main(_args(ev, ws, wc, "--ablations", str(tmp_path / "ablations.json"))) == 0
@@ -132,7 +132,7 @@ def test_too_few_seeds_leave_a_training_claim_unmeasured_naming_the_runs(measure
 @pytest.mark.parametrize("missing", ["separation.json", "inference_ablations.json", "metrics.json", "per_image.npz",
                                      "sr_benchmarks.json"])
 def test_a_missing_measurement_is_named_and_nothing_is_written(measured, missing, capsys):
-    from train.claims import main
+    from train.eval.claims import main
     ev, ws, wc = measured
     (ev / missing).unlink()
     assert main(_args(ev, ws, wc, "--ablations", "")) == 2

@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_claims_table_from_json(tmp_path):
     path = tmp_path / "claims.json"
-    path.write_text(json.dumps({"generated": "2026-12-03 by train.claims", "claims": [
+    path.write_text(json.dumps({"generated": "2026-12-03 by train.eval.claims", "claims": [
         {"id": "grid", "claim": "the simplified model overfits to exact grid positions",
          "measurement": "22.47 dB on the grid, 11.73 dB at σ = 0.01", "verdict": "holds"},
         {"id": "sr", "claim": "good | super-resolution", "measurement": "below bicubic", "verdict": "does not hold"},
@@ -22,7 +22,7 @@ def test_claims_table_from_json(tmp_path):
     assert "| the simplified model overfits to exact grid positions | 22.47 dB on the grid" in lines[2]
     assert "**holds**" in lines[2] and "**does not hold**" in lines[3] and "good \\| super-resolution" in lines[3]
     assert len([line for line in lines if line.startswith("| ")]) == 3  # a claim without words is left out
-    assert "2026-12-03 by train.claims" in table
+    assert "2026-12-03 by train.eval.claims" in table
 
 
 def test_no_claims_file_no_section(tmp_path):

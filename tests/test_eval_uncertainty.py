@@ -1,4 +1,4 @@
-"""train.evaluate --split, intervals and per-image values; train.per_image's resumable cache."""
+"""train.eval.evaluate --split, intervals and per-image values; train.eval.per_image's resumable cache."""
 import json
 
 import numpy as np
@@ -15,8 +15,8 @@ def _tiny_weights(tmp_path):
 
 
 def test_val_split_entries_carry_intervals_and_per_image_values(tmp_path):
-    from train.evaluate import main
-    from train.eval_split import read_per_image
+    from train.eval.evaluate import main
+    from train.eval.eval_split import read_per_image
     from train.splits import validation_indices
     from train.data import load_split
     data = make_image_folder(tmp_path / "data", n_train=10, n_test=2)
@@ -44,14 +44,14 @@ def test_val_split_entries_carry_intervals_and_per_image_values(tmp_path):
 
 
 def test_entry_key_is_relative_to_the_repository(tmp_path):
-    from train.eval_split import REPO, entry_key
+    from train.eval.eval_split import REPO, entry_key
     assert entry_key(REPO / "weights" / "corrected") == "weights/corrected"
     assert entry_key(tmp_path) == str(tmp_path)  # outside the repository: as given
     assert entry_key("someone/repo-id") == "someone/repo-id"
 
 
 def test_a_resumed_measurement_equals_an_uninterrupted_one(tmp_path):
-    from train.per_image import cache_folder, measure
+    from train.eval.per_image import cache_folder, measure
     torch.manual_seed(0)
     model = CorrectedGINR(CorrectedConfig(**TINY["corrected"]))
     images = torch.randint(0, 256, (7, 3, 32, 32), dtype=torch.uint8)

@@ -68,7 +68,7 @@ def test_dry_run_report_has_every_stage(dry_run):
         assert train["rc"] == 0 and train["planned_steps"] >= 1 and train["batch_size"] == 4
         assert train["requested_steps"] >= train["planned_steps"]  # the trainer caps a plan at the epochs
         assert report["stages"][f"export_{model}"]["step"] == train["planned_steps"]  # ran to the plan
-        assert report["stages"][f"export_{model}"]["with_full_metrics"]  # card figures from train.evaluate
+        assert report["stages"][f"export_{model}"]["with_full_metrics"]  # card figures from train.eval.evaluate
 
 
 def test_collect_gives_strictly_loading_folders_with_cards(dry_run, tmp_path):

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from train.evaluate import weights_sha256
+from train.eval.evaluate import weights_sha256
 from train.publish.lineage import lineage_markdown, lineage_of
 
 STAGE = {"schedule": "s", "step": 10, "batch_size": 4, "epochs": 0.5, "elapsed": 36.0, "hardware": "CPU"}

@@ -1,4 +1,4 @@
-"""train.refine_eval (the refinement table of train.evaluate) and the card's refinement section, on tiny models."""
+"""train.eval.refine_eval (the refinement table of train.eval.evaluate) and the card's refinement section, on tiny models."""
 import json
 from types import SimpleNamespace
 
@@ -7,7 +7,7 @@ import torch
 
 from lainr import CorrectedGINR, SimplifiedGINR
 from train.tiny import tiny_corrected, tiny_simplified
-from train import refine_eval
+from train.eval import refine_eval
 from train.publish.card import refine_section, with_refine_section
 
 
@@ -90,7 +90,7 @@ def test_card_section_is_appended_then_replaced(tmp_path, monkeypatch):
 
 def test_evaluate_cli_refine_only(tmp_path, monkeypatch, capsys):
     import train.data
-    from train.evaluate import main
+    from train.eval.evaluate import main
     for label, model in _models().items():
         model.save_pretrained(tmp_path / label)
     monkeypatch.setattr(train.data, "load_split", lambda *a, **k: _test_split(4))

@@ -77,7 +77,7 @@ def test_cli_writes_accuracies_with_intervals_and_the_figure(tmp_path):
 
 
 def test_fill_cache_then_the_reports_read_it_without_encoding(tmp_path):
-    from train.evaluate import main as evaluate_main
+    from train.eval.evaluate import main as evaluate_main
     from train.study.fill_cache import main as fill_main
     from train.study.separation import main as separation_main
     data = make_image_folder(tmp_path / "data", n_train=20, n_test=3)

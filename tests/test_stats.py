@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from train.stats import bootstrap_mean, paired_difference
+from train.eval.stats import bootstrap_mean, paired_difference
 
 
 def test_interval_brackets_the_mean_and_shrinks_with_n():

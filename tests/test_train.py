@@ -169,7 +169,7 @@ def test_export_round_trip_and_card(tmp_path, tiny_data):
 
 
 def test_export_takes_card_figures_from_evaluate_metrics(tmp_path, tiny_data):
-    from train.evaluate import main as evaluate_main
+    from train.eval.evaluate import main as evaluate_main
     from train.publish.export import main as export_main
     out, hf = tmp_path / "run", tmp_path / "hf"
     assert _run_inproc(tmp_path, "simplified", tiny_data, out, "--max-steps", "2") == 0
@@ -196,7 +196,7 @@ def test_export_takes_card_figures_from_evaluate_metrics(tmp_path, tiny_data):
 
 def test_recard_rewrites_the_card_of_an_export_whose_run_is_gone(tmp_path, tiny_data, capsys):
     import shutil
-    from train.evaluate import main as evaluate_main
+    from train.eval.evaluate import main as evaluate_main
     from train.publish.recard import main as recard_main
     out, hf = tmp_path / "run", tmp_path / "hf"
     assert _run_inproc(tmp_path, "corrected", tiny_data, out, "--max-steps", "2", "--no-export") == 0
@@ -310,9 +310,9 @@ def test_pack_of_a_jpeg_folder_loads_like_the_folder(tmp_path):
 
 
 def test_metrics_keys_are_read_against_the_repository_root(tmp_path, monkeypatch):
-    """train.evaluate keys a folder inside the repository by its path relative to the root; export / recard find
+    """train.eval.evaluate keys a folder inside the repository by its path relative to the root; export / recard find
     the entry from any working folder (a key outside the repository is absolute)."""
-    from train.eval_split import entry_key, entry_path
+    from train.eval.eval_split import entry_key, entry_path
     from train.publish.export import _metrics_entry
     weights = ROOT / "weights" / "corrected"
     assert entry_key(weights) == "weights/corrected"

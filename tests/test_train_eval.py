@@ -1,4 +1,4 @@
-"""train.evaluate (metrics.json keys, figures), train.study.plot and train.publish.publish --dry-run, on tiny models."""
+"""train.eval.evaluate (metrics.json keys, figures), train.study.plot and train.publish.publish --dry-run, on tiny models."""
 import json
 
 import pytest
@@ -10,7 +10,7 @@ from train.tiny import TINY
 
 
 def test_evaluate_writes_metrics_and_figures(tmp_path):
-    from train.evaluate import SIGMAS, SR_SIZES, main
+    from train.eval.evaluate import SIGMAS, SR_SIZES, main
     data = make_image_folder(tmp_path / "data", n_train=1, n_test=3)
     ws, wc = tiny_weights(tmp_path, ("simplified", "corrected"))
     out = tmp_path / "eval"
@@ -32,7 +32,7 @@ def test_evaluate_writes_metrics_and_figures(tmp_path):
 
 
 def test_one_encoding_for_all_sigmas_matches_separate_runs():
-    from train.validate import evaluate_sigmas, evaluate_split
+    from train.eval.validate import evaluate_sigmas, evaluate_split
     torch.manual_seed(0)
     model = CorrectedGINR(CorrectedConfig(**TINY["corrected"]))
     images = torch.randint(0, 256, (5, 3, 32, 32), dtype=torch.uint8)

@@ -9,7 +9,7 @@ from lainr import CorrectedConfig, CorrectedGINR
 from tests.test_train_helpers import make_image_folder, run_module, train_args
 from train.tiny import TINY
 from train.checkpoint import load_checkpoint
-from train.evaluate import weights_sha256
+from train.eval.evaluate import weights_sha256
 
 
 @pytest.fixture(scope="module")

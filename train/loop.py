@@ -28,7 +28,7 @@ from .publish.lineage import lineage_of
 from .stop_request import StopRequest, TrainingStopped
 from .schedule import (REWARMUP_REQUIRED_ABOVE, extension_segment, lr_for_step, new_plan, plan_total, protocol_plan,
                        recipe_description, schedule_description)
-from .validate import evaluate_split, val_indices
+from .eval.validate import evaluate_split, val_indices
 
 
 # --time-budget → planned total steps: one untimed warm-up step (numba compile, allocator, caches), then

@@ -15,7 +15,7 @@ Stages (each writes report.json again, so a call cut short still returns what it
     turned into a fixed number of optimiser steps from the measured img/s (× SAFETY), so the rate
     schedule is a function of the step alone; each run also has a wall-clock guard (it is stopped
     right after a checkpoint, and the card says the schedule had not ended);
- 6. export (Hub format, card with the GPU, budget, steps and recipe), then `train.evaluate` of all
+ 6. export (Hub format, card with the GPU, budget, steps and recipe), then `train.eval.evaluate` of all
     exported models on the test split, then the export again with the card's figures taken from
     that evaluation (sha256-checked);
  7. OUT_DIR: report.json, log.txt, MODEL.tar per model and eval.tar, any file over PART_BYTES split
@@ -297,7 +297,7 @@ class Job:
 
     def evaluate(self, exported):
         ev = self.work / "eval"
-        args = ["train.evaluate", "--data", self.data_path, "--out", str(ev), "--device", self.a.device,
+        args = ["train.eval.evaluate", "--data", self.data_path, "--out", str(ev), "--device", self.a.device,
                 "--limit", str(self.a.eval_limit)]
         for d in exported.values():
             args += ["--weights", str(d)]
@@ -372,7 +372,7 @@ def parser():
     p.add_argument("--lr", type=float, default=0.0, help="override the recipe's peak rate")
     p.add_argument("--val-limit", type=int, default=1000, help="test images per validation during training")
     p.add_argument("--export-eval-limit", type=int, default=1000, help="test images for the export's checks")
-    p.add_argument("--eval-limit", type=int, default=0, help="test images for train.evaluate (0 = all; -1 = skip)")
+    p.add_argument("--eval-limit", type=int, default=0, help="test images for train.eval.evaluate (0 = all; -1 = skip)")
     p.add_argument("--eval-timeout", type=float, default=300.0)
     p.add_argument("--bench-steps", type=int, default=8)
     p.add_argument("--seed", type=int, default=0)

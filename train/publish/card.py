@@ -6,7 +6,7 @@ from pathlib import Path
 from .lineage import lineage_markdown
 from ..atomic import atomic_write, atomic_write_json
 from ..data import split_description
-from ..evaluate import weights_sha256
+from ..eval.evaluate import weights_sha256
 from ..schedule import rewarmup_text
 
 UNFINISHED_NOTE = ("\n**Note:** exported from an unfinished run's latest checkpoint; its schedule had not reached "
@@ -199,13 +199,13 @@ def write_card(out_dir, info, notes="", finished=True):
     atomic_write_json(out_dir / "training_info.json", info, sort_keys=False, default=str)
 
 
-# ---- Test-time refinement section (from weights/eval/refine.json, written by train.refine_eval) -------------
+# ---- Test-time refinement section (from weights/eval/refine.json, written by train.eval.refine_eval) -------------
 REFINE_HEADING = "## Test-time refinement"
 
 
 def refine_section(summary, label):
     """The card's "Test-time refinement" section for the weights `label` (e.g. "corrected") from a
-    refine.json summary (train.refine_eval); "" when that summary has no figures for them."""
+    refine.json summary (train.eval.refine_eval); "" when that summary has no figures for them."""
     m = summary.get("models", {}).get(label)
     if not m or not m.get("steps"):
         return ""

@@ -4,7 +4,7 @@
                                            [--metrics METRICS_JSON]
 
 auto: float16 parameters when they cost < 0.05 dB test PSNR against float32 (measured here), else float32.
---metrics takes the card's test and jitter figures from a `train.evaluate` metrics.json measured on
+--metrics takes the card's test and jitter figures from a `train.eval.evaluate` metrics.json measured on
 OUT_DIR (e.g. on the full test split) instead of measuring again; the file it measured must be the
 one written now (checked by sha256).
 """
@@ -21,12 +21,12 @@ from .card import card_command, write_card
 from ..checkpoint import CKPT, load_checkpoint
 from ..config import TrainConfig
 from ..data import load_split
-from ..eval_split import entry_path
-from ..evaluate import weights_sha256
+from ..eval.eval_split import entry_path
+from ..eval.evaluate import weights_sha256
 from ..hardware import set_threads
 from ..model_factory import build_model
 from ..schedule import extensions, plan_total, recipe_description, schedule_description
-from ..validate import evaluate_sigmas, evaluate_split, val_indices
+from ..eval.validate import evaluate_sigmas, evaluate_split, val_indices
 
 FP16_MAX_COST_DB = 0.05
 JITTER_SIGMAS = (0.0, 0.005, 0.01, 0.02, 0.05)
@@ -43,7 +43,7 @@ def _half_roundtrip(model):
 
 
 def _metrics_entry(metrics_file, out_dir):
-    """The entry of a train.evaluate metrics.json that measured out_dir (keys: `eval_split.entry_key`, a relative
+    """The entry of a train.eval.evaluate metrics.json that measured out_dir (keys: `eval_split.entry_key`, a relative
     one read against the repository root, whatever the working folder)."""
     results = json.loads(Path(metrics_file).read_text())
     for key, entry in results.items():
@@ -59,7 +59,7 @@ def _check_measured_file(entry, model, weights_dtype, out_dir, metrics_file):
         model.cpu().save_pretrained(scratch, weights_dtype=weights_dtype)
         if entry.get("weights_sha256") != weights_sha256(scratch):
             raise ValueError(f"{metrics_file} measured a different model.safetensors than the one this export "
-                             f"writes (re-run train.evaluate on {out_dir} after a plain export)")
+                             f"writes (re-run train.eval.evaluate on {out_dir} after a plain export)")
 
 
 def _from_metrics(entry, n_total):
@@ -142,7 +142,7 @@ def main(argv=None):
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--notes", default="", help="extra markdown for the model card")
-    p.add_argument("--metrics", default="", help="train.evaluate metrics.json measured on OUT_DIR: the card's "
+    p.add_argument("--metrics", default="", help="train.eval.evaluate metrics.json measured on OUT_DIR: the card's "
                    "test/jitter figures come from it (no re-measurement)")
     a = p.parse_args(argv)
     if a.threads:

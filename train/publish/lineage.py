@@ -13,7 +13,7 @@ again in a later stage, or the folder the card is written into). Stages recorded
 import json
 from pathlib import Path
 
-from ..evaluate import weights_sha256
+from ..eval.evaluate import weights_sha256
 
 
 def stage_summary(info, source, sha256=None):

@@ -1,4 +1,4 @@
-"""Rewrite the model card of exported weights from a `train.evaluate` measurement, without the run folder.
+"""Rewrite the model card of exported weights from a `train.eval.evaluate` measurement, without the run folder.
 
     python -m train.publish.recard WEIGHTS_DIR --metrics METRICS_JSON [--notes TEXT]
 
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .card import REFINE_HEADING, card_command, with_refine_section, write_card
 from ..atomic import atomic_write
-from ..evaluate import weights_sha256
+from ..eval.evaluate import weights_sha256
 from .export import _from_metrics, _metrics_entry
 
 INFO = "training_info.json"
@@ -33,14 +33,14 @@ def recard(weights_dir, metrics, notes=""):
     entry = _metrics_entry(metrics, weights_dir)
     if entry.get("weights_sha256") != weights_sha256(weights_dir):
         raise ValueError(f"{metrics} measured a different model.safetensors than the one in {weights_dir} "
-                         f"(re-run train.evaluate on {weights_dir})")
+                         f"(re-run train.eval.evaluate on {weights_dir})")
     n_total = (info.get("test") or {}).get("of") or entry["n_test"]  # size of the whole test split
     info["test"], info["jitter"] = _from_metrics(entry, n_total)
     unfinished = info.get("total_steps") and info["step"] < info["total_steps"]
     old_card = (weights_dir / "README.md").read_text() if (weights_dir / "README.md").is_file() else ""
     write_card(weights_dir, info, notes or info.get("card_notes", ""), finished=not unfinished)
     refine = kept_refine_section(old_card)
-    if refine:  # a section measured apart (train.refine_eval): kept, not lost with the rewrite
+    if refine:  # a section measured apart (train.eval.refine_eval): kept, not lost with the rewrite
         atomic_write(weights_dir / "README.md", with_refine_section((weights_dir / "README.md").read_text(), refine))
     return info
 
@@ -58,7 +58,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m train.publish.recard", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("weights_dir")
-    p.add_argument("--metrics", required=True, help="train.evaluate metrics.json with an entry for WEIGHTS_DIR")
+    p.add_argument("--metrics", required=True, help="train.eval.evaluate metrics.json with an entry for WEIGHTS_DIR")
     p.add_argument("--notes", default="", help="extra markdown for the model card (replaces the notes kept in "
                                                "training_info.json as card_notes; without it they are kept)")
     a = p.parse_args(argv)

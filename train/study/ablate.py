@@ -72,8 +72,8 @@ def score(run, a):
     from ..data import load_split
     from ..loop import train_and_validation_sets
     from ..model_factory import build_model
-    from ..per_image import measure
-    from ..validate import val_indices
+    from ..eval.per_image import measure
+    from ..eval.validate import val_indices
     ckpt = load_checkpoint(run / CKPT)
     cfg = TrainConfig.from_dict({**ckpt["config"], "data_root": a.data_root, "cache_dir": a.cache_dir})
     model = build_model(cfg.resolved())

@@ -22,8 +22,8 @@ import torch.nn.functional as F
 from lainr import fit_latents, psnr_per_image
 from lainr.cpu_threads import set_cpu_threads
 
-from ..refine_photos import area, render_latents
-from ..stats import bootstrap_mean, paired_difference
+from ..eval.refine_photos import area, render_latents
+from ..eval.stats import bootstrap_mean, paired_difference
 from .sr_benchmarks import load_set
 from .study_folder import write_report
 
@@ -101,7 +101,7 @@ def main(argv=None):
     p.add_argument("--out", default="train/results")
     p.add_argument("--threads", type=int, default=1)
     a = p.parse_args(argv)
-    from ..evaluate import load_weights
+    from ..eval.evaluate import load_weights
     set_cpu_threads(a.threads)
     areas = [int(x) for x in a.areas.split(",")]
     steps = [int(x) for x in a.steps.split(",")]

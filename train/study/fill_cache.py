@@ -4,9 +4,9 @@
                                      [--threads 1] [--chunks 20]
 
 For k = 0, 1, …: chunk k of the test split for each bundled model (per-image PSNR/SSIM at
-train.evaluate's jitter σ, and the pooled latents), then chunk k of the class-separation training
-images (pooled latents). Chunks are strided (train/per_image.py), so wherever this stops, every
-measurement covers the same spread-out, class-mixed images; `train.evaluate --cached-only` and
+train.eval.evaluate's jitter σ, and the pooled latents), then chunk k of the class-separation training
+images (pooled latents). Chunks are strided (train/eval/per_image.py), so wherever this stops, every
+measurement covers the same spread-out, class-mixed images; `train.eval.evaluate --cached-only` and
 `train.study.separation --cached-only` then report on them, with n. Re-running resumes; when every
 chunk is done, the plain commands (without --cached-only) read everything from the cache.
 """
@@ -19,9 +19,9 @@ import torch
 from lainr.cpu_threads import set_cpu_threads
 
 from ..data import DataError, load_split
-from ..evaluate import SIGMAS, load_weights, weights_sha256
-from ..per_image import CHUNK, chunk_count, measure
-from ..validate import val_indices
+from ..eval.evaluate import SIGMAS, load_weights, weights_sha256
+from ..eval.per_image import CHUNK, chunk_count, measure
+from ..eval.validate import val_indices
 from .separation import DEFAULT_WEIGHTS, N_TRAIN, probe_train_indices
 
 

@@ -40,10 +40,10 @@ from lainr.cpu_threads import set_cpu_threads
 
 from ..atomic import atomic_write, atomic_write_json
 from ..data import DataError, load_split, to_float
-from ..eval_split import describe_data, entry_key
-from ..evaluate import load_weights, weights_sha256
-from ..stats import bootstrap_mean, paired_difference
-from ..validate import val_indices
+from ..eval.eval_split import describe_data, entry_key
+from ..eval.evaluate import load_weights, weights_sha256
+from ..eval.stats import bootstrap_mean, paired_difference
+from ..eval.validate import val_indices
 
 N_IMAGES = 1000
 DECOUPLED_SIGMA = 0.02

@@ -5,7 +5,7 @@
 CIFAR-10: class-balanced images of the *validation* split (held-out tenth of the training images,
 train.splits.validation_indices); the bundled weights were trained on all 50,000 training images,
 these included, so their one-pass PSNR is reported beside the test split's. Photos: the named
-validation photos of train.refine_photos (SR ×2/×4/×8 vs bicubic per step count and jitter σ).
+validation photos of train.eval.refine_photos (SR ×2/×4/×8 vs bicubic per step count and jitter σ).
 Each configuration is written to train/results/refine_defaults.json as soon as it is done; a rerun
 skips those already there (resume). The Markdown table is rewritten from the JSON each time.
 """
@@ -24,9 +24,9 @@ from ..atomic import atomic_write
 from ..hardware import cpu_description
 from ..data import load_split, to_float
 from ..splits import validation_indices
-from ..stats import bootstrap_mean
-from ..validate import val_indices
-from ..refine_photos import VALIDATION_PHOTOS, load_photos, sr_psnr
+from ..eval.stats import bootstrap_mean
+from ..eval.validate import val_indices
+from ..eval.refine_photos import VALIDATION_PHOTOS, load_photos, sr_psnr
 
 RESULTS = Path(__file__).resolve().parent.parent / "results"
 REPORT_STEPS = (0, 5, 10, 20, 50, 100, 200)

@@ -24,7 +24,7 @@ from lainr.cpu_threads import set_cpu_threads
 from ..atomic import atomic_write, atomic_write_json
 from ..data import load_split, to_float
 from ..splits import validation_indices
-from ..stats import bootstrap_mean, paired_difference
+from ..eval.stats import bootstrap_mean, paired_difference
 from .refine_defaults import balanced
 
 DEFAULT = "adam-warmup-5e-2"
@@ -71,7 +71,7 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", default="train/results")
     a = p.parse_args(argv)
-    from ..evaluate import load_weights
+    from ..eval.evaluate import load_weights
     set_cpu_threads(a.threads)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,7 @@ t-SNE is scikit-learn's (Barnes-Hut, PCA initialisation, seeded): the same well-
 fits the kNN and the probe, so one dependency serves all three, and Barnes-Hut is fast enough for a
 few thousand points on a CPU. (openTSNE is faster on very large sets, which are not needed here.)
 
-Latents come from train/per_image.py's cache, shared with `train.evaluate --measure-cache`, so the
+Latents come from train/eval/per_image.py's cache, shared with `train.eval.evaluate --measure-cache`, so the
 test latents that evaluation encoded are not encoded again. --encode-only fills the cache and stops;
 --cached-only uses only what the cache holds (the images every model has; the report gives n).
 Writes OUT/separation.json, OUT/separation.md, OUT/separation.png.
@@ -34,12 +34,12 @@ from lainr.cpu_threads import set_cpu_threads
 
 from ..atomic import atomic_write
 from ..data import DataError, load_split
-from ..eval_split import describe_data, entry_key
-from ..evaluate import load_weights, weights_sha256
-from ..per_image import measure
+from ..eval.eval_split import describe_data, entry_key
+from ..eval.evaluate import load_weights, weights_sha256
+from ..eval.per_image import measure
 from ..splits import train_indices, validation_indices
-from ..stats import bootstrap_mean, paired_difference
-from ..validate import val_indices
+from ..eval.stats import bootstrap_mean, paired_difference
+from ..eval.validate import val_indices
 
 DEFAULT_WEIGHTS = ("weights/simplified", "weights/corrected")
 K = 10

@@ -4,7 +4,7 @@
                                         [--steps 200] [--out weights/eval] [--threads 1]
 
 Each photo: centre square, resized to 256 (area when its side divides evenly, else antialiased
-bilinear: train/refine_photos.py); the input is its 32×32 area average; the reference at 128² (×4)
+bilinear: train/eval/refine_photos.py); the input is its 32×32 area average; the reference at 128² (×4)
 and 256² (×8) is the square at that size. Both bundled models render the input's latents, one pass
 and after --steps of refinement (lainr.fit_latents, its defaults); bicubic of the input beside them.
 
@@ -29,8 +29,8 @@ import torch.nn.functional as F
 from lainr import fit_latents, psnr_per_image
 from lainr.cpu_threads import set_cpu_threads
 
-from ..refine_photos import area, render_latents
-from ..stats import bootstrap_mean, paired_difference
+from ..eval.refine_photos import area, render_latents
+from ..eval.stats import bootstrap_mean, paired_difference
 from .study_folder import write_report
 
 SETS = ("Set5", "Set14", "BSD68")
@@ -150,7 +150,7 @@ def main(argv=None):
     p.add_argument("--out", default="weights/eval")
     p.add_argument("--threads", type=int, default=1)
     a = p.parse_args(argv)
-    from ..evaluate import load_weights
+    from ..eval.evaluate import load_weights
     set_cpu_threads(a.threads)
     sets = [s.strip() for s in a.sets.split(",") if s.strip()]
     missing = [s for s in sets if not (Path(a.sr_dir) / s).is_dir()]

@@ -9,7 +9,7 @@ for the corrected model, one ablation with the spatial bias off). Each trains DI
 ceil(passes / batch) optimiser steps with `python -m train --max-steps ...` (the protocol's schedule
 shape compressed over those steps, seed 0) and is scored on the same first --eval-images images of the
 validation split (held-out training images, train/splits.py), in the trainer's fixed validation order
-(train.validate.val_indices); results carry val_psnr / val_ssim / n_val. (The earlier tracked results in
+(train.eval.validate.val_indices); results carry val_psnr / val_ssim / n_val. (The earlier tracked results in
 train/results/ were scored on the first 500 images of the test split, before the validation split existed.) --confirm K re-runs the best K at
 twice the passes (<name>@2x). Results: DIR/sweep.json, DIR/table.md, DIR/psnr_vs_passes.png.
 Re-running the same command skips scored configurations and resumes unfinished ones. --report writes
@@ -155,7 +155,7 @@ def score_checkpoint(run, identity, a):
     from ..hardware import set_threads
     from ..loop import train_and_validation_sets
     from ..model_factory import build_model
-    from ..validate import evaluate_split, val_indices
+    from ..eval.validate import evaluate_split, val_indices
     set_threads(a.threads)
     ckpt = load_checkpoint(run / CKPT)
     model = build_model(TrainConfig.from_dict(ckpt["config"]).resolved())

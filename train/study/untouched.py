@@ -5,8 +5,8 @@
 
 Before the project had a validation split, 500 test images steered it: the recipe study
 (train.study.sweep) ranked recipes on them, and the bundled models' CPU and GPU stages were watched
-on them (`--val-from test --val-limit 500`: the trainer's fixed subset, train.validate.val_indices).
-This reads the whole-split per-image PSNR of `train.evaluate` (EVAL/per_image.npz, σ = 0) and
+on them (`--val-from test --val-limit 500`: the trainer's fixed subset, train.eval.validate.val_indices).
+This reads the whole-split per-image PSNR of `train.eval.evaluate` (EVAL/per_image.npz, σ = 0) and
 reports both models, and their paired difference, on the other test images only. Measures nothing
 new; writes EVAL/untouched.{json,md}.
 """
@@ -18,16 +18,16 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import atomic_write_json
-from ..eval_split import REPO, read_per_image
-from ..stats import bootstrap_mean, paired_difference
+from ..eval.eval_split import REPO, read_per_image
+from ..eval.stats import bootstrap_mean, paired_difference
 
 STEERED = 500  # test images used for decisions: val_indices(10,000, 500)
-WHY = ("the first 500 test images of the trainer's fixed subset (train.validate.val_indices): the recipe study "
+WHY = ("the first 500 test images of the trainer's fixed subset (train.eval.validate.val_indices): the recipe study "
        "ranked recipes on them and the bundled models' training stages were watched on them")
 
 
 def steered_indices(n_total=10_000):
-    from ..validate import val_indices
+    from ..eval.validate import val_indices
     return val_indices(n_total, STEERED).numpy()
 
 
@@ -68,7 +68,7 @@ def main(argv=None):
     ev = Path(a.eval_dir)
     npz = ev / "per_image.npz"
     if not npz.is_file():
-        print(f"error: missing {npz} (python -m train.evaluate --split test on both models)", file=sys.stderr)
+        print(f"error: missing {npz} (python -m train.eval.evaluate --split test on both models)", file=sys.stderr)
         return 2
     key = lambda w: Path(w).resolve().relative_to(REPO).as_posix().replace("/", "__")  # noqa: E731
     r = measure(npz, {"simplified": key(a.simplified), "corrected": key(a.corrected)})

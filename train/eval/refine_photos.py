@@ -1,7 +1,7 @@
 """Colour photos from scikit-image for super-resolution after refinement, split into two named sets.
 
 Defaults (jitter, early stop) are chosen on VALIDATION_PHOTOS; results are reported on TEST_PHOTOS
-(the three photos of `train.evaluate` plus one). Each photo is centre-cropped square, resized to
+(the three photos of `train.eval.evaluate` plus one). Each photo is centre-cropped square, resized to
 32·k (area when the crop divides evenly, else antialiased bilinear); the model's input is the 32×32
 area-downsample, the reference for SR ×k the 32·k image.
 """

@@ -1,20 +1,20 @@
 """Evaluate one or more weight sets (SPEC §6) → figures + metrics.json + per_image.npz + a side-by-side table.
 
-    python -m train.evaluate --weights DIR_OR_REPO [--weights ...] --data cifar10|PATH --out DIR
+    python -m train.eval.evaluate --weights DIR_OR_REPO [--weights ...] --data cifar10|PATH --out DIR
                              [--split test|val] [--limit N] [--measure-cache DIR]
 
 --split test scores the test split; --split val the validation split (the held-out training images
 of train/splits.py). metrics.json maps each --weights (a folder inside the repository by its path
 relative to the repository, so `train.publish.recard` finds it) to
   {"split", "data", "<split>_psnr", "<split>_ssim", "n_<split>", "<split>_psnr_ci", "<split>_ssim_ci"
-   ({mean, low, high, n}: 95 % bootstrap interval over images, train/stats.py),
+   ({mean, low, high, n}: 95 % bootstrap interval over images, train/eval/stats.py),
    "jitter_psnr": {σ: dB}, "jitter_ssim": {σ: ·}, "jitter_psnr_ci", "jitter_ssim_ci",
    "sr_psnr": {size: {"model": dB, "bicubic": dB}}, "sr_photos", "decoupled_psnr" (simplified only),
    "per_image": {"file": "per_image.npz", "prefix": …}}
 per_image.npz beside it keeps every image's PSNR/SSIM at each σ (`<prefix>.psnr`, `<prefix>.ssim`:
 (σ, n); `<prefix>.indices`; `<prefix>.sigmas`), so two models or configurations compare as a paired
 difference on the same images. --measure-cache keeps per-chunk figures and the mean-pooled latents
-(train/per_image.py) so an interrupted run resumes and train.study.separation reuses the latents.
+(train/eval/per_image.py) so an interrupted run resumes and train.study.separation reuses the latents.
 Figures: reconstructions.png, sr.png, jitter.png, embedding.png, decoupled.png (simplified models).
 SR PSNR is true super-resolution on three photos (scikit-image's astronaut, chelsea, coffee), each
 centre-cropped square, area-downsampled to 32, rendered at 64/128/256 and compared with the photo
@@ -32,11 +32,11 @@ import torch.nn.functional as F
 from lainr import psnr_per_image
 from lainr.cpu_threads import set_cpu_threads
 
-from .atomic import atomic_write
-from .data import DataError, to_float
+from ..atomic import atomic_write
+from ..data import DataError, to_float
 from .eval_split import SPLITS, describe_data, entry_key, load_eval_split, per_image_arrays, slug, summarise
 from .per_image import measure
-from .splits import SplitError
+from ..splits import SplitError
 from .validate import val_indices
 
 SIGMAS = (0.0, 0.005, 0.01, 0.02, 0.05)
@@ -323,7 +323,7 @@ def run(weights, data, out, limit=0, data_root="data", cache_dir=None, embed_n=E
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m train.evaluate", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m train.eval.evaluate", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--weights", action="append", required=True, help="weights folder or Hub repo id (repeatable)")
     p.add_argument("--data", default="cifar10")
@@ -340,7 +340,7 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--device", default="cpu")
     p.add_argument("--refine-steps", default="", help="e.g. 0,10,50,200,1000: add the test-time refinement table "
-                   "(train.refine_eval → OUT/refine.{json,md,png})")
+                   "(train.eval.refine_eval → OUT/refine.{json,md,png})")
     p.add_argument("--refine-images", type=int, default=1000, help="test images for the refinement table")
     p.add_argument("--refine-long-images", type=int, default=100,
                    help="of those, how many also get the step counts above 200")

@@ -1,15 +1,15 @@
-"""What `train.evaluate --split` scores, and how a per-image measurement becomes a metrics.json entry."""
+"""What `train.eval.evaluate --split` scores, and how a per-image measurement becomes a metrics.json entry."""
 from pathlib import Path
 
 import numpy as np
 
-from .data import data_caveat, load_split
-from .splits import validation_indices
+from ..data import data_caveat, load_split
+from ..splits import validation_indices
 from .stats import bootstrap_mean
 from .validate import val_indices
 
 SPLITS = ("test", "val")
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def load_eval_split(split, data, *, limit=0, data_root="data", cache_dir=None):
@@ -35,7 +35,7 @@ def describe_data(split, source):
 
 def entry_key(source):
     """metrics.json key of a weights source: a folder inside the repository by its path relative to the
-    repository (so train.publish.recard and train.claims find it from any folder), a folder elsewhere by its
+    repository (so train.publish.recard and train.eval.claims find it from any folder), a folder elsewhere by its
     absolute path, anything else (a Hub id) as given. `entry_path` reads a key back."""
     path = Path(source)
     if path.is_dir():

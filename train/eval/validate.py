@@ -8,7 +8,7 @@ from einops import rearrange
 
 from lainr import psnr_per_image, ssim_per_image
 
-from .data import to_float
+from ..data import to_float
 
 
 def val_indices(n_total, limit, seed=0):

@@ -22,8 +22,8 @@ from einops import rearrange
 
 from lainr import psnr_per_image, ssim_per_image
 
-from .atomic import replacing
-from .data import to_float
+from ..atomic import replacing
+from ..data import to_float
 
 CHUNK = 500
 

@@ -1,15 +1,15 @@
-"""Evaluation of test-time refinement (issue 22, parts 3–4): `python -m train.evaluate ... --refine-steps 0,10,50,200,1000`.
+"""Evaluation of test-time refinement (issue 22, parts 3–4): `python -m train.eval.evaluate ... --refine-steps 0,10,50,200,1000`.
 
 For each weights set, with lainr.REFINE_DEFAULTS (optimiser, lr, schedule, σ) and `fit_latents(steps=s)`:
 - test PSNR / SSIM at 32×32 per step count s on `images` test images (the evaluation's seeded subset,
-  train.validate.val_indices), s > `long_from` on the first `long_images` of them only;
+  train.eval.validate.val_indices), s > `long_from` on the first `long_images` of them only;
 - the jitter row (queries + N(0, σ²), σ = 0.005 / 0.01 / 0.02, target = the pixel) one-pass and after
   the default step count;
 - off-grid (part 4): the 128² render area-downsampled back to 32 against the input, one-pass and after
   each step count;
-- SR ×2 / ×4 / ×8 against bicubic on the test photos (train.refine_photos.TEST_PHOTOS) per step count;
+- SR ×2 / ×4 / ×8 against bicubic on the test photos (train.eval.refine_photos.TEST_PHOTOS) per step count;
 - seconds per image (in batches of `batch`) and 200 steps of one image (both models), CPU model beside it.
-Every figure is a mean over images with its 95 % bootstrap interval (train.stats.bootstrap_mean).
+Every figure is a mean over images with its 95 % bootstrap interval (train.eval.stats.bootstrap_mean).
 
 Long: work is done in chunks of test images and saved to OUT/refine_partial.json after each chunk; a
 rerun with the same arguments resumes. OUT/refine.{json,md,png} are rewritten from what is done.
@@ -24,11 +24,11 @@ from einops import rearrange
 from lainr import REFINE_DEFAULTS, psnr_per_image, ssim_per_image
 from lainr.refine import PREFIX_CONSISTENT
 
-from .atomic import atomic_write
-from .data import to_float
+from ..atomic import atomic_write
+from ..data import to_float
 from .refine_photos import SR_FACTORS, TEST_PHOTOS, area, load_photos, render_latents, sr_psnr
 from .stats import bootstrap_mean
-from .hardware import cpu_description
+from ..hardware import cpu_description
 from .validate import val_indices
 
 JITTER = (0.005, 0.01, 0.02)
@@ -162,8 +162,8 @@ def run(models, test, out, steps, *, images=1000, long_images=100, long_from=200
 
 
 def run_cli(args, load_weights, label):
-    """The `--refine-*` flags of train.evaluate → run(); prints the Markdown table."""
-    from .data import load_split
+    """The `--refine-*` flags of train.eval.evaluate → run(); prints the Markdown table."""
+    from ..data import load_split
     steps = parse_steps(args.refine_steps)
     models = {label(w): load_weights(w, args.device) for w in args.weights}
     test = load_split(args.data, "test", data_root=args.data_root, cache_dir=args.cache_dir or None)
