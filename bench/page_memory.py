@@ -51,7 +51,7 @@ def main(argv=None):
     a = p.parse_args(argv)
     from gradio_client import Client, handle_file
 
-    from train.study.refine_defaults import cpu_model
+    from train.hardware import cpu_model
     print(f"CPU: {cpu_model()}, load average before: {os.getloadavg()[0]:.2f}")
     env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE", GRADIO_ANALYTICS_ENABLED="False")
     proc = subprocess.Popen([sys.executable, "app.py", "--threads", str(a.threads), "--port", str(a.port)], cwd=ROOT,

@@ -41,7 +41,7 @@ def main(argv=None):
     from gradio_client import Client, handle_file
 
     from lainr.cpu_threads import set_cpu_threads
-    from train.study.refine_defaults import cpu_model
+    from train.hardware import cpu_model
     set_cpu_threads(1)
     print(f"CPU: {cpu_model()}, load average before: {os.getloadavg()[0]:.2f}")
     env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE", GRADIO_ANALYTICS_ENABLED="False")
