@@ -85,6 +85,8 @@ def claims_markdown(path=CLAIMS):
     lines = ["| the notes claim | we measured | verdict |", "|---|---|---|"]
     for c in claims:
         verdict = VERDICTS.get(str(c.get("verdict", "")).strip(), _cell(c.get("verdict")))
+        if c.get("scale"):  # the verdict rests on training ablations at that scale
+            verdict += f" at {_cell(c['scale'])} scale"
         lines.append(f"| {_cell(c['claim'])} | {_cell(c.get('measurement'))} | {verdict} |")
     try:
         generated = json.loads(Path(path).read_text(encoding="utf-8")).get("generated")

@@ -78,7 +78,7 @@ def test_claims_json_has_the_eight_claims_in_the_page_format(measured):
     assert ids == ["psnr", "jitter", "spatial-bias", "full-image", "multi-scale", "class-separation",
                    "super-resolution", "jitter-training"]
     for c in out["claims"]:
-        assert set(c) == {"id", "claim", "measurement", "verdict", "needs"} and c["verdict"] in VERDICTS
+        assert set(c) == {"id", "claim", "measurement", "verdict", "needs", "scale"} and c["verdict"] in VERDICTS
         assert c["claim"].startswith('"')
     by = {c["id"]: c for c in out["claims"]}
     assert by["psnr"]["verdict"] == "partly" and "n = 50" in by["psnr"]["measurement"]  # 6.8 dB, not +8–12
@@ -117,6 +117,10 @@ def test_a_training_ablation_file_settles_the_training_claims(measured, tmp_path
     assert by["multi-scale"]["verdict"] in ("does not hold", "partly")
     assert by["jitter-training"]["verdict"] == "holds"
     assert "reduced scale (260,422-parameter" in by["spatial-bias"]["measurement"]
+    assert {k for k, c in by.items() if c["scale"]} == {"spatial-bias", "full-image", "multi-scale", "jitter-training"}
+    assert by["full-image"]["scale"] == "reduced" and by["psnr"]["scale"] is None
+    table = (ev / "claims.md").read_text()
+    assert "**holds** at reduced scale" in table  # the verdict itself says the scale it rests on
 
 
 def test_too_few_seeds_leave_a_training_claim_unmeasured_naming_the_runs(measured, tmp_path):
@@ -125,7 +129,7 @@ def test_too_few_seeds_leave_a_training_claim_unmeasured_naming_the_runs(measure
     (tmp_path / "ablations.json").write_text(json.dumps(_ablations({"pixels512": (-1.5, 0)}, seeds=(0, 1))))
     assert main(_args(ev, ws, wc, "--ablations", str(tmp_path / "ablations.json"))) == 0
     by = {c["id"]: c for c in json.loads((ev / "claims.json").read_text())["claims"]}
-    assert by["full-image"]["verdict"] == "not measured"
+    assert by["full-image"]["verdict"] == "not measured" and by["full-image"]["scale"] is None
     assert "corrected-s2" in by["full-image"]["measurement"] and "pixels512-s2" in by["full-image"]["measurement"]
 
 

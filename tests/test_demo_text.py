@@ -15,13 +15,15 @@ def test_claims_table_from_json(tmp_path):
         {"id": "grid", "claim": "the simplified model overfits to exact grid positions",
          "measurement": "22.47 dB on the grid, 11.73 dB at σ = 0.01", "verdict": "holds"},
         {"id": "sr", "claim": "good | super-resolution", "measurement": "below bicubic", "verdict": "does not hold"},
-        {"id": "x", "claim": "", "verdict": "holds"}]}))
+        {"id": "x", "claim": "", "verdict": "holds"},
+        {"id": "bias", "claim": "bias is critical", "measurement": "Δ −0.8 dB", "verdict": "partly", "scale": "reduced"}]}))
     table = ui_text.claims_markdown(path)
     lines = table.splitlines()
     assert lines[0] == "| the notes claim | we measured | verdict |"
     assert "| the simplified model overfits to exact grid positions | 22.47 dB on the grid" in lines[2]
     assert "**holds**" in lines[2] and "**does not hold**" in lines[3] and "good \\| super-resolution" in lines[3]
-    assert len([line for line in lines if line.startswith("| ")]) == 3  # a claim without words is left out
+    assert "**partly** at reduced scale" in lines[4]  # a verdict resting on reduced-scale training says so
+    assert len([line for line in lines if line.startswith("| ")]) == 4  # a claim without words is left out
     assert "2026-12-03 by train.eval.claims" in table
 
 

@@ -162,7 +162,8 @@ def claim_bias(inf, ablations):
         verdict = "partly" if strong else "does not hold"
     needs = f"the training ablation α = 0 {ABLATE_BUDGET}"
     m += " Rule: \"critical\" = removing it costs more than 1 dB (interval entirely below −1 dB)."
-    return {"id": "spatial-bias", "claim": QUOTES["bias"], "measurement": m, "verdict": verdict, "needs": needs}
+    return {"id": "spatial-bias", "claim": QUOTES["bias"], "measurement": m, "verdict": verdict, "needs": needs,
+            "trained": bool(tr)}
 
 
 def claim_full_image(ablations):
@@ -181,7 +182,8 @@ def claim_full_image(ablations):
     m += (f"equal compute (more passes for the cheaper pixels512), {where_c}: Δ {_ci2(eqc)}. " if eqc else
           f"equal compute: not measured ({where_c}). ")
     m += "Rule: holds when both intervals are below 0; does not hold when a measured interval is above 0 and none below."
-    return {"id": "full-image", "claim": QUOTES["full-image"], "verdict": verdict, "needs": needs, "measurement": m}
+    return {"id": "full-image", "claim": QUOTES["full-image"], "verdict": verdict, "needs": needs, "measurement": m,
+            "trained": True}
 
 
 def claim_multi_scale(inf, ablations):
@@ -199,7 +201,8 @@ def claim_multi_scale(inf, ablations):
         verdict = "partly" if uses_both else "does not hold"
     m += " Rule: \"matters\" = one band from the start costs more than 1 dB (interval below −1 dB); below 0: partly."
     needs = f"the training ablation one-band {ABLATE_BUDGET}"
-    return {"id": "multi-scale", "claim": QUOTES["multi-scale"], "measurement": m, "verdict": verdict, "needs": needs}
+    return {"id": "multi-scale", "claim": QUOTES["multi-scale"], "measurement": m, "verdict": verdict, "needs": needs,
+            "trained": bool(tr)}
 
 
 def claim_separation(sep, c_key, s_key):
@@ -274,7 +277,7 @@ def claim_jitter_training(ablations, s_drop, c_drop):
         m += f"Controlled training ablation: not measured ({where})."
         verdict = "not measured"
     return {"id": "jitter-training", "claim": QUOTES["jitter-training"], "measurement": m, "verdict": verdict,
-            "needs": f"the training ablation no-jitter {ABLATE_BUDGET}"}
+            "needs": f"the training ablation no-jitter {ABLATE_BUDGET}", "trained": bool(tr)}
 
 
 # ---- assembling -------------------------------------------------------------------------------
@@ -328,7 +331,15 @@ def build(eval_dir, simplified, corrected, ablations_path=None):
               claim_separation(sep, c_key, s_key), claim_super_resolution(sr),
               claim_jitter_training(ablations, s_drop, c_drop)]
     assert all(cl["verdict"] in VERDICTS for cl in claims)
+    for cl in claims:  # a verdict that rests on the training ablations says at which scale they ran
+        cl["scale"] = ablations.get("scale", "full") if cl.get("trained") else None
+        cl.pop("trained", None)
     return {"claims": claims, "generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "sources": sources}
+
+
+def verdict_scale(claim):
+    """" at reduced scale" after a verdict that rests on reduced-scale training ablations, else ""."""
+    return f" at {claim['scale']} scale" if claim.get("scale") else ""
 
 
 def markdown(result):
@@ -340,7 +351,7 @@ def markdown(result):
              "the summary of the corrected notebook.", "",
              "| # | claim (the notes' words) | verdict | measurement |", "|---|---|---|---|"]
     for i, cl in enumerate(result["claims"], 1):
-        lines.append(f"| {i} | {cl['claim']} | **{cl['verdict']}** | {cl['measurement']} |")
+        lines.append(f"| {i} | {cl['claim']} | **{cl['verdict']}**{verdict_scale(cl)} | {cl['measurement']} |")
     needs = [(i, cl) for i, cl in enumerate(result["claims"], 1) if cl["needs"]]
     if needs:
         lines += ["", "## What would settle the rest", ""] + [f"- Claim {i} ({cl['id']}): {cl['needs']}."
