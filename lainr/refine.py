@@ -71,17 +71,31 @@ def _check_number(name, value, *, positive):
         raise ValueError(f"{name} must be >= 0, got {value!r}")
 
 
-def _check_area(area, sigma):
+def _check_area(area, sigma, smooth):
     if isinstance(area, bool) or not isinstance(area, int) or not 1 <= area <= MAX_AREA:
         raise ValueError(f"area must be an int in 1..{MAX_AREA} (K×K sub-pixel samples per pixel), got {area!r}")
     if area > 1 and sigma:
         raise ValueError("area > 1 fits pixel areas on a fixed sub-pixel grid; it takes sigma = 0")
+    _check_number("smooth", smooth, positive=False)
+    if smooth and area == 1:
+        raise ValueError("smooth > 0 penalises differences between sub-pixel samples; it needs area > 1")
 
 
 def subpixel_coords(size, area, *, device=None, dtype=None):
     """(size² · area², 2): K×K sample positions inside each pixel, grouped pixel by pixel in raster order."""
     fine = pixel_centres(size * area, device=device, dtype=dtype)  # (size²·K², 2), fine raster
     return rearrange(fine, "(h a w b) c -> (h w a b) c", h=size, a=area, w=size, b=area)
+
+
+def area_smoothness(fine, size, area):
+    """(B,): mean squared difference between neighbouring samples of the (size·K)² sub-pixel grid.
+
+    fine (B, size²·K², 3) in subpixel_coords' order; K = area. Sums the horizontal and vertical terms.
+    """
+    grid = rearrange(fine, "b (h w a c) ch -> b ch (h a) (w c)", h=size, w=size, a=area, c=area)  # (B, 3, sK, sK)
+    dy = (grid[:, :, 1:] - grid[:, :, :-1]).pow(2).flatten(1).mean(1)  # (B,)
+    dx = (grid[..., 1:] - grid[..., :-1]).pow(2).flatten(1).mean(1)  # (B,)
+    return dx + dy
 
 
 def _check_args(steps, lr, sigma, seed, optimizer, schedule, callback):
@@ -194,7 +208,7 @@ class _Best:
 
 @denormals_flushed()  # ~2.4× faster steps on a CPU (lainr.denormals); the thread's flag restored after
 def fit_latents(model, images, steps=None, lr=None, sigma=None, seed=0, latents=None, callback=None, *,
-                optimizer=None, schedule=None, snapshots=(), area=1):
+                optimizer=None, schedule=None, snapshots=(), area=1, smooth=0.0):
     """Refine the latents of `images` (B, 3, 32, 32) in [0, 1] by gradient steps; decoder frozen.
 
     steps 0..1000, lr > 0, sigma ≥ 0 (query jitter; target sampled bicubically from the input at the
@@ -204,13 +218,13 @@ def fit_latents(model, images, steps=None, lr=None, sigma=None, seed=0, latents=
     at its highest-PSNR step (result.best_step), which long runs that oscillate need.
     optimizer "adam" | "sgd", schedule "constant" | "cosine" | "warmup" (SCHEDULES).
     snapshots: step counts at which a copy of the latents is kept (result.snapshots[step]).
-    area K > 1 (with sigma = 0): fit each pixel as the mean of the field over K×K sub-pixel samples
-    (result.psnr then scores that mean against the input).
+    area K > 1 (sigma = 0): fit each pixel as the mean of K×K sub-pixel samples (result.psnr scores that
+    mean); smooth ≥ 0 adds smooth × area_smoothness (neighbouring samples' squared differences) to the loss.
     Deterministic for a seed. Raises ValueError on bad input, RefineDiverged on NaN/inf.
     """
     steps, lr, sigma, optimizer, schedule = _resolved(steps, lr, sigma, optimizer, schedule)
     _check_args(steps, lr, sigma, seed, optimizer, schedule, callback)
-    _check_area(area, sigma)
+    _check_area(area, sigma, smooth)
     start = time.perf_counter()
     images, latents = _start(model, images, latents)
     batch, size, device, dtype = images.shape[0], images.shape[-1], images.device, images.dtype
@@ -229,9 +243,8 @@ def fit_latents(model, images, steps=None, lr=None, sigma=None, seed=0, latents=
     history, stopped = [], None
     for step in range(steps + 1):
         with torch.set_grad_enabled(sigma == 0 and step < steps):
-            pred = decoder.latent_part(z, fixed_part)  # (B, 1024·K², 3)
-            if area > 1:
-                pred = pred.view(batch, -1, area * area, 3).mean(2)  # (B, 1024, 3): each pixel's area mean
+            fine = decoder.latent_part(z, fixed_part)  # (B, 1024·K², 3)
+            pred = fine if area == 1 else fine.view(batch, -1, area * area, 3).mean(2)  # (B, 1024, 3): area means
         psnr = _clamped_psnr(pred, target)  # (B,)
         history.append(psnr)
         best.update(step, psnr, z)
@@ -245,6 +258,8 @@ def fit_latents(model, images, steps=None, lr=None, sigma=None, seed=0, latents=
             break
         if sigma == 0:
             loss = _per_image_mse(pred, target).sum()
+            if smooth:
+                loss = loss + smooth * area_smoothness(fine, size, area).sum()
         else:
             coords = jitter(centres, sigma, generator)  # (B, 1024, 2), fresh each step
             loss = _per_image_mse(decoder(z, coords), sample_image(images, coords)).sum()

@@ -1,10 +1,10 @@
-"""fit_latents(area=K): each pixel fitted as the mean of K×K sub-pixel samples of the field."""
+"""fit_latents(area=K, smooth=λ): each pixel fitted as the mean of K×K sub-pixel samples, optionally smoothed."""
 import pytest
 import torch
 from einops import rearrange
 
 from lainr import CorrectedGINR, pixel_centres
-from lainr.refine import subpixel_coords
+from lainr.refine import area_smoothness, subpixel_coords
 from train.tiny import tiny_corrected
 
 
@@ -49,4 +49,29 @@ def test_area_one_is_the_pixel_centre_fit():
 @pytest.mark.parametrize("kw", [{"area": 0}, {"area": 5}, {"area": 2.0}, {"area": True}, {"area": 2, "sigma": 0.01}])
 def test_bad_area_is_refused(kw):
     with pytest.raises(ValueError, match="area"):
+        _model().fit_latents(_images(1), steps=1, **kw)
+
+
+def test_area_smoothness_is_the_neighbours_squared_differences_on_the_fine_grid():
+    size, k = 4, 2
+    fine_img = torch.rand(2, 3, size * k, size * k, generator=torch.Generator().manual_seed(3))
+    fine = rearrange(fine_img, "b ch (h a) (w c) -> b (h w a c) ch", a=k, c=k)  # subpixel_coords' order
+    dy = (fine_img[:, :, 1:] - fine_img[:, :, :-1]).pow(2).flatten(1).mean(1)
+    dx = (fine_img[..., 1:] - fine_img[..., :-1]).pow(2).flatten(1).mean(1)
+    assert torch.allclose(area_smoothness(fine, size, k), dx + dy)
+    flat = torch.full_like(fine, 0.4)
+    assert torch.equal(area_smoothness(flat, size, k), torch.zeros(2))
+
+
+def test_smoothness_term_makes_the_fine_field_smoother():
+    model, images = _model(), _images()
+    q = subpixel_coords(32, 2).expand(2, -1, -1)
+    rough = [area_smoothness(model.decode(r.latents, q).detach(), 32, 2)
+             for r in (model.fit_latents(images, steps=20, area=2, smooth=s) for s in (0.0, 10.0))]
+    assert (rough[1] < rough[0]).all()
+
+
+@pytest.mark.parametrize("kw", [{"smooth": 0.1}, {"smooth": -1.0, "area": 2}, {"smooth": float("nan"), "area": 2}])
+def test_bad_smooth_is_refused(kw):
+    with pytest.raises(ValueError, match="smooth"):
         _model().fit_latents(_images(1), steps=1, **kw)

@@ -1,13 +1,16 @@
 """Refinement that matches how a photo's input was made: fit pixel *areas* (fit_latents(area=K)), for SR.
 
-    python -m train.study.area_refine [--sr-dir ../shared/data/sr-benchmarks] [--areas 1,2,4]
-                                      [--steps 50,100,200] [--val-photos 12] [--out train/results]
+    python -m train.study.area_refine [--sr-dir ../shared/data/sr-benchmarks]
+                                      [--settings 1:0,2:0,2:0.01,2:0.03,2:0.1,4:0,4:0.03]
+                                      [--steps 50,100,200,300] [--val-photos 12] [--out train/results]
 
 A photo's 32×32 input is an area average, yet the default refinement fits the field's value at each
 pixel centre. This study fits the mean of K×K sub-pixel samples instead, with the bundled corrected
-model, and scores SR ×4 (128²) against the photo (train/study/sr_benchmarks.py's protocol, bicubic
-beside). K and the step count are chosen on VALIDATION photos (every n-th of BSD68, never reported as
-results); the chosen setting is then run once on the REPORT photos (Set5 and Set14) beside K = 1.
+model, optionally with a smoothness term (fit_latents(smooth=λ): neighbouring sub-pixel samples' squared
+differences), and scores SR ×4 (128²) against the photo (train/study/sr_benchmarks.py's protocol, bicubic
+beside). --settings lists K:λ pairs. K, λ and the step count are chosen on VALIDATION photos (every n-th
+of BSD68, never reported as results); the chosen setting is then run once on the REPORT photos (Set5 and
+Set14) beside K = 1, λ = 0 (today's default).
 Writes OUT/area_refine.{json,md}.
 """
 import argparse
@@ -25,16 +28,17 @@ from lainr.cpu_threads import set_cpu_threads
 from ..eval.refine_photos import area, render_latents
 from ..eval.stats import bootstrap_mean, paired_difference
 from .sr_benchmarks import load_set
+from ..hardware import cpu_model
 from .study_folder import write_report
 
 SIZE = 128  # SR ×4
 
 
-def sr_curve(model, hi, k, steps):
+def sr_curve(model, hi, k, smooth, steps):
     """→ {step: PSNR (P,) of the SR ×4 render vs the photo} at each of `steps`, and the seconds taken."""
     lo, ref = area(hi, 32), area(hi, SIZE)
     t0 = time.time()
-    res = fit_latents(model, lo, steps=max(steps), area=k, snapshots=tuple(steps))
+    res = fit_latents(model, lo, steps=max(steps), area=k, smooth=smooth, snapshots=tuple(steps))
     with torch.no_grad():
         out = {s: psnr_per_image(render_latents(model, res.snapshots[s], SIZE), ref).numpy() for s in steps}
     return out, time.time() - t0
@@ -58,35 +62,50 @@ def report_photos(sr_dir):
         torch.cat([hi for _, hi in parts])
 
 
-def study(model, hi, areas, steps):
+def parse_settings(text):
+    """"1:0,2:0.03" → [(1, 0.0), (2, 0.03)]: K sub-pixel samples per side and smoothness weight λ."""
+    try:
+        pairs = [(int(k), float(lam)) for k, lam in (item.split(":") for item in text.split(","))]
+    except ValueError:
+        raise SystemExit(f"--settings {text!r}: expected K:λ pairs such as 1:0,2:0.03") from None
+    if any(lam and k == 1 for k, lam in pairs):
+        raise SystemExit(f"--settings {text!r}: a smoothness weight needs K > 1 (it acts between sub-pixel samples)")
+    return pairs
+
+
+def study(model, hi, settings, steps):
     bic = bicubic(hi)
     rows = {}
-    for k in areas:
-        curve, sec = sr_curve(model, hi, k, steps)
+    for k, lam in settings:
+        curve, sec = sr_curve(model, hi, k, lam, steps)
         for s, v in curve.items():
-            rows[f"K{k}@{s}"] = {"area": k, "steps": s, "psnr": bootstrap_mean(v).as_dict(),
-                                 "minus_bicubic": paired_difference(v, bic).as_dict(), "values": v.round(3).tolist()}
-        rows[f"K{k}@{max(steps)}"]["seconds"] = sec
-        print(f"K = {k}: {sec:.0f} s, SR ×4 at {max(steps)} steps {curve[max(steps)].mean():.2f} dB "
-              f"(bicubic {bic.mean():.2f})", file=sys.stderr)
+            rows[f"K{k}-s{lam:g}@{s}"] = {"area": k, "smooth": lam, "steps": s, "psnr": bootstrap_mean(v).as_dict(),
+                                          "minus_bicubic": paired_difference(v, bic).as_dict(),
+                                          "values": v.round(3).tolist()}
+        rows[f"K{k}-s{lam:g}@{max(steps)}"]["seconds"] = sec
+        print(f"K = {k}, λ = {lam:g}: {sec:.0f} s, SR ×4 at {max(steps)} steps {curve[max(steps)].mean():.2f} dB "
+              f"(bicubic {bic.mean():.2f})", file=sys.stderr, flush=True)
     return {"bicubic": bootstrap_mean(bic).as_dict(), "rows": rows}
 
 
 def markdown(r):
     f = lambda e, s="": f"{e['mean']:{s}.2f} [{e['low']:{s}.2f}, {e['high']:{s}.2f}]"  # noqa: E731
     lines = ["SR ×4 (128²) of photos from their 32×32 area average after refinement of the bundled corrected "
-             "model's latents; fit_latents(area=K): each input pixel fitted as the mean of K×K sub-pixel samples "
-             "(K = 1: the pixel centre, today's default). Mean PSNR vs the photo [95 % interval over photos].", ""]
+             "model's latents; fit_latents(area=K, smooth=λ): each input pixel fitted as the mean of K×K sub-pixel "
+             "samples (K = 1: the pixel centre, today's default), plus λ × the squared differences of neighbouring "
+             "sub-pixel samples. Mean PSNR vs the photo [95 % interval over photos]; seconds on one CPU "
+             f"({r['cpu']}, {r['threads']} threads).", ""]
     for part, title in (("validation", f"Validation: {r['validation']['n']} BSD68 photos (choices made here)"),
                         ("report", f"Report: Set5 + Set14, {r['report']['n']} photos (the chosen setting, once)")):
         block = r[part]
         lines += [f"### {title}", "", f"bicubic {f(block['bicubic'])} dB", "",
-                  "| K | steps | PSNR (dB) | − bicubic (paired, dB) | seconds (all photos) |", "|---|---|---|---|---|"]
-        lines += [f"| {row['area']} | {row['steps']} | {f(row['psnr'])} | {f(row['minus_bicubic'], '+')} | "
+                  "| K | λ | steps | PSNR (dB) | − bicubic (paired, dB) | seconds (all photos) |", "|---|---|---|---|---|---|"]
+        lines += [f"| {row['area']} | {row.get('smooth', 0):g} | {row['steps']} | {f(row['psnr'])} | "
+                  f"{f(row['minus_bicubic'], '+')} | "
                   + (f"{row['seconds']:.0f} |" if "seconds" in row else " |") for row in block["rows"].values()]
         lines.append("")
-    lines.append(f"Chosen on validation: K = {r['chosen']['area']}, {r['chosen']['steps']} steps (the highest "
-                 "mean PSNR).")
+    c = r["chosen"]
+    lines.append(f"Chosen on validation: K = {c['area']}, λ = {c['smooth']:g}, {c['steps']} steps (the highest mean PSNR).")
     return "\n".join(lines) + "\n"
 
 
@@ -95,25 +114,27 @@ def main(argv=None):
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sr-dir", default="../shared/data/sr-benchmarks")
     p.add_argument("--weights", default="weights/corrected")
-    p.add_argument("--areas", default="1,2,4")
-    p.add_argument("--steps", default="50,100,200")
+    p.add_argument("--settings", default="1:0,2:0,2:0.01,2:0.03,2:0.1,4:0,4:0.03",
+                   help="K:λ pairs: K×K sub-pixel samples per pixel, smoothness weight λ (λ > 0 needs K > 1)")
+    p.add_argument("--steps", default="50,100,200,300")
     p.add_argument("--val-photos", type=int, default=12, help="validation photos: every n-th of BSD68's 68 to this many")
     p.add_argument("--out", default="train/results")
     p.add_argument("--threads", type=int, default=1)
     a = p.parse_args(argv)
     from ..eval.evaluate import load_weights
     set_cpu_threads(a.threads)
-    areas = [int(x) for x in a.areas.split(",")]
+    settings = parse_settings(a.settings)
     steps = [int(x) for x in a.steps.split(",")]
     model = load_weights(a.weights)
     names, hi = validation_photos(a.sr_dir, max(1, 68 // a.val_photos))
-    val = {"n": len(names), "photos": names, **study(model, hi, areas, steps)}
+    val = {"n": len(names), "photos": names, **study(model, hi, settings, steps)}
     best = max(val["rows"].values(), key=lambda r: r["psnr"]["mean"])
-    chosen = {"area": best["area"], "steps": best["steps"]}
+    chosen = {"area": best["area"], "smooth": best["smooth"], "steps": best["steps"]}
     rep_names, rep_hi = report_photos(a.sr_dir)
-    rep_areas = sorted({1, chosen["area"]})
-    rep = {"n": len(rep_names), "photos": rep_names, **study(model, rep_hi, rep_areas, sorted({chosen["steps"]}))}
+    rep_settings = sorted({(1, 0.0), (chosen["area"], chosen["smooth"])})
+    rep = {"n": len(rep_names), "photos": rep_names, **study(model, rep_hi, rep_settings, [chosen["steps"]])}
     result = {"validation": val, "report": rep, "chosen": chosen, "generated": time.strftime("%Y-%m-%d"),
+              "cpu": cpu_model(), "threads": a.threads,
               "command": "python -m train.study.area_refine " + " ".join(argv or sys.argv[1:])}
     write_report(a.out, "area_refine", result, markdown(result))
     print(markdown(result))
