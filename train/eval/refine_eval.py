@@ -25,6 +25,7 @@ from lainr import REFINE_DEFAULTS, psnr_per_image, ssim_per_image
 from lainr.refine import PREFIX_CONSISTENT
 
 from ..atomic import atomic_write
+from ..figure import save_log_x
 from ..data import to_float
 from .refine_photos import SR_FACTORS, TEST_PHOTOS, area, load_photos, render_latents, sr_psnr
 from .stats import bootstrap_mean
@@ -260,14 +261,7 @@ def figure(summary, path):
         xs = [max(s, 1) for s, _ in rows]
         ax.plot(xs, [e["mean"] for _, e in rows], "o-", label=label)
         ax.fill_between(xs, [e["low"] for _, e in rows], [e["high"] for _, e in rows], alpha=0.25)
-    ax.set_xscale("log")
-    ax.set_xlabel("refinement steps (0 plotted at 1)")
-    ax.set_ylabel("test PSNR at 32×32 (dB)")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_log_x(fig, ax, path, "refinement steps (0 plotted at 1)", "test PSNR at 32×32 (dB)", dpi=100)
 
 
 def write_results(state, out, threads=None):

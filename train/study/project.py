@@ -20,6 +20,7 @@ import math
 import sys
 from pathlib import Path
 
+from ..figure import save_log_x
 from ..metrics_log import METRICS, read_jsonl
 
 
@@ -97,14 +98,7 @@ def plot(path, points, fit, rows):
             label=f"fit: {fit['per_doubling']:+.2f} dB per doubling (R² {fit['r2']:.2f})")
     for r in rows:
         ax.axhline(r["target"], color="grey", lw=0.6, ls=":")
-    ax.set_xscale("log")
-    ax.set_xlabel("image passes")
-    ax.set_ylabel("test PSNR (dB)")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save_log_x(fig, ax, path, "image passes", "test PSNR (dB)")
 
 
 def main(argv=None):
