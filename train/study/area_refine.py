@@ -1,7 +1,7 @@
 """Refinement that matches how a photo's input was made: fit pixel *areas* (fit_latents(area=K)), for SR.
 
     python -m train.study.area_refine [--sr-dir ../shared/data/sr-benchmarks]
-                                      [--settings 1:0,2:0,2:0.01,2:0.03,2:0.1,4:0,4:0.03]
+                                      [--settings 1:0,2:0,2:0.01,2:0.03,4:0]
                                       [--steps 50,100,200,300] [--val-photos 12] [--out train/results]
 
 A photo's 32×32 input is an area average, yet the default refinement fits the field's value at each
@@ -114,7 +114,7 @@ def main(argv=None):
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sr-dir", default="../shared/data/sr-benchmarks")
     p.add_argument("--weights", default="weights/corrected")
-    p.add_argument("--settings", default="1:0,2:0,2:0.01,2:0.03,2:0.1,4:0,4:0.03",
+    p.add_argument("--settings", default="1:0,2:0,2:0.01,2:0.03,4:0",
                    help="K:λ pairs: K×K sub-pixel samples per pixel, smoothness weight λ (λ > 0 needs K > 1)")
     p.add_argument("--steps", default="50,100,200,300")
     p.add_argument("--val-photos", type=int, default=12, help="validation photos: every n-th of BSD68's 68 to this many")
