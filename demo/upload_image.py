@@ -3,8 +3,8 @@
 The app's own reader (demo.images.prepare) checks every file and says what is wrong, so a bad
 upload is a message — never an exception inside Gradio's preprocessing (an HTTP 500 and a
 traceback in the log). A subclass rather than a patched instance: Gradio rebuilds a component from
-its class when an event updates it. Gradio keeps a typing stub for each component class beside its
-module: upload_image.pyi is committed, so nothing is written at import.
+its class when an event updates it. Gradio writes a typing stub for each component class beside its
+module at import (upload_image.pyi, git-ignored; where the folder is read-only Gradio skips it).
 """
 import gradio as gr
 
