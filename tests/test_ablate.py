@@ -1,4 +1,4 @@
-"""train.study.ablate: unknown names refused with nothing written; a tiny CPU dry run trains, scores, resumes."""
+"""train.study.ablate: unknown names, < 3 seeds and an over-budget CPU study refused with nothing written; a tiny CPU study trains, scores, resumes."""
 import json
 
 from tests.test_train_helpers import make_image_folder
@@ -49,3 +49,22 @@ def test_a_tiny_cpu_study_trains_scores_and_resumes(tmp_path):
     stamp = (out / "results" / "alpha0-s0.json").stat().st_mtime_ns
     assert main(args) == 0  # resumed: every run already scored, nothing retrained
     assert (out / "results" / "alpha0-s0.json").stat().st_mtime_ns == stamp
+
+
+def test_fewer_than_three_seeds_is_refused_without_pilot_and_nothing_is_written(tmp_path, capsys):
+    from train.study.ablate import main
+    out = tmp_path / "study"
+    assert main(_args(tmp_path / "data", out, "--seeds", "0,1")) == 2
+    err = capsys.readouterr().err
+    assert "--seeds" in err and "at least 3" in err
+    assert not out.exists()
+
+
+def test_a_cpu_study_over_its_budget_names_both_numbers_and_writes_nothing(tmp_path, capsys):
+    from train.study.ablate import main
+    out = tmp_path / "study"
+    assert main(["--data", str(tmp_path / "data"), "--out", str(out), "--scale", "reduced",
+                 "--budget-core-hours", "0.5"]) == 2
+    err = capsys.readouterr().err
+    assert "core-hour" in err and "0.5" in err and "27 runs" in err
+    assert not out.exists()
