@@ -1,4 +1,5 @@
-"""train.study.ablate: unknown names, < 3 seeds and an over-budget CPU study refused with nothing written; a tiny CPU study trains, scores, resumes."""
+"""train.study.ablate: unknown names, < 3 seeds and an over-budget CPU study are refused with nothing written;
+a tiny CPU study trains, scores and resumes."""
 import json
 
 from tests.test_train_helpers import make_image_folder
