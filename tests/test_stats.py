@@ -28,3 +28,9 @@ def test_paired_difference_is_tight_where_separate_intervals_overlap():
         paired_difference(a, b[:10])
     with pytest.raises(ValueError, match="finite"):
         bootstrap_mean([1.0, float("nan")])
+
+
+def test_signed_figures_never_print_minus_zero():
+    from train.eval.stats import signed
+    assert [signed(x) for x in (0.41, -0.98, -0.001, 0.004, 0.0)] == ["+0.41", "-0.98", "0.00", "0.00", "0.00"]
+    assert signed(-0.04, 1) == "0.0" and signed(-0.06, 1) == "-0.1"

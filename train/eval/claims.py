@@ -29,7 +29,7 @@ import numpy as np
 
 from ..atomic import replacing
 from .eval_split import REPO, read_per_image
-from .stats import bootstrap_mean, paired_difference
+from .stats import bootstrap_mean, paired_difference, signed
 
 VERDICTS = ("holds", "partly", "does not hold", "not measured")
 ABLATE_BUDGET = ("at full scale, python -m train.study.ablate --scale full (9 configurations × 3 seeds × 30,000 "
@@ -56,8 +56,8 @@ class ClaimsError(ValueError):
 
 
 def _ci(e, unit=" dB", nd=2, sign=False):
-    f = f"{{:{'+' if sign else ''}.{nd}f}}"
-    return f"{f.format(e['mean'])}{unit} [{f.format(e['low'])}, {f.format(e['high'])}] (n = {e['n']:,})"
+    f = (lambda x: signed(x, nd)) if sign else (lambda x: f"{x:.{nd}f}")  # noqa: E731
+    return f"{f(e['mean'])}{unit} [{f(e['low'])}, {f(e['high'])}] (n = {e['n']:,})"
 
 
 def _pct(e, sign=False):
@@ -143,8 +143,8 @@ def _train_delta(ablations, name, metric="psnr@0"):
 
 
 def _ci2(e, sign=True):
-    f = "{:+.2f}" if sign else "{:.2f}"
-    return f"{f.format(e['mean'])} dB [{f.format(e['low'])}, {f.format(e['high'])}]"
+    f = signed if sign else (lambda x: f"{x:.2f}")  # noqa: E731
+    return f"{f(e['mean'])} dB [{f(e['low'])}, {f(e['high'])}]"
 
 
 def claim_bias(inf, ablations):

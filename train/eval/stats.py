@@ -50,3 +50,9 @@ def paired_difference(a, b, **kwargs):
     if a.shape != b.shape:
         raise ValueError(f"a paired difference needs the same images: {a.size} vs {b.size} values")
     return bootstrap_mean(a - b, **kwargs)
+
+
+def signed(x, nd=2):
+    """x with its sign ("+0.41", "-0.98"); a value that rounds to zero is "0.00", never "-0.00"."""
+    text = f"{x:+.{nd}f}"
+    return text[1:] if float(text) == 0 else text

@@ -12,6 +12,7 @@ scored: the validation columns are what the study is read on; the test columns a
 import numpy as np
 
 from ..atomic import atomic_write_json
+from ..eval.stats import signed
 from .ablate_plan import ABLATIONS, BASE
 
 N_BOOT = 2000
@@ -74,9 +75,9 @@ def summarise(identity, jobs, got):
     return {**identity, "base": BASE, "ablations": rows}
 
 
-def _fmt(e, signed=False):
-    f = "{:+.2f}" if signed else "{:.2f}"
-    return f"{f.format(e['mean'])} [{f.format(e['low'])}, {f.format(e['high'])}]"
+def _fmt(e, sign=False):
+    f = signed if sign else (lambda x: f"{x:.2f}")  # noqa: E731
+    return f"{f(e['mean'])} [{f(e['low'])}, {f(e['high'])}]"
 
 
 def table_md(summary, split_name):
