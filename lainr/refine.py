@@ -71,7 +71,8 @@ def _check_number(name, value, *, positive):
         raise ValueError(f"{name} must be >= 0, got {value!r}")
 
 
-def _check_area(area, sigma, smooth):
+def check_area(area, sigma, smooth):
+    """fit_latents' checks of area, sigma and smooth → ValueError naming the bad one."""
     if isinstance(area, bool) or not isinstance(area, int) or not 1 <= area <= MAX_AREA:
         raise ValueError(f"area must be an int in 1..{MAX_AREA} (K×K sub-pixel samples per pixel), got {area!r}")
     if area > 1 and sigma:
@@ -224,7 +225,7 @@ def fit_latents(model, images, steps=None, lr=None, sigma=None, seed=0, latents=
     """
     steps, lr, sigma, optimizer, schedule = _resolved(steps, lr, sigma, optimizer, schedule)
     _check_args(steps, lr, sigma, seed, optimizer, schedule, callback)
-    _check_area(area, sigma, smooth)
+    check_area(area, sigma, smooth)
     start = time.perf_counter()
     images, latents = _start(model, images, latents)
     batch, size, device, dtype = images.shape[0], images.shape[-1], images.device, images.dtype

@@ -25,8 +25,8 @@ from lainr import REFINE_DEFAULTS, psnr_per_image, ssim_per_image
 from lainr.refine import PREFIX_CONSISTENT
 
 from ..atomic import atomic_write
-from ..figure import save_log_x
 from ..data import to_float
+from ..figure import save_log_x
 from .refine_photos import SR_FACTORS, TEST_PHOTOS, area, load_photos, render_latents, sr_psnr
 from .stats import bootstrap_mean
 from ..hardware import cpu_description

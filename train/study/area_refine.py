@@ -24,11 +24,12 @@ import torch.nn.functional as F
 
 from lainr import fit_latents, psnr_per_image
 from lainr.cpu_threads import set_cpu_threads
+from lainr.refine import check_area
 
 from ..eval.refine_photos import area, render_latents
-from ..eval.stats import bootstrap_mean, paired_difference
-from .sr_benchmarks import load_set
+from ..eval.stats import bootstrap_mean, paired_difference, signed
 from ..hardware import cpu_model
+from .sr_benchmarks import load_set
 from .study_folder import write_report
 
 SIZE = 128  # SR ×4
@@ -68,8 +69,11 @@ def parse_settings(text):
         pairs = [(int(k), float(lam)) for k, lam in (item.split(":") for item in text.split(","))]
     except ValueError:
         raise SystemExit(f"--settings {text!r}: expected K:λ pairs such as 1:0,2:0.03") from None
-    if any(lam and k == 1 for k, lam in pairs):
-        raise SystemExit(f"--settings {text!r}: a smoothness weight needs K > 1 (it acts between sub-pixel samples)")
+    for k, lam in pairs:  # fit_latents' own checks, before any photo is refined
+        try:
+            check_area(k, 0.0, lam)
+        except ValueError as err:
+            raise SystemExit(f"--settings {text!r}: {err}") from None
     return pairs
 
 
@@ -89,7 +93,10 @@ def study(model, hi, settings, steps):
 
 
 def markdown(r):
-    f = lambda e, s="": f"{e['mean']:{s}.2f} [{e['low']:{s}.2f}, {e['high']:{s}.2f}]"  # noqa: E731
+    def f(e, sign=False):
+        g = signed if sign else (lambda x: f"{x:.2f}")  # noqa: E731
+        return f"{g(e['mean'])} [{g(e['low'])}, {g(e['high'])}]"
+
     lines = ["SR ×4 (128²) of photos from their 32×32 area average after refinement of the bundled corrected "
              "model's latents; fit_latents(area=K, smooth=λ): each input pixel fitted as the mean of K×K sub-pixel "
              "samples (K = 1: the pixel centre, today's default), plus λ × the squared differences of neighbouring "
@@ -100,8 +107,8 @@ def markdown(r):
         block = r[part]
         lines += [f"### {title}", "", f"bicubic {f(block['bicubic'])} dB", "",
                   "| K | λ | steps | PSNR (dB) | − bicubic (paired, dB) | seconds (all photos) |", "|---|---|---|---|---|---|"]
-        lines += [f"| {row['area']} | {row.get('smooth', 0):g} | {row['steps']} | {f(row['psnr'])} | "
-                  f"{f(row['minus_bicubic'], '+')} | "
+        lines += [f"| {row['area']} | {row['smooth']:g} | {row['steps']} | {f(row['psnr'])} | "
+                  f"{f(row['minus_bicubic'], sign=True)} | "
                   + (f"{row['seconds']:.0f} |" if "seconds" in row else " |") for row in block["rows"].values()]
         lines.append("")
     c = r["chosen"]
