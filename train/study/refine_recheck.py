@@ -22,7 +22,8 @@ from lainr import fit_latents
 from lainr.cpu_threads import set_cpu_threads
 
 from ..atomic import atomic_write, atomic_write_json
-from ..data import load_split, to_float
+from ..data import describe_source, load_split, to_float
+from ..hardware import cpu_model
 from ..splits import validation_indices
 from ..eval.stats import bootstrap_mean, paired_difference
 from .refine_defaults import balanced
@@ -48,9 +49,11 @@ def run(model, images, kw, batch):
 
 
 def markdown(state):
-    lines = [f"Refinement defaults re-checked: {state['n']} class-balanced validation images (train.splits), "
-             f"{STEPS} steps, PSNR at the pixel centres; Δ = configuration − the defaults ({DEFAULT}), paired over "
-             "the same images, [95 % bootstrap interval].", "",
+    machines = sorted({f"{r['cpu']}, {r['threads']} thread(s)" for r in state["rows"].values()})
+    lines = [f"Refinement defaults re-checked: {state['n']} class-balanced validation images (train.splits) of "
+             f"{state['data']}, {STEPS} steps, PSNR at the pixel centres; Δ = configuration − the defaults "
+             f"({DEFAULT}), paired over the same images, [95 % bootstrap interval]. Seconds on {'; '.join(machines)}.",
+             "",
              "| model | configuration | PSNR (dB) | Δ vs defaults (dB) | s / image |", "|---|---|---|---|---|"]
     for key, r in state["rows"].items():
         model, name = key.split(" ", 1)
@@ -81,6 +84,7 @@ def main(argv=None):
         print(f"error: {path} holds a re-check on {state['n']} images; use --images {state['n']} or another --out",
               file=sys.stderr)
         return 2
+    state.setdefault("data", describe_source(a.data))
     train = load_split(a.data, "train")
     images = to_float(train.images[balanced(validation_indices(train.labels), train.labels, a.images)])
     for model_name, names in PLAN.items():
@@ -91,12 +95,13 @@ def main(argv=None):
                 continue
             v, sec = run(model, images, CONFIGS[name], a.batch)
             state["values"][key] = v.round(4).tolist()
-            row = {"psnr": bootstrap_mean(v).as_dict(), "seconds": sec}
+            row = {"psnr": bootstrap_mean(v).as_dict(), "seconds": sec, "cpu": cpu_model(), "threads": a.threads}
             if name != DEFAULT:
                 row["delta"] = paired_difference(v, state["values"][f"{model_name} {DEFAULT}"]).as_dict()
             state["rows"][key] = row
             atomic_write_json(path, state)
             print(f"{key}: {v.mean():.2f} dB ({sec:.0f} s)", file=sys.stderr)
+    atomic_write_json(path, state)
     atomic_write(out / "refine_recheck.md", markdown(state))
     print(markdown(state))
     return 0
