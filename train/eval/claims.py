@@ -34,7 +34,8 @@ from .stats import bootstrap_mean, paired_difference, signed
 VERDICTS = ("holds", "partly", "does not hold", "not measured")
 ABLATE_BUDGET = ("at full scale, python -m train.study.ablate --scale full (9 configurations × 3 seeds × 30,000 "
                  "image passes, scored on the validation split): ≈ 17 min on one H200 at the measured 804 img/s, "
-                 "≈ 125 core-hours on a 2-core CPU at 1.8 img/s per core")
+                 "≈ 125 core-hours at the 1.8 img/s per core measured on an Intel Xeon with AVX-512 bf16 "
+                 "(docs/history.md), about twice that on an AVX2 AMD EPYC")
 DEFAULT_ABLATIONS = REPO / "train" / "results" / "ablations-reduced" / "ablations.json"
 MIN_SEEDS = 3
 QUOTES = {

@@ -29,6 +29,7 @@ ABLATIONS = {
                             "(cosine as the corrected trainer's)", {"lr": 1e-4, "batch_size": 32, "warmup_frac": 0.0}),
 }
 SCALES = {
+    # img_s_per_core: full, bf16 on an Intel Xeon with AVX-512 (docs/history.md); reduced, per AVX2 core (above)
     "full": {"model": {}, "optim": None, "passes": 30_000, "img_s_per_core": 1.8,
              "about": "SPEC's corrected model at a named recipe"},
     "reduced": {"model": {"dim": 64, "depth": 2, "ff_dim": 256, "num_lp": 64, "hidden": 64, "head_dim": 32},
