@@ -322,3 +322,25 @@ def test_metrics_keys_are_read_against_the_repository_root(tmp_path, monkeypatch
     assert _metrics_entry(tmp_path / "m.json", weights) == {"x": 1}
     (tmp_path / "w").mkdir()
     assert entry_key("w") == str((tmp_path / "w").resolve())
+
+
+# ---- learning curves ---------------------------------------------------------------------------
+def test_curve_steps_are_log_spaced_and_end_at_the_total():
+    from train.loop import curve_steps
+    steps = sorted(curve_steps(6000, 10))
+    assert len(steps) == 10 and steps[0] == round(6000 / 128) and steps[-1] == 6000
+    ratios = [b / a for a, b in zip(steps, steps[1:])]
+    assert max(ratios) / min(ratios) < 1.05  # evenly spaced on a log axis
+    assert curve_steps(6000, 0) == frozenset() and sorted(curve_steps(5, 10)) == [1, 2, 3, 4, 5]
+    with pytest.raises(ValueError, match="val-points"):
+        TrainConfig(model="corrected", val_points=-1).resolved()
+
+
+def test_val_points_write_a_learning_curve(tmp_path, tiny_data):
+    out = tmp_path / "curve"
+    assert _run_inproc(tmp_path, "corrected", tiny_data, out, "--max-steps", "8", "--val-points", "4",
+                       "--no-export") == 0
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    val_steps = [r["step"] for r in records if r["kind"] == "val"]
+    from train.loop import curve_steps
+    assert val_steps == sorted(curve_steps(8, 4))  # the last one is the end-of-run validation

@@ -64,6 +64,9 @@ def parser():
                                                   "the training split; see train/splits.py)")
     p.add_argument("--val-limit", type=int, default=1000, help="validation images per validation (0 = all)")
     p.add_argument("--val-minutes", type=float, default=0.0, help="also validate every N minutes")
+    p.add_argument("--val-points", type=int, default=0,
+                   help="also validate at N log-spaced steps of the planned total, from 1/128 of it to the end "
+                        "(a learning curve in metrics.jsonl; 0 = none)")
     p.add_argument("--ckpt-minutes", type=float, default=10.0)
     p.add_argument("--log-every", type=int, default=1)
     p.add_argument("--resume", action="store_true", help="require an existing checkpoint in --out")
@@ -82,7 +85,8 @@ def config_from_args(a):
                        train_sigma=a.train_sigma, max_steps=a.max_steps,
                        time_budget=parse_duration(a.time_budget) if a.time_budget else 0.0, seed=a.seed,
                        device=a.device, workers=a.workers, threads=a.threads, bf16=a.bf16,
-                       val_from=a.val_from, val_list=a.val_list, val_limit=a.val_limit, val_minutes=a.val_minutes, ckpt_minutes=a.ckpt_minutes,
+                       val_from=a.val_from, val_list=a.val_list, val_limit=a.val_limit, val_minutes=a.val_minutes,
+                       val_points=a.val_points, ckpt_minutes=a.ckpt_minutes,
                        log_every=a.log_every, recipe=a.recipe, warmup_frac=a.warmup_frac, init_from=a.init_from)
 
 

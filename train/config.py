@@ -50,6 +50,7 @@ class TrainConfig:
     val_list: str = ""  # a custom validation list (JSON, train/splits.py); "" → the committed rule
     val_limit: int = 1000  # validation images in each validation pass (0 → all of them)
     val_minutes: float = 0.0  # also validate every N minutes (0 → only at epoch ends and the end)
+    val_points: int = 0  # also validate at N log-spaced steps of the planned total (a learning curve; 0 → none)
     ckpt_minutes: float = 10.0
     log_every: int = 1  # steps between metrics.jsonl step records
     recipe: str = "protocol"  # named preset of (lr, batch_size, warmup_frac): train/recipes.py
@@ -75,6 +76,8 @@ class TrainConfig:
             raise ValueError(f"--val-from must be 'train' or 'test', got {cfg.val_from!r}")
         if cfg.val_list and cfg.val_from != "train":
             raise ValueError("--val-list names held-out training images; it needs --val-from train")
+        if cfg.val_points < 0:
+            raise ValueError(f"--val-points must not be negative, got {cfg.val_points}")
         if cfg.max_steps < 0 or cfg.time_budget < 0:
             raise ValueError("--max-steps and --time-budget must not be negative")
         return cfg

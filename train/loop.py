@@ -358,6 +358,7 @@ class _Run:
         """Epochs of steps until the plan (or the protocol's epochs) is done, or a stop request."""
         cfg, state = self.cfg, self.state
         self.total = plan_total(self.plan) if self.plan is not None else cfg.epochs * self.steps_per_epoch
+        self.curve_steps = curve_steps(self.total, cfg.val_points)
         self.bar = tqdm(total=self.total, initial=state["step"], disable=not (self.is_main and progress),
                         dynamic_ncols=True, mininterval=1.0 if sys.stderr.isatty() else 30.0, desc=f"{cfg.model}")
         self.net.train()
@@ -424,6 +425,8 @@ class _Run:
         """Timed validation and checkpoint (not at an epoch's end: `end_epoch` does both); a stop request."""
         cfg, state = self.cfg, self.state
         end_of_epoch = state["batch_in_epoch"] == self.steps_per_epoch
+        if state["step"] in self.curve_steps and state["step"] < self.total:  # the last step validates at the end
+            self.validate("curve")
         if cfg.val_minutes and time.time() - self.last_val >= cfg.val_minutes * 60 and not end_of_epoch:
             self.validate("val")
             self.last_val = time.time()
@@ -530,6 +533,16 @@ def record_segment(segments, step, cfg, hw, world):
     if not segments and step > 0:  # a checkpoint of a trainer that did not record them
         segments = [{"from_step": 0, "recorded": False}]
     return [s for s in segments if s["from_step"] < step] + [entry]
+
+
+def curve_steps(total, points):
+    """The steps a learning curve validates at: `points` log-spaced from total/128 to total (distinct, ≥ 1)."""
+    if points <= 0 or total <= 0:
+        return frozenset()
+    if points == 1:
+        return frozenset({total})
+    lo = max(1.0, total / 128)
+    return frozenset(min(total, max(1, round(lo * (total / lo) ** (i / (points - 1))))) for i in range(points))
 
 
 def _summary(cfg, state, steps_per_epoch, hw, source, plan=None):
