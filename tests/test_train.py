@@ -339,8 +339,9 @@ def test_curve_steps_are_log_spaced_and_end_at_the_total():
 def test_val_points_write_a_learning_curve(tmp_path, tiny_data):
     out = tmp_path / "curve"
     assert _run_inproc(tmp_path, "corrected", tiny_data, out, "--max-steps", "8", "--val-points", "4",
-                       "--no-export") == 0
+                       "--val-jitter", "0.02", "--no-export") == 0
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     val_steps = [r["step"] for r in records if r["kind"] == "val"]
+    assert all(r["val_psnr_jitter"] < r["val_psnr"] + 1 for r in records if r["kind"] == "val")
     from train.loop import curve_steps
     assert val_steps == sorted(curve_steps(8, 4))  # the last one is the end-of-run validation

@@ -67,6 +67,8 @@ def parser():
     p.add_argument("--val-points", type=int, default=0,
                    help="also validate at N log-spaced steps of the planned total, from 1/128 of it to the end "
                         "(a learning curve in metrics.jsonl; 0 = none)")
+    p.add_argument("--val-jitter", type=float, default=0.0, metavar="SIGMA",
+                   help="validations also score the grid jittered by SIGMA (val_psnr_jitter in metrics.jsonl)")
     p.add_argument("--ckpt-minutes", type=float, default=10.0)
     p.add_argument("--log-every", type=int, default=1)
     p.add_argument("--resume", action="store_true", help="require an existing checkpoint in --out")
@@ -86,7 +88,7 @@ def config_from_args(a):
                        time_budget=parse_duration(a.time_budget) if a.time_budget else 0.0, seed=a.seed,
                        device=a.device, workers=a.workers, threads=a.threads, bf16=a.bf16,
                        val_from=a.val_from, val_list=a.val_list, val_limit=a.val_limit, val_minutes=a.val_minutes,
-                       val_points=a.val_points, ckpt_minutes=a.ckpt_minutes,
+                       val_points=a.val_points, val_jitter=a.val_jitter, ckpt_minutes=a.ckpt_minutes,
                        log_every=a.log_every, recipe=a.recipe, warmup_frac=a.warmup_frac, init_from=a.init_from)
 
 

@@ -51,6 +51,7 @@ class TrainConfig:
     val_limit: int = 1000  # validation images in each validation pass (0 → all of them)
     val_minutes: float = 0.0  # also validate every N minutes (0 → only at epoch ends and the end)
     val_points: int = 0  # also validate at N log-spaced steps of the planned total (a learning curve; 0 → none)
+    val_jitter: float = 0.0  # > 0: validations also score queries jittered by this σ (val_psnr_jitter)
     ckpt_minutes: float = 10.0
     log_every: int = 1  # steps between metrics.jsonl step records
     recipe: str = "protocol"  # named preset of (lr, batch_size, warmup_frac): train/recipes.py
@@ -76,6 +77,8 @@ class TrainConfig:
             raise ValueError(f"--val-from must be 'train' or 'test', got {cfg.val_from!r}")
         if cfg.val_list and cfg.val_from != "train":
             raise ValueError("--val-list names held-out training images; it needs --val-from train")
+        if not 0 <= cfg.val_jitter <= 0.5:
+            raise ValueError(f"--val-jitter must be a σ in [0, 0.5], got {cfg.val_jitter}")
         if cfg.val_points < 0:
             raise ValueError(f"--val-points must not be negative, got {cfg.val_points}")
         if cfg.max_steps < 0 or cfg.time_budget < 0:

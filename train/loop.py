@@ -28,7 +28,7 @@ from .publish.lineage import lineage_of
 from .stop_request import StopRequest, TrainingStopped
 from .schedule import (REWARMUP_REQUIRED_ABOVE, extension_segment, lr_for_step, new_plan, plan_total, protocol_plan,
                        recipe_description, schedule_description)
-from .eval.validate import evaluate_split, val_indices
+from .eval.validate import evaluate_sigmas, val_indices
 
 
 # --time-budget → planned total steps: one untimed warm-up step (numba compile, allocator, caches), then
@@ -342,11 +342,15 @@ class _Run:
         epoch's training figures) → the figures (other ranks: None)."""
         if not self.is_main:
             return None
-        m = evaluate_split(self.model, self.val_set.images, self.val_idx, device=self.device, autocast=self.autocast)
+        sigmas = (0.0, self.cfg.val_jitter) if self.cfg.val_jitter else (0.0,)
+        by_sigma = evaluate_sigmas(self.model, self.val_set.images, self.val_idx, sigmas, device=self.device,
+                                   autocast=self.autocast)
+        m = by_sigma[0.0]
         self.state["last_val"] = {"step": self.state["step"], **m}
+        jittered = {"val_psnr_jitter": by_sigma[self.cfg.val_jitter]["psnr"]} if self.cfg.val_jitter else {}
         if kind != "epoch":
             self.log.write("val", step=self.state["step"], epoch=self.state["epoch"], val_loss=m["loss"],
-                           val_psnr=m["psnr"], val_ssim=m["ssim"], n=m["n"], elapsed=self.clock())
+                           val_psnr=m["psnr"], val_ssim=m["ssim"], n=m["n"], elapsed=self.clock(), **jittered)
         return m
 
     def done(self):
