@@ -87,9 +87,7 @@ class StudyCall(Job):
         from ..recipes import recipe
         from ..tiny import TINY
         from .gpu_throughput import measure
-        from ..study.ablate import ABLATIONS
-        batches = sorted({recipe(self.recipe_name, "corrected")["batch_size"],
-                          ABLATIONS["simplified-schedule"][1]["batch_size"]})
+        batches = [recipe(self.recipe_name, "corrected")["batch_size"]]
         conf = TINY["corrected"] if self.a.tiny else {}
         results = {str(b): measure("corrected", conf, b, self.a.device, bf16=self.cuda, steps=self.a.bench_steps,
                                    scan_variant=self.env.get("LAINR_SCAN_VARIANT")) for b in batches}
@@ -109,9 +107,9 @@ class StudyCall(Job):
         return passes
 
     def ablations(self, img_s):
-        from ..study.ablate import ABLATIONS
+        from ..study.ablate_plan import DEFAULT_ABLATIONS, MIN_SEEDS
         from ..tiny import TINY
-        names = self.a.ablations or ",".join(ABLATIONS)
+        names = self.a.ablations or ",".join(DEFAULT_ABLATIONS)
         runs = len(names.split(",")) * len(self.a.seeds.split(","))
         passes = self.plan_passes(img_s, runs)
         if passes < 1:
@@ -121,10 +119,10 @@ class StudyCall(Job):
         args = ["train.study.ablate", "--data", self.data_path, "--out", str(ev), "--passes", str(passes),
                 "--ablations", names, "--seeds", self.a.seeds, "--eval-images", str(self.a.eval_images),
                 "--test-images", str(self.a.eval_images), "--recipe", self.recipe_name, "--device", self.a.device]
-        if len(self.a.seeds.split(",")) < 3:
-            args.append("--pilot")  # fewer than the study's 3 seeds: the most passes per run in the time
-        if self.cuda:
-            args.append("--bf16")
+        if len(self.a.seeds.split(",")) < MIN_SEEDS:
+            args.append("--pilot")  # fewer than the study's seeds: the most passes per run in the time
+        if not self.cuda:
+            args.append("--fp32")  # the CPU dry run: bf16 autocast is for the GPU
         if self.a.tiny:
             args += ["--config-json-base", json.dumps(TINY["corrected"])]
         rc = self.run(args, timeout=max(10.0, self.left() - RESERVE_S))

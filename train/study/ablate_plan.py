@@ -92,6 +92,12 @@ def data_identity(data):
     the folder's manifest name and the sha256 of its manifest.json (a folder without one is refused)."""
     if data == "cifar10":
         return {"name": "cifar10 (torchvision arrays)"}
+    if str(data).endswith(".npz") and Path(data).is_file():  # a pack (train.gpu.pack): named by its own hash
+        digest = hashlib.sha256()
+        with open(data, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        return {"name": Path(data).name, "pack_sha256": digest.hexdigest()}
     manifest = Path(data) / "manifest.json"
     if not manifest.is_file():
         raise AblationError(f"--data {data} has no manifest.json: a study names its data by the manifest's hash, "

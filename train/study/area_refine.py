@@ -28,6 +28,7 @@ from lainr.refine import check_area
 
 from ..eval.refine_photos import area, render_latents
 from ..eval.stats import bootstrap_mean, paired_difference, signed
+from ..portable import portable_command
 from ..hardware import cpu_model
 from .sr_benchmarks import load_set
 from .study_folder import write_report
@@ -142,7 +143,7 @@ def main(argv=None):
     rep = {"n": len(rep_names), "photos": rep_names, **study(model, rep_hi, rep_settings, [chosen["steps"]])}
     result = {"validation": val, "report": rep, "chosen": chosen, "generated": time.strftime("%Y-%m-%d"),
               "cpu": cpu_model(), "threads": a.threads,
-              "command": "python -m train.study.area_refine " + " ".join(argv or sys.argv[1:])}
+              "command": portable_command("train.study.area_refine", argv or sys.argv[1:])}
     write_report(a.out, "area_refine", result, markdown(result))
     print(markdown(result))
     return 0
