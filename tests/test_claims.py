@@ -59,6 +59,11 @@ def measured(tmp_path):
                                      ("corrected", 21.0, 0.08, 0.3), ("simplified refined", 13.0, 3.0, 0.05),
                                      ("corrected refined", 22.5, 0.09, 0.35)) for size in (128, 256)}
            for s_, k in photos.items()}
+    thumbs = {"baselines": {"8×8 thumbnail": {"floats": 192, "psnr": _est(21.4 + rng.normal(0, 1, n))},
+                            "16×16 thumbnail": {"floats": 768, "psnr": _est(26.7 + rng.normal(0, 1, n))}},
+              "margins": {str(wc): {"16×16 thumbnail": _est(2.7 + rng.normal(0, 1, n))},
+                          str(ws): {"8×8 thumbnail": _est(1.0 + rng.normal(0, 1, n))}}}
+    (ev / "thumbnails.json").write_text(json.dumps(thumbs))
     (ev / "sr_benchmarks.json").write_text(json.dumps({"steps": 200, "sets": list(photos), "n": photos,
                                                        "per_photo": per}))
     return ev, ws, wc
@@ -83,6 +88,8 @@ def test_claims_json_has_the_eight_claims_in_the_page_format(measured):
     by = {c["id"]: c for c in out["claims"]}
     assert by["psnr"]["verdict"] == "partly" and "n = 50" in by["psnr"]["measurement"]  # 6.8 dB, not +8–12
     assert "image passes" in by["psnr"]["measurement"]  # the compute, from training_info.json
+    assert "8×8 thumbnail 21." in by["psnr"]["measurement"] and "Corrected one pass − 16×16 thumbnail: +2." in \
+        by["psnr"]["measurement"]  # what a one-pass GINR buys over a thumbnail
     assert by["jitter"]["verdict"] == "partly"  # more robust, but loses ~6.6 dB at σ = 0.02
     assert by["spatial-bias"]["verdict"] == "not measured" and "ablate" in by["spatial-bias"]["needs"]
     assert by["full-image"]["verdict"] == "not measured" and "H200" in by["full-image"]["needs"]
@@ -161,7 +168,7 @@ def test_a_study_still_running_leaves_training_claims_unmeasured_naming_the_runs
 
 
 @pytest.mark.parametrize("missing", ["separation.json", "inference_ablations.json", "metrics.json", "per_image.npz",
-                                     "sr_benchmarks.json"])
+                                     "sr_benchmarks.json", "thumbnails.json"])
 def test_a_missing_measurement_is_named_and_nothing_is_written(measured, missing, capsys):
     from train.eval.claims import main
     ev, ws, wc = measured

@@ -10,6 +10,7 @@ Reads (trains and measures nothing):
   EVAL/separation.json                     python -m train.study.separation
   <weights>/training_info.json             what each bundled model was trained with (the compute)
   EVAL/sr_benchmarks.json                  python -m train.study.sr_benchmarks (claim 7)
+  EVAL/thumbnails.json                     python -m train.eval.thumbnails (the baselines beside claim 1)
   --ablations                              python -m train.study.ablate's ablations.json (a reduced-scale
                                            study by default); a training-time part whose runs are not all
                                            scored (3 seeds of the ablation and of the base) is "not
@@ -99,7 +100,20 @@ def compute_line(name, info):
 
 
 # ---- the six claims -----------------------------------------------------------------------------
-def claim_psnr(s, c, diff, infos):
+def baselines_sentence(thumbs, s_key, c_key):
+    """What a thumbnail of each image scores on the same test images, and each model's paired margin over it."""
+    b = thumbs["baselines"]
+    text = ("Baselines on the same images (area-reduced to k×k, bicubic back to 32×32): "
+            + ", ".join(f"{name} {v['psnr']['mean']:.2f} dB ({v['floats']:,} floats)"
+                        for name, v in sorted(b.items(), key=lambda kv: kv[1]["floats"])) + ".")
+    m = thumbs.get("margins", {})
+    for key, name, ref in ((c_key, "corrected", "16×16 thumbnail"), (s_key, "simplified", "8×8 thumbnail")):
+        if key in m and ref in m[key]:
+            text += f" {name.capitalize()} one pass − {ref}: {_ci(m[key][ref], sign=True)}."
+    return text
+
+
+def claim_psnr(s, c, diff, infos, thumbs_text=""):
     ok = [28 <= c["test_psnr_ci"]["low"] and c["test_psnr_ci"]["high"] <= 32,
           20 <= s["test_psnr_ci"]["low"] and s["test_psnr_ci"]["high"] <= 25,
           8 <= diff["low"] and diff["high"] <= 12]
@@ -108,7 +122,8 @@ def claim_psnr(s, c, diff, infos):
          f"paired difference corrected − simplified {_ci(diff, sign=True)}. In the notes' ranges: corrected "
          f"{'yes' if ok[0] else 'no'}, simplified {'yes' if ok[1] else 'no'}, difference {'yes' if ok[2] else 'no'}. "
          f"Not at equal compute, and neither model ran its protocol (40 / 20 epochs): "
-         f"{compute_line('corrected', infos['corrected'])}; {compute_line('simplified', infos['simplified'])}.")
+         f"{compute_line('corrected', infos['corrected'])}; {compute_line('simplified', infos['simplified'])}. "
+         f"{thumbs_text}").strip()
     return {"id": "psnr", "claim": QUOTES["psnr"], "measurement": m, "verdict": verdict,
             "needs": "an equal-compute comparison (both protocols run to the end, e.g. on a GPU) to attribute the gap "
                      "to the corrections rather than to training"}
@@ -271,15 +286,16 @@ def build(eval_dir, simplified, corrected, ablations_path=None):
              "corrected": _read_json(Path(corrected) / "training_info.json", "the corrected model's card")}
     ablations = _read_json(ablations_path, "python -m train.study.ablate") if ablations_path else None
     sr = _read_json(eval_dir / "sr_benchmarks.json", "python -m train.study.sr_benchmarks")
+    thumbs = _read_json(eval_dir / "thumbnails.json", "python -m train.eval.thumbnails")
     sources = [_rel(metrics_path), _rel(npz), _rel(eval_dir / "inference_ablations.json"),
                _rel(eval_dir / "separation.json"), _rel(Path(simplified) / "training_info.json"),
-               _rel(Path(corrected) / "training_info.json"), _rel(eval_dir / "sr_benchmarks.json")] \
+               _rel(Path(corrected) / "training_info.json"), _rel(eval_dir / "sr_benchmarks.json"), _rel(eval_dir / "thumbnails.json")] \
         + ([_rel(ablations_path)] if ablations_path else [])
     diff = paired_difference(per["c", 0.0][1], per["s", 0.0][1]).as_dict()
     s_drop_v = per["s", 0.0][1] - per["s", 0.02][1]
     c_drop_v = per["c", 0.0][1] - per["c", 0.02][1]
     s_drop, c_drop = bootstrap_mean(s_drop_v).as_dict(), bootstrap_mean(c_drop_v).as_dict()
-    claims = [claim_psnr(s, c, diff, infos),
+    claims = [claim_psnr(s, c, diff, infos, baselines_sentence(thumbs, s_key, c_key)),
               claim_jitter(s_drop, c_drop, paired_difference(c_drop_v, s_drop_v).as_dict(), c["jitter_psnr"]["0.02"]),
               claim_bias(inf, ablations), claim_full_image(ablations), claim_multi_scale(inf, ablations),
               claim_separation(sep, c_key, s_key), claim_super_resolution(sr),
