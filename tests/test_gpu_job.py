@@ -186,7 +186,7 @@ def test_study_call_dry_run_on_cpu(tmp_path):
     assert report["finished"] and report["seconds"] < 8 * 60
     smoke = report["stages"]["ddp_smoke"]["gloo"]
     assert smoke["rc"] == 0 and smoke["world_size"] == 2
-    assert set(report["probe"]) == {"4", "32"}  # the recipe's batch and the simplified-schedule ablation's
+    assert set(report["probe"]) == {"4"}  # the recipe's batch
     abl = report["stages"]["ablations"]
     assert abl["rc"] == 0 and abl["runs_scored"] == abl["runs_planned"] == 2 and abl["passes_per_run"] >= 1
     with tarfile.open(out / "ablations.tar") as tar:
