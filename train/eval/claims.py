@@ -2,7 +2,7 @@
 
     python -m train.eval.claims [--eval-dir weights/eval] [--simplified weights/simplified]
                            [--corrected weights/corrected]
-                           [--ablations train/results/ablations-reduced/ablations.json]
+                           [--ablations train/results/ablations/ablations.json]
 
 Reads (trains and measures nothing):
   EVAL/metrics.json + EVAL/per_image.npz   python -m train.eval.evaluate --split test (both bundled models)

@@ -11,9 +11,9 @@ Stages (report.json is rewritten after each, so a call cut short still returns w
     ("Duplicate GPU detected"); the report then says so, and the same two processes run again with the gloo
     backend (`LAINR_DDP_BACKEND=gloo`) on that GPU, which tests the rest of the DDP path (the wrapper, the
     collectives' CUDA tensors, rank 0's checkpoint). On CPU only gloo runs;
- 3. speed probe: img/s of the corrected model's whole training step at the recipe's batch and at the
-    simplified-schedule ablation's batch (bf16 autocast on CUDA), with the scan's share;
- 4. the training ablations (`train.study.ablate`, every ablation, --seeds, the real corrected model unless
+ 3. speed probe: img/s of the corrected model's whole training step at the recipe's batch (bf16 autocast
+    on CUDA), with the scan's share;
+ 4. the training ablations (`train.study.ablate`, the claims' five rows by default, --seeds, the real corrected model unless
     --tiny) at the largest number of image passes per run that fits the time left: passes = (time left
     − scoring − a per-run start-up allowance) × measured img/s ÷ runs. A wall-clock guard stops the study at
     the budget's end; `ablate --report` then reports the runs scored so far (the report says how many);
