@@ -3,11 +3,17 @@
 A *scale* is the corrected model the ablations start from, the optimisation every run shares and the pass
 budget of a run:
 - "full": SPEC's corrected model (8.93 M parameters) at a named recipe (train/recipes.py) — a GPU study.
-- "reduced": the same architecture narrowed and made shallower, sized so that 5 rows × 5 seeds fit the
-  30 core-hour CPU budget at the speed measured on the project's machine (SCALES["reduced"]["speed"]), and
-  trained long enough that the intact model resolves detail: it must beat an 8×8 thumbnail (train/eval/
-  thumbnails.py) by ≥ 1.5 dB, or the study cannot speak to claims about detail. The pilots that chose its
-  width, optimisation and passes are in train/results/ablation-pilots/ (curves, img/s, CPU model).
+- "reduced": the same architecture narrowed and made shallower (dim 64, depth 2, ff 256, 64 LP tokens,
+  decoder width 64, heads 2 × 32: 260,422 parameters, a latent of 4,096 floats), 128,000 image passes per run
+  (2.8 epochs of the 45,000 training images), batch 16, peak lr 1e-3, warm-up 1/8, bf16 autocast. Why:
+  the intact model must beat an 8×8 thumbnail (21.4 dB on the test split, train/eval/thumbnails.py) by
+  ≥ 1.5 dB, or the study cannot speak to claims about detail. Pilots (shared/CALIBRATION.md and
+  train/results/ablation-pilots/): this model gains ≈ 3 dB between 14k and 22k passes and reached 21.8 dB
+  at the end of a 48k-pass schedule, still climbing; the 0.88 M model (dim 128) learns faster per pass but
+  costs ≈ 2.4× per pass, and 25 of its runs at 48k passes would already fill the budget below the target.
+  On the project's machine (Intel Xeon, Sapphire Rapids, AVX-512 bf16 + AMX; one thread per run, two runs
+  side by side) the real trainer runs this model at 37–39 img/s in bf16 (32–34 in float32; loss within
+  noise), so 5 rows × 5 seeds × 128,000 passes plan at ≈ 25 core-hours of the 30 allowed.
 """
 import hashlib
 import json
