@@ -16,6 +16,7 @@ from torch.utils.data import DistributedSampler
 from tqdm import tqdm
 
 from . import collectives, hardware, splits
+from .atomic import atomic_write_json
 from .batches import loss_and_psnr, queries, step_generator
 from .checkpoint import (CKPT, RUN_JSON, inspect_run_dir, load_checkpoint, rng_state, save_checkpoint, set_rng_state,
                          write_run_json)
@@ -29,6 +30,11 @@ from .stop_request import StopRequest, TrainingStopped
 from .schedule import (REWARMUP_REQUIRED_ABOVE, extension_segment, lr_for_step, new_plan, plan_total, protocol_plan,
                        recipe_description, schedule_description)
 from .eval.validate import evaluate_split, val_indices
+from .photo_batches import crop_generator, photo_batch
+from .photo_folder import describe_skipped, load_photo_folder
+from .photo_validation import evaluate_photos, validation_crops
+
+DATA_MANIFEST = "data_manifest.json"  # a photo run's data (train/photo_folder.py), written beside run.json
 
 
 # --time-budget → planned total steps: one untimed warm-up step (numba compile, allocator, caches), then
@@ -135,8 +141,9 @@ def _sync(device):
         torch.cuda.synchronize()
 
 
-def _probe_seconds_per_step(model, cfg, images, order, local_batch, device, autocast, rank):
-    """Seconds per optimiser step, measured on a copy of the model (see PROBE_*). → (seconds, timed steps)."""
+def _probe_seconds_per_step(model, cfg, make_batch, order, local_batch, device, autocast, rank):
+    """Seconds per optimiser step, measured on a copy of the model (see PROBE_*). → (seconds, timed steps).
+    make_batch(indices, step) → inputs, coords, targets (`_Run.batch`)."""
     twin = copy.deepcopy(model)
     twin.train()
     opt = torch.optim.AdamW(twin.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -147,8 +154,7 @@ def _probe_seconds_per_step(model, cfg, images, order, local_batch, device, auto
         b = i % n_batches
         _sync(device)
         t0 = time.perf_counter()
-        x = to_float(images[order[b * local_batch:(b + 1) * local_batch]], device)
-        coords, targets = queries(x, cfg.pixels, cfg.train_sigma, step_generator(cfg.seed, i, rank, device))
+        x, coords, targets = make_batch(order[b * local_batch:(b + 1) * local_batch], i)
         with (autocast() if autocast else nullcontext()):
             pred = twin(x, coords)
         loss, _ = loss_and_psnr(cfg.model, pred, targets)
@@ -233,7 +239,7 @@ class _Run:
     def __init__(self, cfg, resume, extend_to, rewarmup_steps):
         cfg = _keep_run_epochs(cfg).resolved()
         _refuse_bad_extension_flags(extend_to, rewarmup_steps)
-        check_source(cfg.data)  # bad data → DataError before anything is written
+        check_source(cfg.data, cfg.image_size)  # bad data → DataError before anything is written
         self.start_state = init_weights(cfg)  # --init-from that does not fit → ValueError, nothing written
         self.rank, self.world, self.device = _dist_setup(cfg)
         if cfg.batch_size % self.world:
@@ -260,7 +266,14 @@ class _Run:
         cfg = self.cfg
         if not self.is_main:
             _barrier(self.world)
-        self.train_set, self.val_set, self.val_info = train_and_validation_sets(cfg)
+        self.manifest = None
+        if cfg.image_size:  # a folder of any images: decoded and split by file (train/photo_folder.py)
+            self.train_set, self.val_set, self.val_info, self.manifest = photo_sets(cfg)
+            self.val_crops, self.val_sr = validation_crops(self.val_set, cfg.image_size)
+            if self.is_main and self.manifest["skipped"]:
+                print(describe_skipped(self.manifest), file=sys.stderr)
+        else:
+            self.train_set, self.val_set, self.val_info = train_and_validation_sets(cfg)
         if self.is_main:
             _barrier(self.world)
         self.val_idx = val_indices(len(self.val_set), cfg.val_limit)
@@ -298,7 +311,7 @@ class _Run:
         self.local_batch = cfg.batch_size // world
         self.steps_per_epoch = math.ceil(len(self.sampler) / self.local_batch)
         if self.ckpt is None and cfg.budgeted:  # a new budgeted run: fix its total number of steps now
-            self.plan = _plan_new_run(cfg, self.model, self.train_set, self.sampler, self.local_batch,
+            self.plan = _plan_new_run(cfg, self.model, self.batch, self.sampler, self.local_batch,
                                       self.steps_per_epoch, self.device, self.autocast, self.rank, world, self.is_main)
         if self.is_main:
             self._write_run_json()
@@ -320,12 +333,29 @@ class _Run:
             "time_budget": cfg.time_budget, "recipe": cfg.recipe, "lr": cfg.lr, "batch_size": cfg.batch_size,
             "warmup_frac": cfg.warmup_frac, "total_steps": plan_total(self.plan), "validation": self.val_info,
             "n_train": len(self.train_set), "bf16": cfg.bf16, "threads": self.state["segments"][-1]["threads"],
-            **({"extension": ext} if ext else {})}, plan=self.plan, world_size=self.world)
+            **({"extension": ext} if ext else {}),
+            **({"data_manifest": {"file": DATA_MANIFEST, "content_sha256": self.manifest["content_sha256"],
+                                  "images_used": self.manifest["images_used"], "n_skipped": self.manifest["n_skipped"],
+                                  "scale_range": cfg.scale_range}} if self.manifest else {})},
+            plan=self.plan, world_size=self.world)
+        if self.manifest:
+            atomic_write_json(self.out / DATA_MANIFEST, self.manifest)
         if ext:
             print(f"{self.out}: schedule extended at step {ext['from_step']} from {ext['from_total']} to "
                   f"{ext['total_steps']} steps", file=sys.stderr)
 
     # ---- during the run ---------------------------------------------------------------------------
+    def batch(self, idx, step):
+        """→ inputs (b, 3, N, N), coords (b, Q, 2), targets (b, Q, 3) of the training images `idx` at `step`
+        (CIFAR: N = 32, the pixel draws and jitter of train.batches; a photo run: train/photo_batches.py)."""
+        cfg, device = self.cfg, self.device
+        pixel_gen = step_generator(cfg.seed, step, self.rank, device)
+        if cfg.image_size:
+            return photo_batch(self.train_set.photos, idx, cfg.image_size, cfg.scale_range, cfg.pixels,
+                               cfg.train_sigma, crop_generator(cfg.seed, step, self.rank), pixel_gen, device)
+        x = to_float(self.train_set.images[idx], device)  # (b, 3, 32, 32)
+        return (x, *queries(x, cfg.pixels, cfg.train_sigma, pixel_gen))
+
     def checkpoint(self, finished=False):
         state = self.state
         state["elapsed"], state["finished"] = self.clock(), finished
@@ -342,11 +372,16 @@ class _Run:
         epoch's training figures) → the figures (other ranks: None)."""
         if not self.is_main:
             return None
-        m = evaluate_split(self.model, self.val_set.images, self.val_idx, device=self.device, autocast=self.autocast)
+        if self.cfg.image_size:
+            m = evaluate_photos(self.model, self.val_crops, self.val_sr, self.val_idx, device=self.device,
+                                autocast=self.autocast)
+        else:
+            m = evaluate_split(self.model, self.val_set.images, self.val_idx, device=self.device,
+                               autocast=self.autocast)
         self.state["last_val"] = {"step": self.state["step"], **m}
         if kind != "epoch":
             self.log.write("val", step=self.state["step"], epoch=self.state["epoch"], val_loss=m["loss"],
-                           val_psnr=m["psnr"], val_ssim=m["ssim"], n=m["n"], elapsed=self.clock())
+                           val_psnr=m["psnr"], val_ssim=m["ssim"], n=m["n"], elapsed=self.clock(), **_sr_fields(m))
         return m
 
     def done(self):
@@ -385,10 +420,7 @@ class _Run:
         self.current_lr = lr = lr_for_step(cfg, state["step"], state["epoch"], self.plan)
         for group in self.opt.param_groups:
             group["lr"] = lr
-        idx = order[b * self.local_batch:(b + 1) * self.local_batch]
-        x = to_float(self.train_set.images[idx], device)  # (b, 3, 32, 32)
-        coords, targets = queries(x, cfg.pixels, cfg.train_sigma,
-                                  step_generator(cfg.seed, state["step"], self.rank, device))
+        x, coords, targets = self.batch(order[b * self.local_batch:(b + 1) * self.local_batch], state["step"])
         with (self.autocast() if self.autocast else nullcontext()):
             pred = self.net(x, coords)  # (b, Q, 3)
         loss, psnr = loss_and_psnr(cfg.model, pred, targets)
@@ -448,7 +480,7 @@ class _Run:
         if self.is_main:
             self.log.write("epoch", step=state["step"], epoch=state["epoch"], train_loss=s[0] / max(s[2], 1),
                            train_psnr=s[1] / max(s[2], 1), val_loss=m["loss"], val_psnr=m["psnr"],
-                           val_ssim=m["ssim"], n=m["n"], lr=self.current_lr, elapsed=self.clock())
+                           val_ssim=m["ssim"], n=m["n"], lr=self.current_lr, elapsed=self.clock(), **_sr_fields(m))
         state["epoch"] += 1
         state["batch_in_epoch"] = 0
         state["epoch_sums"] = [0.0, 0.0, 0]
@@ -476,7 +508,9 @@ class _Run:
             result = summary()
             self.log.write("end", **{k: v for k, v in result.items() if k != "config"})
             _plot(out, is_main)
-            if export:
+            if export and cfg.image_size:
+                export_photo_run(self.model, out / "hf", result, self.manifest)
+            elif export:
                 export_run(out, out / "hf", eval_limit=cfg.val_limit, device=self.device)
         _barrier(self.world)
         return result
@@ -488,6 +522,8 @@ def train_and_validation_sets(cfg):
     --val-from train (default): the held-out tenth of the training split (train/splits.py) validates
     and is never trained on; --val-from test: every training image trains, the test split validates.
     """
+    if cfg.image_size:  # a folder of any images: split by file
+        return photo_sets(cfg)[:3]
     train_set = load_split(cfg.data, "train", data_root=cfg.data_root, cache_dir=cfg.cache_dir, workers=cfg.workers)
     if cfg.val_from == "test":
         test_set = load_split(cfg.data, "test", data_root=cfg.data_root, cache_dir=cfg.cache_dir, workers=cfg.workers)
@@ -500,14 +536,42 @@ def train_and_validation_sets(cfg):
     return part(keep), part(held_out), splits.describe("train", held_out, cfg.val_list or None)
 
 
-def _plan_new_run(cfg, model, train_set, sampler, local_batch, steps_per_epoch, device, autocast, rank, world,
+def photo_sets(cfg):
+    """A photo run's data (--image-size N) → (training photos, validation photos, what run.json records about the
+    validation, the manifest). The split is by file (train/photo_folder.py); --val-limit caps each validation."""
+    train_set, val_set, manifest = load_photo_folder(cfg.data, cfg.image_size, cfg.scale_range[1],
+                                                     cache_dir=cfg.cache_dir, workers=cfg.workers)
+    info = {"from": "folder", "n": len(val_set), "rule": manifest["split_rule"], "note": "held out of training, by file"}
+    return train_set, val_set, info, manifest
+
+
+def _sr_fields(m):
+    """A photo run's ×4 validation figures for metrics.jsonl (none for CIFAR)."""
+    return {k: m[k] for k in ("sr4_psnr", "sr4_bicubic_psnr", "sr4_n") if k in m}
+
+
+def export_photo_run(model, out_dir, summary, manifest):
+    """A photo run's weights in Hub format (config.json with its image_size, model.safetensors) and
+    training_info.json (the run's summary and its data); the model card of train.publish is CIFAR's."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.cpu().save_pretrained(out_dir)
+    info = {k: v for k, v in summary.items() if k != "config"}
+    info["config"] = summary["config"]
+    info["data"] = {k: manifest[k] for k in ("source", "image_size", "images_used", "n_skipped", "n_train",
+                                             "n_validation", "content_sha256")}
+    atomic_write_json(out_dir / "training_info.json", info)
+    return info
+
+
+def _plan_new_run(cfg, model, make_batch, sampler, local_batch, steps_per_epoch, device, autocast, rank, world,
                   is_main):
     """The step plan of a new budgeted run: --max-steps, or --time-budget × the measured speed (the
     smaller of the two when both are given), at most the protocol's --epochs."""
     info, total, source = {}, cfg.max_steps, "max_steps"
     if cfg.time_budget:
         sampler.set_epoch(0)
-        sec, n = _probe_seconds_per_step(model, cfg, train_set.images, torch.tensor(list(sampler)), local_batch,
+        sec, n = _probe_seconds_per_step(model, cfg, make_batch, torch.tensor(list(sampler)), local_batch,
                                          device, autocast, rank)
         # every process plans with the slowest one's speed
         (sec,) = collectives.all_reduce_values([sec], device, world, op=dist.ReduceOp.MAX)
@@ -552,7 +616,7 @@ def _summary(cfg, state, steps_per_epoch, hw, source, plan=None):
             "total_steps": plan_total(plan), "recipe": recipe_description(cfg),
             "schedule": schedule_description(cfg, state["step"], epochs_done, plan), "hardware": hw,
             "data_source": source, "val_psnr": lv.get("psnr"), "val_ssim": lv.get("ssim"), "val_n": lv.get("n"),
-            "val_from": cfg.val_from, "segments": state["segments"],
+            "val_from": "held-out folder" if cfg.image_size else cfg.val_from, "segments": state["segments"],
             "config": asdict(cfg)}
 
 
