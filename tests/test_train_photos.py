@@ -1,6 +1,7 @@
 """`python -m train --data FOLDER --image-size N`: a short run on a folder of mixed files, and the refusals (each
 before anything is written)."""
 import json
+import shutil
 
 import pytest
 
@@ -42,6 +43,22 @@ def test_a_short_photo_run_trains_writes_the_manifest_and_names_the_bad_files(mi
     assert info["data"]["content_sha256"] == manifest["content_sha256"]
     again = run_module("train", args)  # the same command: the finished run is found, nothing retrained
     assert again.returncode == 0 and "already finished" in again.stderr
+    assert json.loads((out / "data_manifest.json").read_text()) == manifest
+
+
+def test_a_folder_that_changed_between_starts_keeps_the_old_manifest(mixed, tmp_path):
+    from PIL import Image
+    root = tmp_path / "photos"
+    shutil.copytree(mixed[0], root)
+    out = tmp_path / "run"
+    args = train_args("simplified", root, out, tmp_path / "cache", "--image-size", "32", "--max-steps", "1")
+    assert run_module("train", args).returncode == 0
+    first = json.loads((out / "data_manifest.json").read_text())
+    Image.fromarray(smooth_rgb(50, 50, 42)).save(root / "added.png")
+    r = run_module("train", args)
+    assert r.returncode == 0 and "changed since this run's last start" in r.stderr
+    assert json.loads((out / "data_manifest.before-step-1.json").read_text()) == first
+    assert json.loads((out / "data_manifest.json").read_text())["images_used"] == first["images_used"] + 1
 
 
 def test_a_photo_run_without_scale_aware_training(tmp_path):

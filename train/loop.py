@@ -339,7 +339,7 @@ class _Run:
                                   "scale_range": cfg.scale_range}} if self.manifest else {})},
             plan=self.plan, world_size=self.world)
         if self.manifest:
-            atomic_write_json(self.out / DATA_MANIFEST, self.manifest)
+            _write_manifest(self.out, self.manifest, self.state["step"])
         if ext:
             print(f"{self.out}: schedule extended at step {ext['from_step']} from {ext['from_total']} to "
                   f"{ext['total_steps']} steps", file=sys.stderr)
@@ -543,6 +543,21 @@ def photo_sets(cfg):
                                                      cache_dir=cfg.cache_dir, workers=cfg.workers)
     info = {"from": "folder", "n": len(val_set), "rule": manifest["split_rule"], "note": "held out of training, by file"}
     return train_set, val_set, info, manifest
+
+
+def _write_manifest(out, manifest, step):
+    """RUN/data_manifest.json. On a resume whose folder changed (another content hash), the previous manifest is
+    kept as data_manifest.before-step-N.json and a warning says so; training goes on with the files as they are."""
+    path = Path(out) / DATA_MANIFEST
+    if path.is_file():
+        previous = json.loads(path.read_text())
+        if previous.get("content_sha256") != manifest["content_sha256"]:
+            kept = path.with_name(f"data_manifest.before-step-{step}.json")
+            os.replace(path, kept)
+            print(f"warning: {manifest['source']} changed since this run's last start (content sha256 "
+                  f"{previous.get('content_sha256', '?')[:16]} → {manifest['content_sha256'][:16]}); training continues "
+                  f"on the files as they are now; the previous manifest is kept as {kept.name}", file=sys.stderr)
+    atomic_write_json(path, manifest)
 
 
 def _sr_fields(m):
