@@ -16,7 +16,6 @@ from torch.utils.data import DistributedSampler
 from tqdm import tqdm
 
 from . import collectives, hardware, splits
-from .atomic import atomic_write_json
 from .batches import loss_and_psnr, queries, step_generator
 from .checkpoint import (CKPT, RUN_JSON, inspect_run_dir, load_checkpoint, rng_state, save_checkpoint, set_rng_state,
                          write_run_json)
@@ -31,10 +30,9 @@ from .schedule import (REWARMUP_REQUIRED_ABOVE, extension_segment, lr_for_step, 
                        recipe_description, schedule_description)
 from .eval.validate import evaluate_split, val_indices
 from .photo_batches import crop_generator, photo_batch
-from .photo_folder import describe_skipped, load_photo_folder
+from .photo_folder import describe_skipped
+from .photo_run import export_photo_run, manifest_summary, photo_sets, sr_fields, write_manifest
 from .photo_validation import evaluate_photos, validation_crops
-
-DATA_MANIFEST = "data_manifest.json"  # a photo run's data (train/photo_folder.py), written beside run.json
 
 
 # --time-budget → planned total steps: one untimed warm-up step (numba compile, allocator, caches), then
@@ -334,12 +332,10 @@ class _Run:
             "warmup_frac": cfg.warmup_frac, "total_steps": plan_total(self.plan), "validation": self.val_info,
             "n_train": len(self.train_set), "bf16": cfg.bf16, "threads": self.state["segments"][-1]["threads"],
             **({"extension": ext} if ext else {}),
-            **({"data_manifest": {"file": DATA_MANIFEST, "content_sha256": self.manifest["content_sha256"],
-                                  "images_used": self.manifest["images_used"], "n_skipped": self.manifest["n_skipped"],
-                                  "scale_range": cfg.scale_range}} if self.manifest else {})},
+            **({"data_manifest": manifest_summary(self.manifest, cfg)} if self.manifest else {})},
             plan=self.plan, world_size=self.world)
         if self.manifest:
-            _write_manifest(self.out, self.manifest, self.state["step"])
+            write_manifest(self.out, self.manifest, self.state["step"])
         if ext:
             print(f"{self.out}: schedule extended at step {ext['from_step']} from {ext['from_total']} to "
                   f"{ext['total_steps']} steps", file=sys.stderr)
@@ -381,7 +377,7 @@ class _Run:
         self.state["last_val"] = {"step": self.state["step"], **m}
         if kind != "epoch":
             self.log.write("val", step=self.state["step"], epoch=self.state["epoch"], val_loss=m["loss"],
-                           val_psnr=m["psnr"], val_ssim=m["ssim"], n=m["n"], elapsed=self.clock(), **_sr_fields(m))
+                           val_psnr=m["psnr"], val_ssim=m["ssim"], n=m["n"], elapsed=self.clock(), **sr_fields(m))
         return m
 
     def done(self):
@@ -480,7 +476,7 @@ class _Run:
         if self.is_main:
             self.log.write("epoch", step=state["step"], epoch=state["epoch"], train_loss=s[0] / max(s[2], 1),
                            train_psnr=s[1] / max(s[2], 1), val_loss=m["loss"], val_psnr=m["psnr"],
-                           val_ssim=m["ssim"], n=m["n"], lr=self.current_lr, elapsed=self.clock(), **_sr_fields(m))
+                           val_ssim=m["ssim"], n=m["n"], lr=self.current_lr, elapsed=self.clock(), **sr_fields(m))
         state["epoch"] += 1
         state["batch_in_epoch"] = 0
         state["epoch_sums"] = [0.0, 0.0, 0]
@@ -534,49 +530,6 @@ def train_and_validation_sets(cfg):
     keep = splits.train_indices(len(train_set), held_out)
     part = lambda idx: Split(train_set.images[idx], train_set.labels[idx], train_set.classes, train_set.source)  # noqa: E731
     return part(keep), part(held_out), splits.describe("train", held_out, cfg.val_list or None)
-
-
-def photo_sets(cfg):
-    """A photo run's data (--image-size N) → (training photos, validation photos, what run.json records about the
-    validation, the manifest). The split is by file (train/photo_folder.py); --val-limit caps each validation."""
-    train_set, val_set, manifest = load_photo_folder(cfg.data, cfg.image_size, cfg.scale_range[1],
-                                                     cache_dir=cfg.cache_dir, workers=cfg.workers)
-    info = {"from": "folder", "n": len(val_set), "rule": manifest["split_rule"], "note": "held out of training, by file"}
-    return train_set, val_set, info, manifest
-
-
-def _write_manifest(out, manifest, step):
-    """RUN/data_manifest.json. On a resume whose folder changed (another content hash), the previous manifest is
-    kept as data_manifest.before-step-N.json and a warning says so; training goes on with the files as they are."""
-    path = Path(out) / DATA_MANIFEST
-    if path.is_file():
-        previous = json.loads(path.read_text())
-        if previous.get("content_sha256") != manifest["content_sha256"]:
-            kept = path.with_name(f"data_manifest.before-step-{step}.json")
-            os.replace(path, kept)
-            print(f"warning: {manifest['source']} changed since this run's last start (content sha256 "
-                  f"{previous.get('content_sha256', '?')[:16]} → {manifest['content_sha256'][:16]}); training continues "
-                  f"on the files as they are now; the previous manifest is kept as {kept.name}", file=sys.stderr)
-    atomic_write_json(path, manifest)
-
-
-def _sr_fields(m):
-    """A photo run's ×4 validation figures for metrics.jsonl (none for CIFAR)."""
-    return {k: m[k] for k in ("sr4_psnr", "sr4_bicubic_psnr", "sr4_n") if k in m}
-
-
-def export_photo_run(model, out_dir, summary, manifest):
-    """A photo run's weights in Hub format (config.json with its image_size, model.safetensors) and
-    training_info.json (the run's summary and its data); the model card of train.publish is CIFAR's."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    model.cpu().save_pretrained(out_dir)
-    info = {k: v for k, v in summary.items() if k != "config"}
-    info["config"] = summary["config"]
-    info["data"] = {k: manifest[k] for k in ("source", "image_size", "images_used", "n_skipped", "n_train",
-                                             "n_validation", "content_sha256")}
-    atomic_write_json(out_dir / "training_info.json", info)
-    return info
 
 
 def _plan_new_run(cfg, model, make_batch, sampler, local_batch, steps_per_epoch, device, autocast, rank, world,

@@ -15,6 +15,7 @@
   the digest, big-endian, / 2⁶⁴.)
 """
 import hashlib
+import io
 import math
 import os
 from dataclasses import dataclass, field
@@ -120,7 +121,6 @@ def decode_photo(args):
     from PIL import Image, ImageOps
     try:
         data = Path(path).read_bytes()
-        import io
         with Image.open(io.BytesIO(data)) as im:
             original = im.size
             if im.format == "JPEG":  # decode large JPEGs at a reduced scale that still covers the cap
