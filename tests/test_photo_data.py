@@ -52,6 +52,17 @@ def test_decoding_converts_bounds_and_skips(mixed, tmp_path):
     json.dumps(manifest)  # writable as JSON
 
 
+def test_sixteen_bit_grey_is_scaled_not_clipped(tmp_path):
+    from PIL import Image
+    ramp = np.linspace(0, 65535, 48 * 64).reshape(48, 64).astype(np.uint16)
+    Image.fromarray(ramp).save(tmp_path / "a.png")
+    Image.fromarray(ramp[::-1].copy()).save(tmp_path / "b.png")
+    train, val, _ = load_photo_folder(tmp_path, 32, 1.0, cache_dir=tmp_path / "c")
+    photo = dict(zip(train.names + val.names, train.photos + val.photos))["a.png"]
+    want = torch.from_numpy((ramp / 257).round().astype(np.uint8))
+    assert torch.equal(photo[0], want) and torch.equal(photo[2], want)
+
+
 def test_the_cache_returns_the_same_photos(mixed, tmp_path):
     root, _ = mixed
     first = load_photo_folder(root, 32, 1.0, cache_dir=tmp_path)

@@ -44,6 +44,10 @@ def test_a_short_photo_run_trains_writes_the_manifest_and_names_the_bad_files(mi
     again = run_module("train", args)  # the same command: the finished run is found, nothing retrained
     assert again.returncode == 0 and "already finished" in again.stderr
     assert json.loads((out / "data_manifest.json").read_text()) == manifest
+    from train.publish.export import export_run
+    with pytest.raises(ValueError, match="a run on a folder of images"):  # the CIFAR export would score CIFAR images
+        export_run(out, tmp_path / "exported")
+    assert not (tmp_path / "exported").exists()
 
 
 def test_a_folder_that_changed_between_starts_keeps_the_old_manifest(mixed, tmp_path):

@@ -3,7 +3,7 @@
 - Found: every file under FOLDER (recursively; hidden files and folders skipped) whose extension PIL reads
   (`PIL.Image.registered_extensions()`: JPEG, PNG, WebP, BMP, TIFF, GIF, …). Class folders, train/ and test/
   folders are just sub-folders: their names play no part. Other files are counted and ignored.
-- Decoded: EXIF orientation applied; grey, palette, CMYK → RGB; transparency composited onto white. A file PIL
+- Decoded: EXIF orientation applied; grey (8 or 16 bits), palette, CMYK → RGB; transparency composited onto white. A file PIL
   cannot read is skipped, counted and named (the log and the manifest); none readable → DataError.
 - Bounded (the decoded copy kept in memory and in the cache): a photo whose short side exceeds
   `cap = ceil(max(4, scale_hi) · N)` is area-reduced (PIL BOX) to that short side, aspect kept; one whose short
@@ -89,6 +89,9 @@ def cap_for(size, scale_hi):
 
 def _to_rgb(im):
     from PIL import Image
+    if im.mode.startswith("I"):  # 16-bit grey (PNG, TIFF): PIL's convert would clip it to 255; scale it to 8 bits
+        grey = (np.asarray(im, dtype=np.float64) / 257).round().clip(0, 255).astype(np.uint8)
+        return Image.fromarray(grey).convert("RGB")
     if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
         rgba = im.convert("RGBA")
         flat = Image.new("RGB", rgba.size, BACKGROUND)
