@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lainr import CorrectedGINR
+from lainr import CorrectedGINR, psnr_per_image
 from tests.photo_folders import make_mixed_folder, smooth_rgb
 from train.batches import queries, step_generator
 from train.data import DataError
@@ -165,6 +165,10 @@ def test_photo_validation_scores_centre_crops_and_x4_against_bicubic():
     assert torch.equal(crops[0], photos[0][:, 27:43, 32:48])  # the centre 16×16 of 70×80
     torch.manual_seed(0)
     model = CorrectedGINR(dict(TINY["corrected"], image_size=size))
-    m = evaluate_photos(model, crops, sr, torch.arange(3))
+    m = evaluate_photos(model, crops, sr)
     assert m["n"] == 3 and m["sr4_n"] == 2 and np.isfinite([m["psnr"], m["ssim"], m["sr4_psnr"]]).all()
     assert m["sr4_bicubic_psnr"] > 25  # a smooth field: bicubic up-sampling is close
+    rec = model.render(crops.float() / 255, size)
+    assert m["psnr"] == pytest.approx(psnr_per_image(rec, crops.float() / 255).mean().item(), abs=1e-4)
+    limited = validation_crops(val, size, torch.tensor([2]))  # --val-limit: only the photos validated on
+    assert limited[0].shape == (1, 3, size, size) and torch.equal(limited[0][0], crops[2]) and len(limited[1]) == 0

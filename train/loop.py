@@ -267,7 +267,6 @@ class _Run:
         self.manifest = None
         if cfg.image_size:  # a folder of any images: decoded and split by file (train/photo_folder.py)
             self.train_set, self.val_set, self.val_info, self.manifest = photo_sets(cfg)
-            self.val_crops, self.val_sr = validation_crops(self.val_set, cfg.image_size)
             if self.is_main and self.manifest["skipped"]:
                 print(describe_skipped(self.manifest), file=sys.stderr)
         else:
@@ -275,6 +274,8 @@ class _Run:
         if self.is_main:
             _barrier(self.world)
         self.val_idx = val_indices(len(self.val_set), cfg.val_limit)
+        if cfg.image_size:  # the validated photos' crops, made once
+            self.val_crops, self.val_sr = validation_crops(self.val_set, cfg.image_size, self.val_idx)
         torch.manual_seed(cfg.seed)
         self.model = build_model(cfg).to(self.device)
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)  # all params
@@ -369,8 +370,7 @@ class _Run:
         if not self.is_main:
             return None
         if self.cfg.image_size:
-            m = evaluate_photos(self.model, self.val_crops, self.val_sr, self.val_idx, device=self.device,
-                                autocast=self.autocast)
+            m = evaluate_photos(self.model, self.val_crops, self.val_sr, device=self.device, autocast=self.autocast)
         else:
             m = evaluate_split(self.model, self.val_set.images, self.val_idx, device=self.device,
                                autocast=self.autocast)

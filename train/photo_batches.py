@@ -41,7 +41,8 @@ def pick_crop(photo, size, scale_range, generator):
 
 
 def area_reduce(crop, size):
-    """crop (B, 3, c, c) float → (B, 3, N, N): each output pixel the mean of the input area it covers."""
+    """crop (B, 3, c, c) float → (B, 3, N, N): each output pixel the mean of the input pixels it covers (adaptive
+    average pooling: the exact area average when N divides c, else each window rounded outward to whole pixels)."""
     if crop.shape[-1] == size:
         return crop
     return F.interpolate(crop, size=(size, size), mode="area")

@@ -25,32 +25,34 @@ def centre_crop(photo, side):
     return photo[:, top:top + side, left:left + side]
 
 
-def validation_crops(val_set, size):
-    """→ inputs (K, 3, N, N) uint8 (centre crops), sr_targets (K', 3, 4N, 4N) uint8 (centre crops of the photos
-    that have them)."""
-    crops = torch.stack([centre_crop(p, size) for p in val_set.photos])
-    big = [centre_crop(p, SR_FACTOR * size) for p in val_set.photos if min(p.shape[-2:]) >= SR_FACTOR * size]
+def validation_crops(val_set, size, indices=None):
+    """The photos val_set.photos[indices] (None: all) → inputs (K, 3, N, N) uint8 (centre crops), sr_targets
+    (K', 3, 4N, 4N) uint8 (centre crops of the photos that have them). Made once per run: memory ∝ K, not the
+    whole validation split, when --val-limit takes fewer."""
+    photos = val_set.photos if indices is None else [val_set.photos[i] for i in indices.tolist()]
+    crops = torch.stack([centre_crop(p, size) for p in photos])
+    big = [centre_crop(p, SR_FACTOR * size) for p in photos if min(p.shape[-2:]) >= SR_FACTOR * size]
     sr = torch.stack(big) if big else torch.zeros(0, 3, SR_FACTOR * size, SR_FACTOR * size, dtype=torch.uint8)
     return crops, sr
 
 
 @torch.no_grad()
-def evaluate_photos(model, crops, sr_targets, indices, *, batch=50, device="cpu", autocast=None):
-    """→ {"loss", "psnr", "ssim", "n"} of the N×N reconstructions of crops[indices], and the ×4 figures
+def evaluate_photos(model, crops, sr_targets, *, batch=50, device="cpu", autocast=None):
+    """→ {"loss", "psnr", "ssim", "n"} of the N×N reconstructions of `crops`, and the ×4 figures of `sr_targets`
     ("sr4_psnr", "sr4_bicubic_psnr", "sr4_n"; None where no photo is large enough)."""
     was_training = model.training
     model.eval()
     size = crops.shape[-1]
     ctx = autocast if autocast is not None else contextlib.nullcontext
     sums = [0.0, 0.0, 0.0]
-    for part in indices.split(batch):
+    for part in torch.arange(len(crops)).split(batch):
         x = crops[part].to(device).float().div_(255.0)  # (b, 3, N, N)
         with ctx():
             rec = model.render(x, size, clamp=False).float()  # (b, 3, N, N)
         sums[0] += (rec - x).pow(2).flatten(1).mean(1).sum().item()
         sums[1] += psnr_per_image(rec.clamp(0, 1), x).sum().item()
         sums[2] += ssim_per_image(rec.clamp(0, 1), x).sum().item()
-    n = len(indices)
+    n = len(crops)
     out = {"loss": sums[0] / n, "psnr": sums[1] / n, "ssim": sums[2] / n, "n": n,
            "sr4_psnr": None, "sr4_bicubic_psnr": None, "sr4_n": len(sr_targets)}
     if len(sr_targets):
