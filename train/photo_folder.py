@@ -3,9 +3,10 @@
 - Found: every file under FOLDER (recursively; hidden files and folders skipped) whose extension PIL reads
   (`PIL.Image.registered_extensions()`: JPEG, PNG, WebP, BMP, TIFF, GIF, …). Class folders, train/ and test/
   folders are just sub-folders: their names play no part. Other files are counted and ignored.
-- Decoded: EXIF orientation applied; grey (8 or 16 bits), palette, CMYK → RGB; transparency composited onto white. A file PIL
-  cannot read is skipped, counted and named (the log and the manifest); none readable → DataError.
-- Bounded (the decoded copy kept in memory and in the cache): a photo whose short side exceeds
+- Decoded (train/photo_decode.py): EXIF orientation applied; grey (8 or 16 bits), palette, CMYK → RGB; transparency
+  composited onto white. A file PIL cannot read is skipped, counted and named (the log and the manifest); none
+  readable → DataError.
+- Bounded (the decoded copy kept in memory and cached, train/photo_cache.py): a photo whose short side exceeds
   `cap = ceil(max(4, scale_hi) · N)` is area-reduced (PIL BOX) to that short side, aspect kept; one whose short
   side is below N is enlarged (bicubic) to N and centre-cropped to N×N; the rest stay as they are. So the largest
   training crop (side scale_hi · N) fits, and memory is about 3·cap²·aspect bytes per photo (N = 64: ~0.3 MB).
@@ -15,23 +16,19 @@
   the digest, big-endian, / 2⁶⁴.)
 """
 import hashlib
-import io
 import math
 import os
 from dataclasses import dataclass, field
-from multiprocessing import Pool
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from .atomic import replacing
-from .data import DataError, default_cache_dir
+from .data import DataError
+from .photo_cache import decode_folder
 
 VAL_FRACTION = 0.1
 MIN_CAP_SCALE = 4  # the decoded copy keeps a short side of at least 4·N (when the photo has it)
-CACHE_VERSION = 1  # bump when decoding changes: old cache files are then ignored
-BACKGROUND = (255, 255, 255)  # transparent pixels are composited onto white
 
 
 @dataclass
@@ -87,54 +84,6 @@ def cap_for(size, scale_hi):
     return math.ceil(max(MIN_CAP_SCALE, scale_hi) * size)
 
 
-def _to_rgb(im):
-    from PIL import Image
-    if im.mode.startswith("I"):  # 16-bit grey (PNG, TIFF): PIL's convert would clip it to 255; scale it to 8 bits
-        grey = (np.asarray(im, dtype=np.float64) / 257).round().clip(0, 255).astype(np.uint8)
-        return Image.fromarray(grey).convert("RGB")
-    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-        rgba = im.convert("RGBA")
-        flat = Image.new("RGB", rgba.size, BACKGROUND)
-        flat.paste(rgba, mask=rgba.getchannel("A"))
-        return flat
-    return im.convert("RGB")
-
-
-def bounded_copy(im, size, cap):
-    """A PIL RGB image → (h, w, 3) uint8: short side enlarged to N and centre-cropped to N×N when below N,
-    reduced (BOX: area average) to `cap` when above it, else unchanged."""
-    from PIL import Image
-    w, h = im.size
-    short = min(w, h)
-    if short < size:
-        scale = size / short
-        im = im.resize((max(size, round(w * scale)), max(size, round(h * scale))), Image.Resampling.BICUBIC)
-        w, h = im.size
-        left, top = (w - size) // 2, (h - size) // 2
-        im = im.crop((left, top, left + size, top + size))
-    elif short > cap:
-        scale = cap / short
-        im = im.resize((max(cap, round(w * scale)), max(cap, round(h * scale))), Image.Resampling.BOX)
-    return np.asarray(im, dtype=np.uint8)
-
-
-def decode_photo(args):
-    """(path, N, cap) → (array (h, w, 3) uint8, original (w, h), sha256 of the file's bytes) or an error text."""
-    path, size, cap = args
-    from PIL import Image, ImageOps
-    try:
-        data = Path(path).read_bytes()
-        with Image.open(io.BytesIO(data)) as im:
-            original = im.size
-            if im.format == "JPEG":  # decode large JPEGs at a reduced scale that still covers the cap
-                im.draft("RGB", (max(cap, 1), max(cap, 1)) if min(original) > 2 * cap else original)
-            im = ImageOps.exif_transpose(im)
-            arr = bounded_copy(_to_rgb(im), size, cap)
-    except Exception as err:  # noqa: BLE001 — any reader failure skips the file, with its name and the reason
-        return f"{type(err).__name__}: {str(err)[:200]}"
-    return arr, original, hashlib.sha256(data).hexdigest()
-
-
 def held_out_fraction(name):
     """sha256 of a relative path as a number in [0, 1): below VAL_FRACTION → validation."""
     return int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:8], "big") / 2 ** 64
@@ -147,63 +96,6 @@ def split_names(names):
     if not held and len(names) >= 2:
         held = [min(range(len(names)), key=fractions.__getitem__)]
     return held
-
-
-def _cache_key(scan, size, cap):
-    h = hashlib.sha256(f"v{CACHE_VERSION}|{scan.root.resolve()}|{size}|{cap}|{len(scan.files)}".encode())
-    for path, name in zip(scan.files, scan.names):
-        st = path.stat()
-        h.update(f"{name}|{st.st_size}|{st.st_mtime_ns}\n".encode())
-    return h.hexdigest()[:16]
-
-
-def _decode_folder(scan, size, cap, workers):
-    items = [(str(p), size, cap) for p in scan.files]
-    if workers and workers > 1:
-        with Pool(workers) as pool:
-            return pool.map(decode_photo, items, chunksize=16)
-    return [decode_photo(i) for i in items]
-
-
-def _save_cache(path, decoded, names):
-    ok = [(n, d) for n, d in zip(names, decoded) if not isinstance(d, str)]
-    flat = np.concatenate([d[0].reshape(-1) for _, d in ok])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with replacing(path) as tmp:
-        with open(tmp, "wb") as f:
-            np.savez(f, flat=flat, shapes=np.array([d[0].shape for _, d in ok], dtype=np.int64),
-                     originals=np.array([d[1] for _, d in ok], dtype=np.int64),
-                     sha=np.array([d[2] for _, d in ok]), names=np.array([n for n, _ in ok]),
-                     bad_names=np.array([n for n, d in zip(names, decoded) if isinstance(d, str)] or [""]),
-                     bad_reasons=np.array([d for d in decoded if isinstance(d, str)] or [""]))
-
-
-def _load_cache(path, names):
-    """The decoded list in `names` order (arrays, or the error texts) from a cache file."""
-    with np.load(path) as z:
-        flat, shapes = z["flat"], z["shapes"]
-        by_name, start = {}, 0
-        for name, shape, orig, sha in zip(z["names"].tolist(), shapes, z["originals"], z["sha"].tolist()):
-            n = int(np.prod(shape))
-            by_name[name] = (flat[start:start + n].reshape(shape), tuple(int(v) for v in orig), sha)
-            start += n
-        by_name.update({n: r for n, r in zip(z["bad_names"].tolist(), z["bad_reasons"].tolist()) if n})
-    return [by_name[n] for n in names]
-
-
-def decode_folder(scan, size, cap, cache_dir=None, workers=0):
-    """Every file of `scan` decoded and bounded (from the cache when the folder has not changed) → list of
-    (array, original (w, h), sha256) or error texts, in scan order."""
-    cache = Path(cache_dir or default_cache_dir()) / f"photos-{scan.root.name}-{_cache_key(scan, size, cap)}.npz"
-    if cache.is_file():
-        try:
-            return _load_cache(cache, scan.names)
-        except (OSError, KeyError, ValueError):  # a damaged cache is rebuilt, never trusted
-            pass
-    decoded = _decode_folder(scan, size, cap, workers)
-    if any(not isinstance(d, str) for d in decoded):
-        _save_cache(cache, decoded, scan.names)
-    return decoded
 
 
 def _to_tensor(arr):
