@@ -71,6 +71,13 @@ def test_the_cache_returns_the_same_photos(mixed, tmp_path):
     assert again[2] == first[2] and all(torch.equal(a, b) for a, b in zip(first[0].photos, again[0].photos))
 
 
+def test_decoding_in_worker_processes_gives_the_same_photos(mixed, tmp_path):
+    root, _ = mixed
+    one = load_photo_folder(root, 32, 4.0, cache_dir=tmp_path / "a")
+    two = load_photo_folder(root, 32, 4.0, cache_dir=tmp_path / "b", workers=2)
+    assert one[2] == two[2] and all(torch.equal(a, b) for a, b in zip(one[0].photos, two[0].photos))
+
+
 def test_content_hash_follows_the_bytes(tmp_path):
     from PIL import Image
     for i in range(3):
