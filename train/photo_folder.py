@@ -12,7 +12,7 @@
   training crop (side scale_hi · N) fits, and memory is about 3·cap²·aspect bytes per photo (N = 64: ~0.3 MB).
 - Split by file: a file is held out for validation when sha256 of its path relative to FOLDER (POSIX, UTF-8),
   read as a number in [0, 1), is below VAL_FRACTION. Adding or removing other files never moves it. If that
-  holds out none (a small folder), the file of the smallest hash is held out. (The number: the first 8 bytes of
+  holds out none (a small folder), the file of the smallest hash is held out (until the folder has one the rule holds out). (The number: the first 8 bytes of
   the digest, big-endian, / 2⁶⁴.)
 """
 import hashlib
