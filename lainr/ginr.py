@@ -21,7 +21,11 @@ class GINR(nn.Module):
         size = self.config.image_size
         if not isinstance(images, torch.Tensor):
             raise ValueError(f"images must be a torch.Tensor, got {type(images).__name__}")
-        if images.ndim != 4 or images.shape[1] != 3 or images.shape[2:] != (size, size):
+        if images.ndim == 4 and images.shape[1] == 3 and images.shape[2:] != (size, size):
+            got = f"{images.shape[-2]}×{images.shape[-1]}"  # H×W; the config's image_size is the side it trained at
+            raise ValueError(f"this model takes {size}×{size} images; got {got} "
+                             f"(images must have shape (B, 3, {size}, {size}), got {tuple(images.shape)})")
+        if images.ndim != 4 or images.shape[1] != 3:
             raise ValueError(f"images must have shape (B, 3, {size}, {size}), got {tuple(images.shape)}")
         if not images.is_floating_point():
             raise ValueError(f"images must be floating point in [0, 1], got dtype {images.dtype}")
@@ -40,7 +44,7 @@ class GINR(nn.Module):
 
     # ---- the model ----------------------------------------------------------------------------
     def encode(self, images):
-        """images (B, 3, 32, 32) in [0, 1] → latents (B, m, d)."""
+        """images (B, 3, S, S) in [0, 1], S = config.image_size → latents (B, m, d)."""
         self._check_images(images)
         return self.encoder(images.to(self._dtype()))
 
@@ -98,7 +102,7 @@ class GINR(nn.Module):
                 raise ValueError(f"mod_coords {tuple(mod_coords.shape)} must match coords {tuple(coords.shape)}")
 
     def forward(self, images, coords):
-        """images (B, 3, 32, 32), coords (B, Q, 2) → RGB (B, Q, 3)."""
+        """images (B, 3, S, S), coords (B, Q, 2) → RGB (B, Q, 3)."""
         return self.decode(self.encode(images), coords)
 
     def query_grid(self, batch, height, width=None, *, sigma=0.0, generator=None):
@@ -108,7 +112,7 @@ class GINR(nn.Module):
 
     @torch.no_grad()
     def render(self, images, size, sigma=0.0, generator=None, *, chunk=DEFAULT_CHUNK, clamp=True):
-        """Render images (B, 3, 32, 32) on a size×size pixel-centre grid → (B, 3, size, size).
+        """Render images (B, 3, S, S) on a size×size pixel-centre grid → (B, 3, size, size).
 
         sigma jitters every query by N(0, σ²) (clamped to [0, 1]); `generator` makes it
         reproducible. Queries are decoded `chunk` at a time so memory stays bounded, by the folded
@@ -138,7 +142,7 @@ class GINR(nn.Module):
     def attention_maps(self, images, coords):
         """Attention of the given queries over the LP tokens.
 
-        images (B, 3, 32, 32), coords (B, Q, 2) → dict with
+        images (B, 3, S, S), coords (B, Q, 2) → dict with
         "weights" (B, heads, Q, m) after softmax, "bias" (B, Q, m) or None (simplified model).
         """
         _, weights, bias = self.decode_with_attention(self.encode(images), coords)

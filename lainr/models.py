@@ -17,6 +17,12 @@ def _config(config, cls):
         raise ValueError(f"config must be a {cls.__name__}, got {type(config).__name__}")
     if config.architecture != cls.architecture:
         raise ValueError(f"config is for the {config.architecture!r} model, not {cls.architecture!r}")
+    size, patch = config.image_size, config.patch_size
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ValueError(f"image_size must be a positive int, got {size!r}")
+    if isinstance(patch, bool) or not isinstance(patch, int) or patch < 1 or size % patch:
+        raise ValueError(f"patch_size {patch!r} does not divide image_size {size}: the image is cut into whole "
+                         f"patches, so image_size must be a multiple of the patch size")
     return config
 
 

@@ -3,7 +3,7 @@
     result = model.fit_latents(images)            # or lainr.fit_latents(model, images, ...)
     big = model.decode(result.latents, coords)    # render the refined latents like one-pass ones
 
-The loss is the sum over images of each image's MSE at its 1,024 pixel centres (optionally at
+The loss is the sum over images of each image's MSE at its S² pixel centres (1,024 at 32×32) (optionally at
 jittered centres, the target then sampled from the input there; or, with `area=K`, of the mean of
 K×K sub-pixel samples over each pixel — how a photo's pixel is made: an area average, not a point),
 so each image's gradient is the same whether it is refined alone or in a batch. Only the latents receive gradients: the decoder is
@@ -210,7 +210,7 @@ class _Best:
 @denormals_flushed()  # ~2.4× faster steps on a CPU (lainr.denormals); the thread's flag restored after
 def fit_latents(model, images, steps=None, lr=None, sigma=None, seed=0, latents=None, callback=None, *,
                 optimizer=None, schedule=None, snapshots=(), area=1, smooth=0.0):
-    """Refine the latents of `images` (B, 3, 32, 32) in [0, 1] by gradient steps; decoder frozen.
+    """Refine the latents of `images` (B, 3, S, S) in [0, 1] (S = config.image_size) by gradient steps; decoder frozen.
 
     steps 0..1000, lr > 0, sigma ≥ 0 (query jitter; target sampled bicubically from the input at the
     jittered coords), None → REFINE_DEFAULTS. `latents` (B, m, d) is the start (None → model.encode).
@@ -231,11 +231,11 @@ def fit_latents(model, images, steps=None, lr=None, sigma=None, seed=0, latents=
     batch, size, device, dtype = images.shape[0], images.shape[-1], images.device, images.dtype
 
     decoder = model.decoder.fuse()  # a fresh frozen copy for this call: the model is never touched
-    centres = pixel_centres(size, device=device, dtype=dtype).expand(batch, -1, -1)  # (B, 1024, 2)
-    target = rearrange(images, "b c h w -> b (h w) c")  # (B, 1024, 3), raster order like `centres`
+    centres = pixel_centres(size, device=device, dtype=dtype).expand(batch, -1, -1)  # (B, S², 2)
+    target = rearrange(images, "b c h w -> b (h w) c")  # (B, S², 3), raster order like `centres`
     fixed = centres if area == 1 else subpixel_coords(size, area, device=device, dtype=dtype).expand(batch, -1, -1)
     with torch.no_grad():
-        fixed_part = decoder.coordinate_part(fixed)  # reused by every step at the fixed queries (B, 1024·K², …)
+        fixed_part = decoder.coordinate_part(fixed)  # reused by every step at the fixed queries (B, S²·K², …)
     generator = torch.Generator(device=device).manual_seed(seed)
 
     z = latents.detach().to(dtype).clone().requires_grad_(True)  # (B, m, d): the only leaf with a gradient
@@ -244,8 +244,8 @@ def fit_latents(model, images, steps=None, lr=None, sigma=None, seed=0, latents=
     history, stopped = [], None
     for step in range(steps + 1):
         with torch.set_grad_enabled(sigma == 0 and step < steps):
-            fine = decoder.latent_part(z, fixed_part)  # (B, 1024·K², 3)
-            pred = fine if area == 1 else fine.view(batch, -1, area * area, 3).mean(2)  # (B, 1024, 3): area means
+            fine = decoder.latent_part(z, fixed_part)  # (B, S²·K², 3)
+            pred = fine if area == 1 else fine.view(batch, -1, area * area, 3).mean(2)  # (B, S², 3): area means
         psnr = _clamped_psnr(pred, target)  # (B,)
         history.append(psnr)
         best.update(step, psnr, z)
@@ -262,7 +262,7 @@ def fit_latents(model, images, steps=None, lr=None, sigma=None, seed=0, latents=
             if smooth:
                 loss = loss + smooth * area_smoothness(fine, size, area).sum()
         else:
-            coords = jitter(centres, sigma, generator)  # (B, 1024, 2), fresh each step
+            coords = jitter(centres, sigma, generator)  # (B, S², 2), fresh each step
             loss = _per_image_mse(decoder(z, coords), sample_image(images, coords)).sum()
         _take_step(opt, loss, z, _lr_at(schedule, lr, step, steps), step)
     return RefineResult(latents=z.detach(), psnr=torch.stack(history), steps_done=len(history) - 1,

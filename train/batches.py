@@ -4,7 +4,7 @@ from einops import rearrange
 
 from lainr import jitter, pixel_centres
 
-N_PIXELS = 1024  # 32 × 32
+N_PIXELS = 1024  # 32 × 32, the CIFAR image
 
 
 def step_generator(seed, step, rank, device):
@@ -15,19 +15,20 @@ def step_generator(seed, step, rank, device):
 
 
 def queries(images, pixels, sigma, generator):
-    """images (B, 3, 32, 32) → coords (B, Q, 2), targets (B, Q, 3).
+    """images (B, 3, S, S) → coords (B, Q, 2), targets (B, Q, 3) (S = 32 for CIFAR: 1,024 pixels).
 
-    pixels = 1024: every pixel centre in raster order; fewer: each image draws its own `pixels`
+    pixels ≥ S²: every pixel centre in raster order; fewer: each image draws its own `pixels`
     indices uniformly with replacement. sigma > 0 jitters each coordinate independently per sample;
     the target stays the pixel value at the unjittered centre.
     """
-    b, device = images.shape[0], images.device
-    grid = pixel_centres(32, device=device)  # (1024, 2)
-    flat = rearrange(images, "b c h w -> b (h w) c")  # (B, 1024, 3)
-    if pixels >= N_PIXELS:
+    b, device, size = images.shape[0], images.device, images.shape[-1]
+    n_pixels = size * size
+    grid = pixel_centres(size, device=device)  # (S², 2)
+    flat = rearrange(images, "b c h w -> b (h w) c")  # (B, S², 3)
+    if pixels >= n_pixels:
         coords, targets = grid.expand(b, -1, -1).contiguous(), flat
     else:
-        idx = torch.randint(0, N_PIXELS, (b, pixels), generator=generator, device=device)  # (B, Q)
+        idx = torch.randint(0, n_pixels, (b, pixels), generator=generator, device=device)  # (B, Q)
         coords = grid[idx]  # (B, Q, 2)
         targets = torch.gather(flat, 1, idx.unsqueeze(-1).expand(-1, -1, 3))  # (B, Q, 3)
     return jitter(coords, sigma, generator), targets

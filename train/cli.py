@@ -23,7 +23,15 @@ def parser():
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", required=True, choices=["simplified", "corrected"])
     p.add_argument("--data", default="cifar10", help="'cifar10' (torchvision download), an ImageFolder root "
-                                                     "with train/ and test/, or a .npz pack from train.gpu.pack")
+                                                     "with train/ and test/, or a .npz pack from train.gpu.pack; "
+                                                     "with --image-size: any folder of images")
+    p.add_argument("--image-size", type=int, default=0, metavar="N",
+                   help="train on any folder of images (--data FOLDER, searched recursively; train/ and test/ are "
+                        "ordinary sub-folders then, the split is by file) at N×N: the model's image_size, a multiple "
+                        "of its patch size. Left out: the CIFAR-10 sources at 32×32, exactly as before")
+    p.add_argument("--scale-range", default="", metavar="LO,HI",
+                   help="with --image-size: targets are random crops of side s·N, s uniform in [LO, HI], the input "
+                        "their area-reduction to N×N (scale-aware training; default 1,4; 1,1 turns it off)")
     p.add_argument("--out", required=True, help="run directory (checkpoints, metrics.jsonl, hf/ export)")
     p.add_argument("--data-root", default="data", help="download folder for --data cifar10")
     p.add_argument("--cache-dir", default="", help="decoded-image cache (default ~/.cache/lainr-train)")
@@ -74,7 +82,10 @@ def parser():
     p.add_argument("--resume", action="store_true", help="require an existing checkpoint in --out")
     p.add_argument("--no-export", action="store_true", help="skip the Hub-format export at the end")
     p.add_argument("--no-progress", action="store_true")
-    p.add_argument("--config-json", default="", help=argparse.SUPPRESS)  # model-config overrides (tests)
+    p.add_argument("--config-json", default="", metavar="JSON",
+                   help="overrides of the model's configuration, e.g. a small model for a CPU: "
+                        "'{\"depth\": 2, \"dim\": 64, \"ff_dim\": 128, \"num_lp\": 64, \"hidden\": 64}' "
+                        "(fields of lainr.CorrectedConfig / SimplifiedConfig)")
     p.add_argument("--pixels", type=int, help=argparse.SUPPRESS)
     p.add_argument("--train-sigma", type=float, help=argparse.SUPPRESS)  # training jitter σ (ablations)
     return p
@@ -89,7 +100,21 @@ def config_from_args(a):
                        device=a.device, workers=a.workers, threads=a.threads, bf16=a.bf16,
                        val_from=a.val_from, val_list=a.val_list, val_limit=a.val_limit, val_minutes=a.val_minutes,
                        val_points=a.val_points, val_jitter=a.val_jitter, ckpt_minutes=a.ckpt_minutes,
-                       log_every=a.log_every, recipe=a.recipe, warmup_frac=a.warmup_frac, init_from=a.init_from)
+                       log_every=a.log_every, recipe=a.recipe, warmup_frac=a.warmup_frac, init_from=a.init_from,
+                       image_size=a.image_size, scale_range=parse_scale_range(a.scale_range))
+
+
+def parse_scale_range(text):
+    """'1,4' → [1.0, 4.0]; '' → None (the run's default)."""
+    if not text:
+        return None
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) != 2:
+        raise ValueError(f"--scale-range must be two numbers LO,HI (e.g. 1,4), got {text!r}")
+    return values
 
 
 def main(argv=None):

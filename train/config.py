@@ -2,6 +2,8 @@
 import json
 from dataclasses import asdict, dataclass, field, fields
 
+from lainr import CorrectedConfig, SimplifiedConfig
+
 from .recipes import recipe as recipe_numbers
 
 # SPEC §5, per model: optimiser lr, epochs, batch, pixels per image per step, training jitter σ.
@@ -21,7 +23,9 @@ LR_FLOOR = 1e-8  # corrected cosine ends here
 # The budget flags (max_steps, time_budget) are checked against the run's step plan instead (train.loop).
 IDENTITY_FIELDS = ("model", "model_config", "data", "lr", "batch_size", "pixels", "train_sigma", "seed",
                    "weight_decay", "grad_clip", "warmup_frac", "recipe", "epochs", "init_from", "val_from",
-                   "val_list")
+                   "val_list", "image_size", "scale_range")
+PHOTO_SCALE_RANGE = [1.0, 4.0]  # a photo run's default --scale-range (train/photo_batches.py)
+MAX_SCALE = 8.0
 
 
 @dataclass
@@ -57,6 +61,8 @@ class TrainConfig:
     recipe: str = "protocol"  # named preset of (lr, batch_size, warmup_frac): train/recipes.py
     warmup_frac: float = None  # share of the run in linear warm-up; None → the recipe's (protocol: corrected 1/8, simplified 0)
     init_from: str = ""  # a weights folder (Hub format) a new run starts from; "" → random initialisation
+    image_size: int = 0  # 0 → the CIFAR sources at 32×32; N → `data` is a folder of any images, N×N (photo_folder.py)
+    scale_range: list = None  # photo runs: [lo, hi] of the scale-aware crops (None → PHOTO_SCALE_RANGE); CIFAR: None
 
     def resolved(self):
         """Copy with every None field filled in: explicit values, then the recipe's, then the protocol's."""
@@ -67,8 +73,13 @@ class TrainConfig:
             if values[key] is None:
                 values[key] = default
         cfg = TrainConfig(**values)
-        if cfg.pixels < 1 or cfg.pixels > 1024:
-            raise ValueError(f"pixels must be in 1..1024, got {cfg.pixels}")
+        if cfg.image_size:
+            cfg = cfg._resolved_photo_run()
+        elif cfg.scale_range is not None:
+            raise ValueError("--scale-range belongs to a folder of images: give it with --image-size N")
+        max_pixels = max(1024, cfg.image_size ** 2)
+        if cfg.pixels < 1 or cfg.pixels > max_pixels:
+            raise ValueError(f"pixels must be in 1..{max_pixels}, got {cfg.pixels}")
         if cfg.batch_size < 1 or cfg.epochs < 1 or cfg.lr <= 0:
             raise ValueError("batch size, epochs and lr must be positive")
         if not 0 <= cfg.warmup_frac < 1:
@@ -84,6 +95,32 @@ class TrainConfig:
         if cfg.max_steps < 0 or cfg.time_budget < 0:
             raise ValueError("--max-steps and --time-budget must not be negative")
         return cfg
+
+    def _resolved_photo_run(self):
+        """The checks and defaults of `--image-size N` (a folder of any images) → a copy with the model's image_size
+        set to N and the scale range filled in. ValueError naming the flag at fault."""
+        size = self.image_size
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ValueError(f"--image-size must be a positive int, got {size!r}")
+        if self.data == "cifar10" or str(self.data).endswith(".npz"):
+            raise ValueError(f"--image-size takes a folder of images as --data, not {self.data!r} (CIFAR-10 and "
+                             f"packs are 32×32: leave --image-size out)")
+        if self.val_from != "train" or self.val_list:
+            raise ValueError("a folder of images validates on its held-out files (split by file name hash): "
+                             "--val-from test and --val-list do not apply with --image-size")
+        given = self.model_config.get("image_size", size)
+        if given != size:
+            raise ValueError(f"--config-json sets image_size {given}, --image-size {size}: give one")
+        conf_cls = SimplifiedConfig if self.model == "simplified" else CorrectedConfig
+        patch = self.model_config.get("patch_size", conf_cls.patch_size)
+        if size % patch:
+            raise ValueError(f"--image-size {size}: the {self.model} model's patch size {patch} does not divide it "
+                             f"(choose a multiple of {patch}, or another patch_size in --config-json)")
+        scale = list(PHOTO_SCALE_RANGE if self.scale_range is None else self.scale_range)
+        if len(scale) != 2 or not 1 <= scale[0] <= scale[1] <= MAX_SCALE:
+            raise ValueError(f"--scale-range must be LO,HI with 1 <= LO <= HI <= {MAX_SCALE:g}, got {scale}")
+        return TrainConfig(**{**asdict(self), "model_config": {**self.model_config, "image_size": size},
+                              "scale_range": [float(v) for v in scale]})
 
     @property
     def budgeted(self):

@@ -5,6 +5,7 @@ Sources (`--data`):
   DIR              an ImageFolder root with train/<class>/* and test/<class>/* (e.g. a JPEG copy)
   FILE.npz         a pack written by `python -m train.gpu.pack` (for machines without the folder)
 Every split comes back as images (N, 3, 32, 32) uint8, labels (N,) int64, class names.
+A folder of any images at any size (`--image-size N`) is train/photo_folder.py's.
 """
 import hashlib
 import io
@@ -91,7 +92,7 @@ def list_image_folder(root, split):
     base = Path(root) / split
     if not base.is_dir():
         raise DataError(f"{root} has no '{split}/' folder; an ImageFolder data root needs train/ and test/ "
-                        f"with one sub-folder per class")
+                        f"with one sub-folder per class (for any folder of images, give --image-size N)")
     classes = sorted(d.name for d in base.iterdir() if d.is_dir() and not d.name.startswith("."))
     if not classes:
         raise DataError(f"{base} has no class folders")
@@ -217,8 +218,13 @@ def _split(images, labels, classes, source):
     return Split(images, torch.as_tensor(labels, dtype=torch.int64), list(classes), source)
 
 
-def check_source(data):
-    """Fail fast (before any model is built) on a malformed data source."""
+def check_source(data, image_size=0):
+    """Fail fast (before any model is built) on a malformed data source. image_size N: a folder of any images,
+    which must hold at least one image file (whether they decode is found when they are read)."""
+    if image_size:
+        from .photo_folder import scan_folder
+        scan_folder(data)
+        return
     if data == "cifar10":
         return
     path = Path(data)

@@ -29,6 +29,10 @@ from .stop_request import StopRequest, TrainingStopped
 from .schedule import (REWARMUP_REQUIRED_ABOVE, extension_segment, lr_for_step, new_plan, plan_total, protocol_plan,
                        recipe_description, schedule_description)
 from .eval.validate import evaluate_sigmas, val_indices
+from .photo_batches import crop_generator, photo_batch
+from .photo_folder import describe_skipped
+from .photo_run import export_photo_run, manifest_summary, photo_sets, sr_fields, write_manifest
+from .photo_validation import evaluate_photos, validation_crops
 
 
 # --time-budget → planned total steps: one untimed warm-up step (numba compile, allocator, caches), then
@@ -135,8 +139,9 @@ def _sync(device):
         torch.cuda.synchronize()
 
 
-def _probe_seconds_per_step(model, cfg, images, order, local_batch, device, autocast, rank):
-    """Seconds per optimiser step, measured on a copy of the model (see PROBE_*). → (seconds, timed steps)."""
+def _probe_seconds_per_step(model, cfg, make_batch, order, local_batch, device, autocast, rank):
+    """Seconds per optimiser step, measured on a copy of the model (see PROBE_*). → (seconds, timed steps).
+    make_batch(indices, step) → inputs, coords, targets (`_Run.batch`)."""
     twin = copy.deepcopy(model)
     twin.train()
     opt = torch.optim.AdamW(twin.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -147,8 +152,7 @@ def _probe_seconds_per_step(model, cfg, images, order, local_batch, device, auto
         b = i % n_batches
         _sync(device)
         t0 = time.perf_counter()
-        x = to_float(images[order[b * local_batch:(b + 1) * local_batch]], device)
-        coords, targets = queries(x, cfg.pixels, cfg.train_sigma, step_generator(cfg.seed, i, rank, device))
+        x, coords, targets = make_batch(order[b * local_batch:(b + 1) * local_batch], i)
         with (autocast() if autocast else nullcontext()):
             pred = twin(x, coords)
         loss, _ = loss_and_psnr(cfg.model, pred, targets)
@@ -233,7 +237,7 @@ class _Run:
     def __init__(self, cfg, resume, extend_to, rewarmup_steps):
         cfg = _keep_run_epochs(cfg).resolved()
         _refuse_bad_extension_flags(extend_to, rewarmup_steps)
-        check_source(cfg.data)  # bad data → DataError before anything is written
+        check_source(cfg.data, cfg.image_size)  # bad data → DataError before anything is written
         self.start_state = init_weights(cfg)  # --init-from that does not fit → ValueError, nothing written
         self.rank, self.world, self.device = _dist_setup(cfg)
         if cfg.batch_size % self.world:
@@ -260,10 +264,18 @@ class _Run:
         cfg = self.cfg
         if not self.is_main:
             _barrier(self.world)
-        self.train_set, self.val_set, self.val_info = train_and_validation_sets(cfg)
+        self.manifest = None
+        if cfg.image_size:  # a folder of any images: decoded and split by file (train/photo_folder.py)
+            self.train_set, self.val_set, self.val_info, self.manifest = photo_sets(cfg)
+            if self.is_main and self.manifest["skipped"]:
+                print(describe_skipped(self.manifest), file=sys.stderr)
+        else:
+            self.train_set, self.val_set, self.val_info = train_and_validation_sets(cfg)
         if self.is_main:
             _barrier(self.world)
         self.val_idx = val_indices(len(self.val_set), cfg.val_limit)
+        if cfg.image_size:  # the validated photos' crops, made once
+            self.val_crops, self.val_sr = validation_crops(self.val_set, cfg.image_size, self.val_idx)
         torch.manual_seed(cfg.seed)
         self.model = build_model(cfg).to(self.device)
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)  # all params
@@ -298,7 +310,7 @@ class _Run:
         self.local_batch = cfg.batch_size // world
         self.steps_per_epoch = math.ceil(len(self.sampler) / self.local_batch)
         if self.ckpt is None and cfg.budgeted:  # a new budgeted run: fix its total number of steps now
-            self.plan = _plan_new_run(cfg, self.model, self.train_set, self.sampler, self.local_batch,
+            self.plan = _plan_new_run(cfg, self.model, self.batch, self.sampler, self.local_batch,
                                       self.steps_per_epoch, self.device, self.autocast, self.rank, world, self.is_main)
         if self.is_main:
             self._write_run_json()
@@ -320,12 +332,27 @@ class _Run:
             "time_budget": cfg.time_budget, "recipe": cfg.recipe, "lr": cfg.lr, "batch_size": cfg.batch_size,
             "warmup_frac": cfg.warmup_frac, "total_steps": plan_total(self.plan), "validation": self.val_info,
             "n_train": len(self.train_set), "bf16": cfg.bf16, "threads": self.state["segments"][-1]["threads"],
-            **({"extension": ext} if ext else {})}, plan=self.plan, world_size=self.world)
+            **({"extension": ext} if ext else {}),
+            **({"data_manifest": manifest_summary(self.manifest, cfg)} if self.manifest else {})},
+            plan=self.plan, world_size=self.world)
+        if self.manifest:
+            write_manifest(self.out, self.manifest, self.state["step"])
         if ext:
             print(f"{self.out}: schedule extended at step {ext['from_step']} from {ext['from_total']} to "
                   f"{ext['total_steps']} steps", file=sys.stderr)
 
     # ---- during the run ---------------------------------------------------------------------------
+    def batch(self, idx, step):
+        """→ inputs (b, 3, N, N), coords (b, Q, 2), targets (b, Q, 3) of the training images `idx` at `step`
+        (CIFAR: N = 32, the pixel draws and jitter of train.batches; a photo run: train/photo_batches.py)."""
+        cfg, device = self.cfg, self.device
+        pixel_gen = step_generator(cfg.seed, step, self.rank, device)
+        if cfg.image_size:
+            return photo_batch(self.train_set.photos, idx, cfg.image_size, cfg.scale_range, cfg.pixels,
+                               cfg.train_sigma, crop_generator(cfg.seed, step, self.rank), pixel_gen, device)
+        x = to_float(self.train_set.images[idx], device)  # (b, 3, 32, 32)
+        return (x, *queries(x, cfg.pixels, cfg.train_sigma, pixel_gen))
+
     def checkpoint(self, finished=False):
         state = self.state
         state["elapsed"], state["finished"] = self.clock(), finished
@@ -342,15 +369,20 @@ class _Run:
         epoch's training figures) → the figures (other ranks: None)."""
         if not self.is_main:
             return None
-        sigmas = (0.0, self.cfg.val_jitter) if self.cfg.val_jitter else (0.0,)
-        by_sigma = evaluate_sigmas(self.model, self.val_set.images, self.val_idx, sigmas, device=self.device,
-                                   autocast=self.autocast)
-        m = by_sigma[0.0]
+        jittered = {}
+        if self.cfg.image_size:
+            m = evaluate_photos(self.model, self.val_crops, self.val_sr, device=self.device, autocast=self.autocast)
+        else:
+            sigmas = (0.0, self.cfg.val_jitter) if self.cfg.val_jitter else (0.0,)
+            by_sigma = evaluate_sigmas(self.model, self.val_set.images, self.val_idx, sigmas, device=self.device,
+                                       autocast=self.autocast)
+            m = by_sigma[0.0]
+            jittered = {"val_psnr_jitter": by_sigma[self.cfg.val_jitter]["psnr"]} if self.cfg.val_jitter else {}
         self.state["last_val"] = {"step": self.state["step"], **m}
-        jittered = {"val_psnr_jitter": by_sigma[self.cfg.val_jitter]["psnr"]} if self.cfg.val_jitter else {}
         if kind != "epoch":
             self.log.write("val", step=self.state["step"], epoch=self.state["epoch"], val_loss=m["loss"],
-                           val_psnr=m["psnr"], val_ssim=m["ssim"], n=m["n"], elapsed=self.clock(), **jittered)
+                           val_psnr=m["psnr"], val_ssim=m["ssim"], n=m["n"], elapsed=self.clock(), **jittered,
+                           **sr_fields(m))
         return m
 
     def done(self):
@@ -389,10 +421,7 @@ class _Run:
         self.current_lr = lr = lr_for_step(cfg, state["step"], state["epoch"], self.plan)
         for group in self.opt.param_groups:
             group["lr"] = lr
-        idx = order[b * self.local_batch:(b + 1) * self.local_batch]
-        x = to_float(self.train_set.images[idx], device)  # (b, 3, 32, 32)
-        coords, targets = queries(x, cfg.pixels, cfg.train_sigma,
-                                  step_generator(cfg.seed, state["step"], self.rank, device))
+        x, coords, targets = self.batch(order[b * self.local_batch:(b + 1) * self.local_batch], state["step"])
         with (self.autocast() if self.autocast else nullcontext()):
             pred = self.net(x, coords)  # (b, Q, 3)
         loss, psnr = loss_and_psnr(cfg.model, pred, targets)
@@ -452,7 +481,7 @@ class _Run:
         if self.is_main:
             self.log.write("epoch", step=state["step"], epoch=state["epoch"], train_loss=s[0] / max(s[2], 1),
                            train_psnr=s[1] / max(s[2], 1), val_loss=m["loss"], val_psnr=m["psnr"],
-                           val_ssim=m["ssim"], n=m["n"], lr=self.current_lr, elapsed=self.clock())
+                           val_ssim=m["ssim"], n=m["n"], lr=self.current_lr, elapsed=self.clock(), **sr_fields(m))
         state["epoch"] += 1
         state["batch_in_epoch"] = 0
         state["epoch_sums"] = [0.0, 0.0, 0]
@@ -480,7 +509,9 @@ class _Run:
             result = summary()
             self.log.write("end", **{k: v for k, v in result.items() if k != "config"})
             _plot(out, is_main)
-            if export:
+            if export and cfg.image_size:
+                export_photo_run(self.model, out / "hf", result, self.manifest)
+            elif export:
                 export_run(out, out / "hf", eval_limit=cfg.val_limit, device=self.device)
         _barrier(self.world)
         return result
@@ -492,6 +523,8 @@ def train_and_validation_sets(cfg):
     --val-from train (default): the held-out tenth of the training split (train/splits.py) validates
     and is never trained on; --val-from test: every training image trains, the test split validates.
     """
+    if cfg.image_size:  # a folder of any images: split by file
+        return photo_sets(cfg)[:3]
     train_set = load_split(cfg.data, "train", data_root=cfg.data_root, cache_dir=cfg.cache_dir, workers=cfg.workers)
     if cfg.val_from == "test":
         test_set = load_split(cfg.data, "test", data_root=cfg.data_root, cache_dir=cfg.cache_dir, workers=cfg.workers)
@@ -504,14 +537,14 @@ def train_and_validation_sets(cfg):
     return part(keep), part(held_out), splits.describe("train", held_out, cfg.val_list or None)
 
 
-def _plan_new_run(cfg, model, train_set, sampler, local_batch, steps_per_epoch, device, autocast, rank, world,
+def _plan_new_run(cfg, model, make_batch, sampler, local_batch, steps_per_epoch, device, autocast, rank, world,
                   is_main):
     """The step plan of a new budgeted run: --max-steps, or --time-budget × the measured speed (the
     smaller of the two when both are given), at most the protocol's --epochs."""
     info, total, source = {}, cfg.max_steps, "max_steps"
     if cfg.time_budget:
         sampler.set_epoch(0)
-        sec, n = _probe_seconds_per_step(model, cfg, train_set.images, torch.tensor(list(sampler)), local_batch,
+        sec, n = _probe_seconds_per_step(model, cfg, make_batch, torch.tensor(list(sampler)), local_batch,
                                          device, autocast, rank)
         # every process plans with the slowest one's speed
         (sec,) = collectives.all_reduce_values([sec], device, world, op=dist.ReduceOp.MAX)
@@ -556,7 +589,7 @@ def _summary(cfg, state, steps_per_epoch, hw, source, plan=None):
             "total_steps": plan_total(plan), "recipe": recipe_description(cfg),
             "schedule": schedule_description(cfg, state["step"], epochs_done, plan), "hardware": hw,
             "data_source": source, "val_psnr": lv.get("psnr"), "val_ssim": lv.get("ssim"), "val_n": lv.get("n"),
-            "val_from": cfg.val_from, "segments": state["segments"],
+            "val_from": "held-out folder" if cfg.image_size else cfg.val_from, "segments": state["segments"],
             "config": asdict(cfg)}
 
 

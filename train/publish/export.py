@@ -87,6 +87,9 @@ def export_run(run_dir, out_dir, *, dtype="auto", eval_limit=1000, device="cpu",
         raise FileNotFoundError(f"{run_dir} has no {CKPT}: nothing to export")
     ckpt = load_checkpoint(run_dir / CKPT)
     cfg = TrainConfig.from_dict(ckpt["config"]).resolved()  # older checkpoints: their trainer's recipe/warm-up
+    if cfg.image_size:
+        raise ValueError(f"{run_dir} is a run on a folder of images (--image-size {cfg.image_size}): its weights are "
+                         f"exported at its end to {run_dir / 'hf'}; this export and its card score CIFAR-10 test images")
     plan = ckpt.get("plan")
     model = build_model(cfg)
     model.load_state_dict(ckpt["model"])
