@@ -44,16 +44,37 @@ def outputs(c):
 
 
 def describe(refined):
-    """The time taken, the step each model kept, and what the numbers are scored against."""
+    """The time taken, the step each model kept, and what the numbers are scored against. Every figure
+    belongs to a named run: this one (steps done, seconds, cancelled or not), or the earlier refinement
+    of this image whose better latents a cancelled run kept."""
     r = refined.as_dict()
-    done = ", ".join(f"{name} {r['steps_done'][name]} steps" for name in refine.NAMES)
-    kept = ", ".join(f"{name} step {r['kept_step'][name]} ({r['kept_psnr'][name]:.2f} dB at the pixel centres"
-                     + (", from the earlier refinement" if name in refined.earlier else "") + ")"
-                     for name in refine.NAMES)
-    head = f"**Refined** ({done}, both at once; {r['seconds_total']:.1f} s). Kept: {kept}."
-    if refined.cancelled:
-        head += " Cancelled: the steps done so far are kept."
-    return f"{head} {REFERENCES}"
+    this = [name for name in refine.NAMES if name not in refined.earlier]
+    run = refined.run_of(this[0]) if this else None
+    kept = "; ".join(_kept(refined, r, name) for name in refine.NAMES)
+    if not refined.earlier:
+        done = ", ".join(f"{name} {r['steps_done'][name]} steps" for name in refine.NAMES)
+        head = f"**Refined** ({done}, both at once; {r['seconds_total']:.1f} s). Kept: {kept}."
+        if refined.cancelled:
+            head += " Cancelled: the steps done so far are kept."
+        return f"{head} {REFERENCES}"
+    if run is None:  # every model kept the earlier run's latents: this run's own figures are not kept
+        head = (f"**Refined** — this run was cancelled after {r['seconds_total']:.1f} s and reached no better "
+                "step; both models keep the earlier refinement of this image.")
+    else:
+        done = ", ".join(f"{name} {r['steps_done'][name]} steps" for name in this)
+        head = (f"**Refined** — this run (cancelled after {r['seconds_total']:.1f} s of {run.steps:,} steps asked): "
+                f"{done}.")
+    return f"{head} Kept: {kept}. {REFERENCES}"
+
+
+def _kept(refined, r, name):
+    text = f"{name} step {r['kept_step'][name]} ({r['kept_psnr'][name]:.2f} dB at the pixel centres)"
+    if name not in refined.earlier:
+        return text + (", from this run" if refined.earlier else "")
+    run = refined.run_of(name)
+    status = "cancelled" if run.cancelled else "finished"
+    return (text + f", from the earlier refinement ({r['steps_done'][name]} of {run.steps:,} steps, {status}, "
+            f"{run.wall:.1f} s), better than this run reached")
 
 
 def values(c, metrics, panels, k, refined):
@@ -92,7 +113,7 @@ def wire(c, page, rec, service, engine, flags):
 
     inputs = [page["image"], c["steps"], page["resolution"], tab["sigma"], tab["seed"], page["state"]]
     running = c["refine"].click(on_refine, inputs, rec["outputs"], api_visibility="undocumented", concurrency_limit=2,
-                                concurrency_id="refine", show_progress_on=[c["curve"]])
+                                concurrency_id="refine", show_progress_on=[c["info"]])  # right under the button
 
     def on_cancel(request: gr.Request):
         session = getattr(request, "session_hash", None) or "api"
