@@ -10,7 +10,7 @@ from .engine import MAX_SIZE
 from .images import MAX_FILE_BYTES, MODEL_SIZE, cifar_examples, photo_examples
 from .refine import CancelFlags
 from .service import Service, UserError, check_resolution, check_sigma, check_upload
-from .ui_common import refuse_bad_requests, safe_image, status, to_status, whole_number
+from .ui_common import app_kwargs, refuse_bad_requests, safe_image, status, to_status, whole_number
 
 log = logging.getLogger("demo")
 
@@ -169,7 +169,8 @@ def _wire_inputs(page, service, rec, tabs):
 
 def launch_kwargs():
     """launch() arguments shared by the CLI and the tests."""
-    return {"css": CSS, "head": HEAD, "max_file_size": MAX_FILE_BYTES, "theme": gr.themes.Soft()}
+    return {"css": CSS, "head": HEAD, "max_file_size": MAX_FILE_BYTES, "theme": gr.themes.Soft(),
+            "app_kwargs": app_kwargs()}
 
 
 def queue(demo, concurrency=2, max_size=32):

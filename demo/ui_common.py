@@ -147,7 +147,28 @@ def request_error(block_fn, err):
                 "a path on the server is not accepted.")
     if type(err).__name__ == "ValidationError":
         return f"{endpoint}: an input is not in the expected form ({names}): a file, then numbers or text."
-    return f"{endpoint}: the request could not be read ({type(err).__name__})."
+    return f"{endpoint}: the request could not be read: its inputs are not in the expected form ({names})."
+
+
+def unknown_endpoint(request, err):
+    """FastAPI exception handler for a raw call to an endpoint that does not exist (Gradio's
+    FnIndexInferError, otherwise an HTTP 500 with a traceback) → HTTP 404 naming the endpoints, one log line."""
+    from fastapi.responses import JSONResponse
+
+    name = request.path_params.get("api_name") or request.url.path.rsplit("/", 1)[-1]
+    blocks = request.app.get_blocks()
+    named = sorted(f"/{fn.api_name}" for fn in blocks.fns.values()
+                   if fn.api_name and getattr(fn, "api_visibility", "public") == "public")
+    message = f"No endpoint named /{name}; this server's endpoints are {', '.join(named)}."
+    log.info("refused: %s", message)
+    return JSONResponse({"detail": message, "error": message}, status_code=404)
+
+
+def app_kwargs():
+    """Arguments for the FastAPI app behind the page (launch(app_kwargs=...))."""
+    from gradio.route_utils import FnIndexInferError
+
+    return {"exception_handlers": {FnIndexInferError: unknown_endpoint}}
 
 
 def refuse_bad_requests(demo):
@@ -158,7 +179,9 @@ def refuse_bad_requests(demo):
     async def preprocess_data(block_fn, inputs, state, *args, **kwargs):
         try:
             return await prepare(block_fn, inputs, state, *args, **kwargs)
-        except gr.Error:
+        except gr.Error as err:
+            if not getattr(err, "print_exception", True):  # a refusal made while reading an input: its one line
+                log.info("refused: %s", err.message)
             raise
         except Exception as err:  # noqa: BLE001 - any input Gradio cannot prepare is the caller's error
             raise user_error(request_error(block_fn, err)) from None
