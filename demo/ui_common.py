@@ -130,6 +130,11 @@ def message_to(box):
     return lambda fn: _refusals_to(fn, lambda message: {box: status(message)})
 
 
+def unchanged(components):
+    """{component: gr.skip()}: an event's answer that leaves every output as it is (an empty dict is not one)."""
+    return {component: gr.skip() for component in components}
+
+
 def status_line(elem_id):
     """A status line placed beside the control whose refusals it shows (empty: takes no room)."""
     return gr.Markdown("", elem_id=elem_id, elem_classes=["status-box"])
