@@ -44,7 +44,7 @@ def test_the_clicked_pixel_is_the_highlighted_bias_query(demo_server, tmp_path):
     from demo.service import Service
 
     service = Service(demo_server[2])
-    grid = service.bias_grid()
+    grid = demo_server[2].model("corrected").config.image_size  # the query raster of the bias map
     with _page(demo_server[0], tmp_path) as (page, errors):
         _wait_first_view(page)
         _click_at(page, "#out-corrected img", 0.53, 0.90)
