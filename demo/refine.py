@@ -116,12 +116,16 @@ class CancelFlags:
     def start(self, session):
         with self._lock:
             self._flags[session] = threading.Event()
+            self._flags[session].superseded = False
             return self._flags[session]
 
-    def cancel(self, session):
+    def cancel(self, session, superseded=False):
+        """Stop the session's running refinement at its next step → whether one was running. `superseded`:
+        another image was chosen, so its result is to be dropped (`flag.superseded`)."""
         with self._lock:
             flag = self._flags.get(session)
         if flag is not None:
+            flag.superseded = flag.superseded or superseded
             flag.set()
         return flag is not None
 

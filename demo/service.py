@@ -114,6 +114,19 @@ def check_upload(path, directory, which=""):
     return cropped, "the models see its first frame / centre square, shown here"
 
 
+def is_new_input(image, state):
+    """Whether `image` (the input box's file) is another picture than the one the page shows: False for
+    a file the demo cannot read (its upload is refused, the page stays) and for the same picture again."""
+    if image is None:
+        return True
+    try:
+        prepared = load_input(image)
+    except UserError:
+        return False
+    shown = (state or {}).get("prepared")
+    return shown is None or shown.content_key != prepared.content_key
+
+
 def apply_refined(prepared, refined):
     """The input decoded from its refined latents when `refined` belongs to this image, else as is."""
     if refined is not None and refined.applies_to(prepared):

@@ -9,7 +9,7 @@ from . import ui_reconstruct, ui_refine, ui_text, ui_walk, ui_zoom, upload_guard
 from .engine import MAX_SIZE
 from .images import MAX_FILE_BYTES, MODEL_SIZE, cifar_examples, photo_examples
 from .refine import CancelFlags
-from .service import Service, UserError, check_resolution, check_sigma, check_upload
+from .service import Service, UserError, check_upload, is_new_input
 from .ui_common import app_kwargs, refuse_bad_requests, safe_image, status, to_status, unchanged, whole_number
 
 log = logging.getLogger("demo")
@@ -34,7 +34,7 @@ CSS = upload_guard.CSS + """
   height: 44px !important; }
 #cifar-examples .gallery-item img, #photo-examples .gallery-item img { width: 100%; height: 100%; object-fit: cover;
   image-rendering: pixelated; }
-#refine-info { min-height: 2.5em; }  /* the refinement's progress is drawn here, right under the button */
+#refine-info { min-height: 3.5em; }  /* the refinement's progress is drawn here, right under the button */
 .model-card table { display: block; overflow-x: auto; max-width: 100%; }  /* a wide table scrolls, not the card */
 .model-card td, .model-card th { word-break: normal !important; overflow-wrap: normal !important; hyphens: none; }
 .model-card code { overflow-wrap: anywhere; word-break: break-all; }  /* a sha256 wraps inside the card */
@@ -48,6 +48,7 @@ CSS = upload_guard.CSS + """
     object-fit: none !important; }
   .walk-strip .icon-button-wrapper { position: static !important; justify-content: flex-end; }  /* above it */
   #claims td:last-child { white-space: normal; }
+  #refine-info { min-height: 6em; }  /* room for the progress text's lines */
   .render-card { margin-bottom: 16px; }
   #claims thead { display: none; }
   #claims table, #claims tbody, #claims tr, #claims td { display: block; width: auto !important; }
@@ -164,7 +165,7 @@ def _wire_inputs(page, service, rec, tabs):
     def clear_if_new(img, st):
         """The other tabs' panels go when the input is another image; an unreadable file (refused by
         on_upload) or the same image again changes nothing."""
-        return stale if ui_reconstruct.is_new_input(img, st) else unchanged(stale)
+        return stale if is_new_input(img, st) else unchanged(stale)
 
     image.change(clear_if_new, [image, state], list(stale), queue=False, show_progress="hidden",
                  api_visibility="undocumented")

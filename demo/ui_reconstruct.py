@@ -9,8 +9,8 @@ import gradio as gr
 
 from . import metrics_view, ui_refine
 from .engine import MAX_SIGMA
-from .service import UserError, check_resolution, check_seed, check_sigma, load_input, to_display
-from .ui_common import (DISPLAY_SIDE, enlarge, guard, message_to, render_panel, status, status_line,
+from .service import UserError, check_resolution, check_seed, check_sigma, is_new_input, to_display
+from .ui_common import (DISPLAY_SIDE, Newest, enlarge, guard, message_to, render_panel, status, status_line,
                         unchanged, whole_number)
 
 LP = ("LP tokens are the latent tokens the encoder makes from the image; the decoder reads every "
@@ -153,32 +153,27 @@ def reconstruct_values(c, page, service, engine, args, old_state, progress=None,
     return values
 
 
-def is_new_input(image, state):
-    """Whether `image` (the input box's file) is another picture than the one the page shows: False for
-    a file the demo cannot read (its upload is refused, the page stays) and for the same picture again."""
-    if image is None:
-        return True
-    try:
-        prepared = load_input(image)
-    except UserError:
-        return False
-    shown = (state or {}).get("prepared")
-    return shown is None or shown.content_key != prepared.content_key
-
-
 def wire(c, service, engine, page):
     """The tab's events. page: the page's shared components (image, resolution, state, status_box, notes)."""
     image, resolution, state = page["image"], page["resolution"], page["state"]
     outs = outputs(c, page)
     inputs = [image, resolution, c["sigma"], c["seed"], state]
 
+    newest = Newest()
+
+    def render(args, old_state, progress, request):
+        """reconstruct_values, unless a newer render of this session started meanwhile (its result wins)."""
+        ticket = newest.start(request)
+        values = reconstruct_values(c, page, service, engine, args, old_state, progress)
+        return values if newest.is_newest(ticket) else unchanged(outs)
+
     @message_to(c["status"])
-    def on_run(img, res, sig, sd, old_state, progress=gr.Progress()):
+    def on_run(img, res, sig, sd, old_state, request: gr.Request, progress=gr.Progress()):
         """Renders and scores only: the secondary panels are drawn when their section is opened."""
-        return reconstruct_values(c, page, service, engine, (img, res, sig, sd), old_state, progress)
+        return render((img, res, sig, sd), old_state, progress, request)
 
     @guard
-    def on_input(img, res, sig, sd, old_state, progress=gr.Progress()):
+    def on_input(img, res, sig, sd, old_state, request: gr.Request, progress=gr.Progress()):
         """A new input (or the first view): reconstructed at once. A file that cannot be read changes
         nothing (its refusal is the upload's message, beside the image); no image clears every panel."""
         if img is None:
@@ -190,7 +185,7 @@ def wire(c, service, engine, page):
         except ValueError:
             res, sig, sd = 128, 0.0, 0  # a refused typed value waits for Reconstruct; the new image is shown
         try:
-            return reconstruct_values(c, page, service, engine, (img, res, sig, sd), old_state, progress)
+            return render((img, res, sig, sd), old_state, progress, request)
         except ValueError:
             return cleared_values(c, page)
 
@@ -200,7 +195,7 @@ def wire(c, service, engine, page):
                          cancels=[first])
     changed = image.change(on_input, inputs, outs, api_visibility="undocumented", show_progress_on=busy,
                            trigger_mode="always_last", cancels=[first, run])
-    _wire_settings(c, page, service, engine, inputs, outs)
+    _wire_settings(c, page, inputs, outs, render)
     c["run"].click(None, None, None, cancels=[changed], api_visibility="undocumented")  # the newest request wins
     _wire_secondary(c, service, engine, state)
     return {"outputs": outs, "inputs": inputs, "reconstruct_values": reconstruct_values}
@@ -215,19 +210,19 @@ def settings_key(size, sigma, seed):
     return size, sigma, (seed if sigma else 0)
 
 
-def _wire_settings(c, page, service, engine, inputs, outs):
+def _wire_settings(c, page, inputs, outs, render):
     """Output resolution, σ and seed re-render the panels as soon as a new value is committed (Enter, or
     leaving the box); a refused value is said beside its box, once, and the panels stay as they were. A
     commit that changes nothing (leaving the box after Enter) does nothing. These events cancel no other
     (a cancelled render marks its panel with an error badge); each renders the input box's current image
-    at the values committed, and of two renders that overlap the one that ends last is shown."""
+    at the values committed; of two renders that overlap, the newer one's result is shown (`render`)."""
     boxes = {"resolution": page["resolution"], "sigma": c["sigma"], "seed": c["seed"]}
     lines = {"resolution": page["status_box"], "sigma": c["status"], "seed": c["status"]}
     for i, (name, check, prefix) in enumerate(SETTINGS):
         line = lines[name]
 
-        def on_setting(img, res, sig, sd, old_state, shown, progress=gr.Progress(), i=i, check=check, line=line,
-                       prefix=prefix):
+        def on_setting(img, res, sig, sd, old_state, shown, request: gr.Request, progress=gr.Progress(), i=i,
+                       check=check, line=line, prefix=prefix):
             said = str(shown or "").startswith(status(prefix))  # this box's own refusal is on its line
             try:
                 check((res, sig, sd)[i])
@@ -245,8 +240,7 @@ def _wire_settings(c, page, service, engine, inputs, outs):
             if img is None or (st and not is_new_input(img, st)
                                and settings_key(size, sigma, seed) == settings_key(st["size"], st["sigma"], st["seed"])):
                 return cleared  # nothing to render, or nothing new
-            values = reconstruct_values(c, page, service, engine, (img, size, sigma, seed), old_state, progress)
-            return {**values, **cleared}
+            return {**render((img, size, sigma, seed), old_state, progress, request), **cleared}
 
         handler = message_to(line)(on_setting)
         for trigger in (boxes[name].submit, boxes[name].blur):

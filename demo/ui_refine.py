@@ -3,9 +3,9 @@ models' latents for the current image, both at once, with one progress indicator
 import gradio as gr
 
 from . import attention_view, metrics_view, refine
-from .service import check_resolution, check_seed, check_sigma, check_steps, to_display
+from .service import check_resolution, check_seed, check_sigma, check_steps, is_new_input, to_display
 from .ui_common import (enlarge, guard, message_to, render_panel, safe_image, status, status_line,
-                        whole_number)
+                        unchanged, whole_number)
 
 HELP = f"""**Refine** fits each model's latent tokens to *this* image by gradient steps on the 32×32
 pixel centres (the decoder stays frozen), starting from the one encoder pass above; both models
@@ -106,6 +106,8 @@ def wire(c, page, rec, service, engine, flags):
             _, refined = service.refine_latents(img, steps, progress=progress, stop=flag.is_set)
         finally:
             flags.finish(session, flag)
+        if flag.superseded:  # another image was chosen meanwhile: this image's result is not shown
+            return unchanged(rec["outputs"])
         earlier = (old_state or {}).get("refined")
         refined = refine.keep_better(refined, earlier)
         out = rec["reconstruct_values"](tab, page, service, engine, (img, res, sig, sd), old_state, refined=refined)
@@ -119,11 +121,14 @@ def wire(c, page, rec, service, engine, flags):
         session = getattr(request, "session_hash", None) or "api"
         return status("") if flags.cancel(session) else status("Nothing to cancel: no refinement is running.")
 
-    def on_new_input(request: gr.Request):
-        """Another image: a refinement of the previous one stops, and its result is dropped."""
-        flags.cancel(getattr(request, "session_hash", None) or "api")
+    def on_new_input(img, st, request: gr.Request):
+        """Another image: a refinement of the previous one stops, and its result is dropped. The same
+        picture put back after a refused upload (or the refused file itself) stops nothing."""
+        if is_new_input(img, st):
+            flags.cancel(getattr(request, "session_hash", None) or "api", superseded=True)
 
-    page["image"].change(on_new_input, None, None, queue=False, cancels=[running], api_visibility="undocumented")
+    page["image"].change(on_new_input, [page["image"], page["state"]], None, queue=False,
+                         api_visibility="undocumented")
 
     c["cancel"].click(on_cancel, None, c["status"], queue=False, api_visibility="undocumented",
                       show_progress="hidden")

@@ -63,8 +63,9 @@ def test_the_clicked_pixel_is_the_highlighted_bias_query(demo_server, tmp_path):
 
 def test_a_refused_upload_leaves_the_page_as_it_was(demo_server, tmp_path, caplog):
     """Item 2: an unreadable file and a file over the size limit are each refused once, beside the upload
-    control (no pop-up); the previous input and every panel stay as they were. Item 9: an animated GIF
-    is shown as the first frame the models use."""
+    control (no pop-up); the previous input and every panel stay as they were, and a refinement started
+    then is not stopped by the image being put back. Item 9: an animated GIF is shown as the first frame
+    the models use."""
     not_image = tmp_path / "notes.png"
     not_image.write_text("just text, renamed .png\n")
     too_big = tmp_path / "huge.png"
@@ -88,6 +89,12 @@ def test_a_refused_upload_leaves_the_page_as_it_was(demo_server, tmp_path, caplo
             _beside(page, "#status", "#input-image", within=40)
             assert len(_refusals(caplog, message)) == 1, [r.getMessage() for r in caplog.records]
         _shot(page, tmp_path, "demo_refused_upload")
+        steps = page.locator("#refine-steps input")  # the input box's image put back stops no refinement
+        steps.fill("30")
+        steps.press("Enter")
+        page.locator("#refine-run").click()
+        info = _wait_text(page, "#refine-info", "Refined")
+        assert "simplified 30 steps" in info and "ancelled" not in info, info
 
         upload.set_input_files(str(gif))
         page.wait_for_function("() => { const i = document.querySelector('#input-image img'); return i && /first-frame/.test(i.src); }")
