@@ -2,7 +2,10 @@
 import contextlib
 import functools
 import inspect
+import itertools
 import logging
+import threading
+from collections import OrderedDict
 
 import gradio as gr
 import numpy as np
@@ -128,6 +131,28 @@ def message_to(box):
     by user_error) becomes {box: message}, the other outputs left as they are; anything else as
     errors_as_gr. `box` is the status line beside the control that caused it."""
     return lambda fn: _refusals_to(fn, lambda message: {box: status(message)})
+
+
+class Newest:
+    """The newest render request of each page session: when renders overlap (a typed value committed, then
+    Reconstruct clicked, while another runs), an older one's result is dropped instead of overwriting the
+    newer one's. start(request) → ticket; is_newest(ticket)."""
+
+    def __init__(self, keep=10_000):
+        self._lock, self._latest, self._count, self._keep = threading.Lock(), OrderedDict(), itertools.count(), keep
+
+    def start(self, request):
+        ticket = (getattr(request, "session_hash", None) or "api", next(self._count))
+        with self._lock:
+            self._latest[ticket[0]] = ticket[1]
+            self._latest.move_to_end(ticket[0])
+            while len(self._latest) > self._keep:  # bounded: the oldest sessions are forgotten
+                self._latest.popitem(last=False)
+        return ticket
+
+    def is_newest(self, ticket):
+        with self._lock:
+            return self._latest.get(ticket[0], ticket[1]) == ticket[1]
 
 
 def unchanged(components):

@@ -107,9 +107,10 @@ def test_page_in_real_browser(demo_server, demo_weight_dirs, tmp_path):
         _set_number(page, "#resolution", "64")
         _set_number(page, "#sigma", "0.01")
         page.locator("#run").click()
-        page.wait_for_function(
+        page.wait_for_function(  # each committed value re-renders too: wait for the render of both
             "() => { const m = document.querySelector('#metrics');"
-            " return m && m.innerText.includes('64×64') && m.innerText.includes('dB'); }")
+            " return m && m.innerText.includes('64×64') && m.innerText.includes('σ = 0.01')"
+            " && m.innerText.includes('dB'); }")
         for row in ("simplified", "corrected"):
             page.wait_for_function(
                 f"() => {{ const i = document.querySelector('#out-{row} img');"
