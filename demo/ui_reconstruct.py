@@ -237,8 +237,8 @@ def _wire_settings(c, page, inputs, outs, render):
             except UserError:
                 return cleared  # another box's refusal stands until it is corrected
             st = old_state or {}
-            if img is None or (st and not is_new_input(img, st)
-                               and settings_key(size, sigma, seed) == settings_key(st["size"], st["sigma"], st["seed"])):
+            same = st and settings_key(size, sigma, seed) == settings_key(st["size"], st["sigma"], st["seed"])
+            if img is None or (same and not is_new_input(img, st)):
                 return cleared  # nothing to render, or nothing new
             return {**render((img, size, sigma, seed), old_state, progress, request), **cleared}
 

@@ -97,7 +97,8 @@ def test_a_refused_upload_leaves_the_page_as_it_was(demo_server, tmp_path, caplo
         assert "simplified 30 steps" in info and "ancelled" not in info, info
 
         upload.set_input_files(str(gif))
-        page.wait_for_function("() => { const i = document.querySelector('#input-image img'); return i && /first-frame/.test(i.src); }")
+        page.wait_for_function("() => { const i = document.querySelector('#input-image img');"
+                               " return i && /first-frame/.test(i.src); }")
         shown = _png(page, "#input-image img")
         assert shown.shape == (40, 40, 3) and (shown == (200, 30, 30)).all()  # the still first frame
         _wait_text(page, "#notes", "first frame")
