@@ -47,7 +47,7 @@ def main(argv=None):
     env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE", GRADIO_ANALYTICS_ENABLED="False")
     proc = subprocess.Popen([sys.executable, "app.py", "--threads", "2", "--port", str(a.port)], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    page, alone = [], []
+    page, alone, each = [], [], []
     try:
         url = f"http://127.0.0.1:{a.port}/"
         wait_up(url, proc)
@@ -58,6 +58,7 @@ def main(argv=None):
             t = time.perf_counter()
             *_, metrics = client.predict(cat, a.steps, a.size, api_name="/refine")
             page.append((time.perf_counter() - t, metrics["refinement"]["seconds_total"]))
+            each.append(metrics["refinement"]["seconds"])
             alone.append(library_seconds(a.steps))
     finally:
         proc.terminate()
@@ -65,7 +66,9 @@ def main(argv=None):
     call, fit = statistics.median(c for c, _ in page), statistics.median(f for _, f in page)
     slower = statistics.median(max(s.values()) for s in alone)
     per_model = {n: round(statistics.median(s[n] for s in alone), 2) for n in ("simplified", "corrected")}
+    on_page = {n: round(statistics.median(s[n] for s in each), 2) for n in ("simplified", "corrected")}
     print(f"library alone, one thread (median of {a.repeats}): {per_model} s")
+    print(f"on the page, both at once, one thread each (median of {a.repeats}): {on_page} s")
     print(f"page /refine {a.steps} steps, both models, rendered at {a.size}²: whole call {call:.2f} s "
           f"({call / slower:.2f}× the slower model alone); refinement itself {fit:.2f} s ({fit / slower:.2f}×)")
     print(f"load average after: {os.getloadavg()[0]:.2f}; torch threads here: {torch.get_num_threads()}")

@@ -3,10 +3,13 @@
     python app.py --port 7871 &
     python -m bench.page_screenshots http://127.0.0.1:7871/ --prefix after
 
-Desktop 1400×900: the first view, Refine while it runs and after it; phone 390×844: the first view,
-the Refine section and the claims table. Viewport-sized PNGs (not whole pages), so the files stay small.
+Desktop 1400×900: the first view, a clicked pixel with its spatial-bias row, a refused upload, Refine
+while it runs and after it; phone 390×844: the first view, the panels, Refine while it runs, a Walk,
+the corrected model card and the claims table. Viewport-sized PNGs (not whole pages), so the files
+stay small.
 """
 import argparse
+import tempfile
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
@@ -22,6 +25,21 @@ def desktop(browser, url, prefix, steps):
     page.wait_for_selector("#run")
     page.wait_for_timeout(8_000)  # a first view computed at start-up shows at once; give a demo.load time
     page.screenshot(path=str(OUT / f"{prefix}_desktop_first_view.png"))
+    render = page.locator("#out-corrected img")
+    size = render.bounding_box()
+    render.click(position={"x": size["width"] * 0.53, "y": size["height"] * 0.90})
+    page.wait_for_selector("#bias-plot img")
+    page.wait_for_timeout(1_000)
+    page.evaluate("document.querySelector('#attention-row').scrollIntoView({block: 'center'})")
+    page.screenshot(path=str(OUT / f"{prefix}_desktop_bias_click.png"))
+    with tempfile.NamedTemporaryFile(suffix=".png") as not_image:
+        not_image.write(b"just text, renamed .png\n")
+        not_image.flush()
+        page.locator("#input-image input[type=file]").set_input_files(not_image.name)
+        page.wait_for_function("() => /not an image/.test(document.querySelector('#status').innerText)")
+    page.wait_for_timeout(2_000)
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=str(OUT / f"{prefix}_desktop_refused_upload.png"))
     box = page.locator("#refine-steps input")
     box.fill(str(steps))
     box.press("Enter")
@@ -44,8 +62,29 @@ def phone(browser, url, prefix):
     page.screenshot(path=str(OUT / f"{prefix}_phone_first_view.png"))
     page.locator("#out-nearest").scroll_into_view_if_needed()
     page.screenshot(path=str(OUT / f"{prefix}_phone_panels.png"))
+    box = page.locator("#refine-steps input")
+    box.fill("1000")
+    box.press("Enter")
+    page.locator("#refine-run").click()
+    page.wait_for_function("() => /refining: simplified step/.test(document.body.innerText)")
+    page.evaluate("document.querySelector('#refine-run').scrollIntoView({block: 'center'})")
+    page.screenshot(path=str(OUT / f"{prefix}_phone_refining.png"))
+    page.locator("#refine-cancel").click()
+    page.wait_for_function("() => /ancelled/.test(document.querySelector('#refine-info').innerText)")
+    page.get_by_role("tab", name="Walk").click()
+    page.locator("#walk-run").click()
+    page.wait_for_function("() => /Walk at/.test(document.querySelector('#walk-info').innerText)")
+    page.wait_for_timeout(2_000)
+    page.evaluate("document.querySelector('#walk-label-simplified').scrollIntoView({block: 'start'})")
+    page.screenshot(path=str(OUT / f"{prefix}_phone_walk.png"))
+    page.evaluate("window.scrollTo(0, 0)")
+    page.locator("#banner a", has_text="model card").nth(1).click()
+    page.wait_for_timeout(1_500)
+    page.evaluate("document.querySelector('#card-corrected-text table').scrollIntoView({block: 'center'})")
+    page.screenshot(path=str(OUT / f"{prefix}_phone_card.png"))
     if page.locator("#claims").count():
         page.locator("#claims").scroll_into_view_if_needed()
+        page.evaluate("document.querySelectorAll('#claims tr')[4].scrollIntoView({block: 'start'})")
         page.screenshot(path=str(OUT / f"{prefix}_phone_claims.png"))
     page.close()
 

@@ -6,9 +6,11 @@ defaults come from $GINR_SIMPLIFIED / $GINR_CORRECTED, else the bundled weights/
 import argparse
 import logging
 import os
+import tempfile
 import threading
 
 from .engine import Engine, warm_up
+from .service import Service
 from .ui import build, default_example, launch_kwargs, queue
 from .weights import load_models
 
@@ -38,6 +40,13 @@ def create(simplified=None, corrected=None, env=None):
     return build(engine), engine
 
 
+def warm(engine):
+    """The warm-up (demo.engine.warm_up), then the upload path once (Service.warm_upload)."""
+    warm_up(engine, example=default_example())
+    with tempfile.TemporaryDirectory(prefix="ginr-warm-") as directory:
+        Service(engine).warm_upload(directory)
+
+
 def main(argv=None):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     args = parse_args(argv)
@@ -46,9 +55,8 @@ def main(argv=None):
 
         set_cpu_threads(args.threads)
     demo, engine = create(args.simplified, args.corrected)
-    if not args.no_warm_up:  # the first decode pays seconds of set-up; pay it while the page loads
-        threading.Thread(target=warm_up, args=(engine,), kwargs={"example": default_example()}, daemon=True,
-                         name="warm-up").start()
+    if not args.no_warm_up:  # the first decode and upload pay seconds of set-up; pay them while the page loads
+        threading.Thread(target=warm, args=(engine,), daemon=True, name="warm-up").start()
     queue(demo, concurrency=args.concurrency).launch(server_name=args.host, server_port=args.port,
                                                      share=args.share, **launch_kwargs())
 

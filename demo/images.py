@@ -240,12 +240,14 @@ CARRIED_NOTES = "ginr-notes-" + secrets.token_hex(8)
 
 
 def centre_crop_file(path, directory):
-    """The centre square of a non-square image file, saved losslessly (PNG) in `directory` → its path;
-    None when the image is square already. What the page previews: the crop the models see. Raises
-    InputError for a file `prepare` would refuse."""
+    """The picture the models see of a non-square or animated image file — its centre square, its first
+    frame — saved losslessly (PNG) in `directory` → its path; None when the file is a still square image
+    already. What the page previews. Raises InputError for a file `prepare` would refuse."""
     notes = []
-    im = _decode(_open(path), notes)
-    if im.size[0] == im.size[1]:
+    im = _open(path)
+    animated = getattr(im, "n_frames", 1) > 1
+    im = _decode(im, notes)
+    if im.size[0] == im.size[1] and not animated:
         return None
     square = _centre_square(im, notes)
     if square.mode not in ("1", "L", "LA", "I", "I;16", "P", "RGB", "RGBA"):
@@ -253,7 +255,8 @@ def centre_crop_file(path, directory):
     directory = Path(directory)
     for old in sorted(directory.glob("*.png"), key=lambda f: f.stat().st_mtime)[:-KEEP_CROPS]:
         old.unlink(missing_ok=True)  # a bounded folder: the page shows the latest crops only
-    out = directory / f"{Path(path).stem[:60]}-centre-{square.size[0]}.png"
+    what = "first-frame" if animated else "centre"
+    out = directory / f"{Path(path).stem[:60]}-{what}-{square.size[0]}.png"
     info = PngImagePlugin.PngInfo()
     info.add_text(CARRIED_NOTES, "\n".join(notes))
     square.save(out, format="PNG", compress_level=1, pnginfo=info)

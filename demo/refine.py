@@ -41,6 +41,12 @@ class Refined:
     earlier: tuple = ()  # names whose latents come from an earlier, better refinement of this image
     wall: float = None  # seconds the refinement took in all (the models run at once)
     tag: str = field(default_factory=lambda: "refined-" + uuid.uuid4().hex[:12])
+    origins: dict = None  # name → Run: the run each model's latents come from (None: this record's own)
+
+    def run_of(self, name):
+        """The run `name`'s latents come from → Run (steps asked, cancelled, wall seconds)."""
+        own = Run(self.steps, self.cancelled, self.wall if self.wall is not None else max(self.seconds.values()))
+        return (self.origins or {}).get(name, own)
 
     def steps_done(self, name):
         return len(self.psnr[name]) - 1
@@ -52,10 +58,16 @@ class Refined:
         return self.psnr[name][self.best_step(name)]
 
     def describe(self):
-        done = ", ".join(f"{name} {self.steps_done(name)}" for name in NAMES)
-        text = f"refined latents ({done} steps of {self.steps}"
-        text += "; kept: " + ", ".join(f"{name} step {self.best_step(name)}" for name in NAMES) + ")"
-        return text + (", cancelled" if self.cancelled else "")
+        """What the models decode, per model with its own run, e.g. "refined latents (simplified 246 of
+        1000 steps, cancelled, kept step 240; corrected 200 of 200 steps in an earlier run, kept step 180)"."""
+        parts = []
+        for name in NAMES:
+            run = self.run_of(name)
+            part = f"{name} {self.steps_done(name)} of {run.steps} steps"
+            part += ", cancelled" if run.cancelled else ""
+            part += " in an earlier run" if name in self.earlier else ""
+            parts.append(f"{part}, kept step {self.best_step(name)}")
+        return "refined latents (" + "; ".join(parts) + ")"
 
     def applies_to(self, prepared):
         return prepared is not None and prepared.content_key == self.key
@@ -71,6 +83,14 @@ class Refined:
                 "seconds_total": round(self.wall if self.wall is not None else max(self.seconds.values()), 3)}
 
 
+@dataclass(frozen=True)
+class Run:
+    """One refinement run as the visitor started it: steps asked, whether it was cancelled, wall seconds."""
+    steps: int
+    cancelled: bool
+    wall: float
+
+
 def keep_better(new, old):
     """A cancelled refinement never discards an earlier one of the same image (finished, or itself kept
     this way): per model, the earlier record's latents (and curve) stay where they reached a higher
@@ -83,7 +103,7 @@ def keep_better(new, old):
     pick = {name: (old if name in better else new) for name in NAMES}
     return Refined(new.key, new.steps, {n: pick[n].latents[n] for n in NAMES}, {n: pick[n].psnr[n] for n in NAMES},
                    {n: pick[n].seconds[n] for n in NAMES}, True, {n: pick[n].best_step(n) for n in NAMES}, better,
-                   wall=new.wall)
+                   wall=new.wall, origins={n: pick[n].run_of(n) for n in NAMES})
 
 
 class CancelFlags:
@@ -96,12 +116,16 @@ class CancelFlags:
     def start(self, session):
         with self._lock:
             self._flags[session] = threading.Event()
+            self._flags[session].superseded = False
             return self._flags[session]
 
-    def cancel(self, session):
+    def cancel(self, session, superseded=False):
+        """Stop the session's running refinement at its next step → whether one was running. `superseded`:
+        another image was chosen, so its result is to be dropped (`flag.superseded`)."""
         with self._lock:
             flag = self._flags.get(session)
         if flag is not None:
+            flag.superseded = flag.superseded or superseded
             flag.set()
         return flag is not None
 

@@ -101,8 +101,9 @@ def load_input(image, which=""):
 
 
 def check_upload(path, directory, which=""):
-    """An upload, checked as it arrives → (path to show, note): the centre crop the models see for a
-    non-square image (else the file itself). Raises UserError for a file the demo cannot use."""
+    """An upload, checked as it arrives → (path to show, note): the picture the models see — the centre
+    crop of a non-square image, the first frame of an animation — else the file itself. Raises UserError
+    for a file the demo cannot use."""
     name = Path(str(path)).name
     try:
         cropped = centre_crop_file(path, directory)
@@ -110,7 +111,20 @@ def check_upload(path, directory, which=""):
         raise UserError(f"{which + ': ' if which else ''}{name}: {err}") from None
     if cropped is None:
         return path, ""
-    return cropped, "not square: the models see its centre square, shown here"
+    return cropped, "the models see its first frame / centre square, shown here"
+
+
+def is_new_input(image, state):
+    """Whether `image` (the input box's file) is another picture than the one the page shows: False for
+    a file the demo cannot read (its upload is refused, the page stays) and for the same picture again."""
+    if image is None:
+        return True
+    try:
+        prepared = load_input(image)
+    except UserError:
+        return False
+    shown = (state or {}).get("prepared")
+    return shown is None or shown.content_key != prepared.content_key
 
 
 def apply_refined(prepared, refined):
@@ -200,12 +214,22 @@ class Service:
                   for name in ("simplified", "corrected")}
         return curves, attention_view.psnr_sigma_plot(list(SIGMA_SWEEP), curves)
 
+    def bias_grid(self):
+        """The side of the query raster the spatial-bias map is drawn on: the corrected model's input size."""
+        return int(getattr(self.engine.model("corrected").config, "image_size", MODEL_SIZE))
+
     def bias_plot(self, marker_query=None):
-        bias = self.engine.bias_matrix("corrected", MODEL_SIZE)
+        bias = self.engine.bias_matrix("corrected", self.bias_grid())
         return None if bias is None else attention_view.bias_heatmap(bias, marker_query)
 
+    @staticmethod
+    def raster_query(x, y, size, grid):
+        """Pixel (x, y) of a size×size render → the index of the grid×grid raster pixel that contains it."""
+        return (y * grid // size) * grid + x * grid // size
+
     def pixel(self, state, x, y):
-        """Attention of the clicked pixel (x, y) of the last render, both models → (plot, text, bias plot)."""
+        """Attention of the clicked pixel (x, y) of the last render, both models → (plot, text, bias plot with
+        the pixel's query row highlighted, the corrected model's most-attended LP token)."""
         if not state:
             raise UserError("Run a reconstruction first, then click a pixel of a render.")
         prepared, size = state["prepared"], state["size"]
@@ -215,12 +239,14 @@ class Service:
         simplified = self.engine.attention_at("simplified", prepared, coords)
         corrected = self.engine.attention_at("corrected", prepared, coords)
         plot = attention_view.pixel_attention_plot((x, y), size, simplified, corrected)
-        q32 = (y * MODEL_SIZE // size) * MODEL_SIZE + x * MODEL_SIZE // size
+        grid = self.bias_grid()
+        query = self.raster_query(x, y, size, grid)
         top = int(np.argmax(corrected["weights"][:, 0].mean(axis=0)))
         text = (f"Pixel (x={x}, y={y}) of the {size}×{size} render = coordinate (y, x) = "
                 f"({coord[0, 0]:.4f}, {coord[0, 1]:.4f}), unjittered. Corrected: most-attended LP token "
-                f"{top}; simplified: token {int(np.argmax(simplified['weights'][:, 0].mean(axis=0)))}.")
-        return plot, text, self.bias_plot(q32), top
+                f"{top}; simplified: token {int(np.argmax(simplified['weights'][:, 0].mean(axis=0)))}. "
+                f"Spatial-bias map: query {query} of the {grid}×{grid} raster, highlighted.")
+        return plot, text, self.bias_plot(query), top
 
     def token(self, state, model, token):
         if not state:
@@ -236,6 +262,20 @@ class Service:
         if model == "corrected" and getattr(config, "bias_alpha", 0):
             centre = attention_view.token_bias_centre(token, num_lp, config.image_size // config.patch_size)
         return attention_view.token_map_plot(maps, model, token, num_lp, grid, centre)
+
+    def warm_upload(self, directory, size=128):
+        """The page's upload path once, on a made-up non-square photo: the check and centre crop, the
+        decode, the photo's reference, both renders and the scores. Its first run pays seconds of set-up
+        (image codecs, resampling, the score kernels) that the first visitor's upload would otherwise pay."""
+        from PIL import Image
+
+        rng = np.random.default_rng(0)
+        path = Path(directory) / "warm-up-photo.jpg"
+        side = size + MODEL_SIZE  # a photo larger than the output: the reference path, as a real photo takes
+        Image.fromarray(rng.integers(0, 256, (side, side + MODEL_SIZE, 3), dtype=np.uint8)).save(path, quality=90)
+        shown, _ = check_upload(path, directory)
+        self.reconstruct(shown, size, 0.0, 0)
+        return shown
 
     @staticmethod
     def random_example(rng=random):

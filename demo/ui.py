@@ -5,17 +5,17 @@ import tempfile
 
 import gradio as gr
 
-from . import ui_reconstruct, ui_refine, ui_text, ui_walk, ui_zoom
+from . import ui_reconstruct, ui_refine, ui_text, ui_walk, ui_zoom, upload_guard
 from .engine import MAX_SIZE
 from .images import MAX_FILE_BYTES, MODEL_SIZE, cifar_examples, photo_examples
 from .refine import CancelFlags
-from .service import Service, UserError, check_resolution, check_sigma, check_upload
-from .ui_common import refuse_bad_requests, safe_image, status, to_status, whole_number
+from .service import Service, UserError, check_upload, is_new_input
+from .ui_common import app_kwargs, refuse_bad_requests, safe_image, status, to_status, unchanged, whole_number
 
 log = logging.getLogger("demo")
 
 TITLE = "Mamba-GINR on CIFAR-10: simplified vs corrected"
-CSS = """
+CSS = upload_guard.CSS + """
 .pixelated img, .pixelated canvas { image-rendering: pixelated; }
 #input-image img, #walk-image-b img { width: 100%; height: 100%; object-fit: contain; }
 #banner { border-left: 4px solid #d97706; padding-left: 8px; }
@@ -29,7 +29,26 @@ CSS = """
 #claims td, #claims th { word-break: normal !important; overflow-wrap: normal !important; hyphens: none; }
 #claims td:first-child { min-width: 11em; }
 #claims td:last-child { white-space: nowrap; }
+#cifar-examples .gallery, #photo-examples .gallery { gap: 4px; }
+#cifar-examples .gallery-item .container, #photo-examples .gallery-item .container { width: 44px !important;
+  height: 44px !important; }
+#cifar-examples .gallery-item img, #photo-examples .gallery-item img { width: 100%; height: 100%; object-fit: cover;
+  image-rendering: pixelated; }
+#refine-info { min-height: 3.5em; }  /* the refinement's progress is drawn here, right under the button */
+.model-card table { display: block; overflow-x: auto; max-width: 100%; }  /* a wide table scrolls, not the card */
+.model-card td, .model-card th { word-break: normal !important; overflow-wrap: normal !important; hyphens: none; }
+.model-card code { overflow-wrap: anywhere; word-break: break-all; }  /* a sha256 wraps inside the card */
+.model-card { overflow-wrap: break-word; }
 @media (max-width: 640px) {
+  .walk-strip .image-container { overflow-x: auto; display: block !important; }  /* a strip keeps its frames'
+     size and scrolls sideways, from its first frame */
+  .walk-strip .image-container > button, .walk-strip .image-frame { display: block !important;
+    width: max-content !important; max-width: none !important; }
+  .walk-strip img { width: auto !important; max-width: none !important; height: auto !important;
+    object-fit: none !important; }
+  .walk-strip .icon-button-wrapper { position: static !important; justify-content: flex-end; }  /* above it */
+  #claims td:last-child { white-space: normal; }
+  #refine-info { min-height: 6em; }  /* room for the progress text's lines */
   .render-card { margin-bottom: 16px; }
   #claims thead { display: none; }
   #claims table, #claims tbody, #claims tr, #claims td { display: block; width: auto !important; }
@@ -54,6 +73,8 @@ document.addEventListener("click", (event) => {
   setTimeout(() => target.scrollIntoView({block: "start"}), 200);
 });
 </script>"""
+UPLOAD_ZONES = ("input-image", "walk-image-b")  # the upload controls whose over-limit files the browser refuses
+HEAD += upload_guard.script(UPLOAD_ZONES)
 INTRO = ("[How to read this page](#how-to-read) · [What the notes claim, and what we measured](#claims) · "
          "model cards: [simplified](#card-simplified), [corrected](#card-corrected)")
 
@@ -80,12 +101,12 @@ def build(engine):
                     zoom_tab = ui_zoom.build_tab(demo, service, page["image"], page["resolution"], page["state"],
                                                  page["status_box"])
                     walk_tab = ui_walk.build_tab(service, page["image"], page["resolution"], page["state"])
-        _examples(page["image"])
         _reading_sections(engine.models)
 
         wiring = ui_reconstruct.wire(rec, service, engine, page)
         ui_refine.wire(rec["refine"], page, dict(wiring, tab=rec), service, engine, flags)
         _wire_inputs(page, service, rec, [zoom_tab, walk_tab])
+        upload_guard.wire(dict(zip(UPLOAD_ZONES, (page["status_box"], walk_tab["status"]))))
         ui_reconstruct.api(service)
         ui_refine.api(service)
         ui_zoom.build_api(service)
@@ -104,6 +125,7 @@ def _input_column(page):
                                sources=["upload", "clipboard"], height=240, elem_id="input-image",
                                elem_classes=["pixelated"])
     page["status_box"] = gr.Markdown("", elem_id="status", elem_classes=["status-box"])
+    _examples(page["image"])  # right under the input, where the label points
     page["resolution"] = whole_number(128, label=f"Output resolution (pixels, {MODEL_SIZE}–{MAX_SIZE})",
                                       elem_id="resolution")
     page["random"] = gr.Button("Random test image", elem_id="random")
@@ -127,49 +149,49 @@ def _reading_sections(models):
             gr.Markdown(claims)
     for name, lm in models.items():  # top level: a link to a card opens it (a closed section draws no content)
         with gr.Accordion(f"Model card: {name}", open=False, elem_id=f"card-{name}"):
-            gr.Markdown(lm.card or "No model card in this weights folder.", elem_id=f"card-{name}-text")
+            gr.Markdown(lm.card or "No model card in this weights folder.", elem_id=f"card-{name}-text",
+                        elem_classes=["model-card"])
 
 
 def _wire_inputs(page, service, rec, tabs):
     """A new input clears the other tabs' panels (the Reconstruct tab recomputes its own); an upload is
-    checked at once; typed values are checked where they are typed."""
-    image, status_box, crops = page["image"], page["status_box"], tempfile.mkdtemp(prefix="ginr-crops-")
+    checked at once, and a refused one leaves the previous input and every panel as they were; typed
+    values are checked where they are typed."""
+    image, state, status_box = page["image"], page["state"], page["status_box"]
+    crops = tempfile.mkdtemp(prefix="ginr-crops-")
     page["random"].click(lambda: service.random_example(), None, image, api_visibility="undocumented", queue=False)
     stale = {comp: value for tab in tabs for comp, value in tab["cleared"].items()}
-    image.change(lambda: stale, None, list(stale), queue=False, show_progress="hidden",
+
+    def clear_if_new(img, st):
+        """The other tabs' panels go when the input is another image; an unreadable file (refused by
+        on_upload) or the same image again changes nothing."""
+        return stale if is_new_input(img, st) else unchanged(stale)
+
+    image.change(clear_if_new, [image, state], list(stale), queue=False, show_progress="hidden",
                  api_visibility="undocumented")
 
     @to_status(2, 1)
-    def on_upload(path):
-        """A bad file is refused here, with a message that stays until the next action; a non-square one
-        is shown as the centre crop the models see (its notes travel with it to the Reconstruct tab)."""
+    def on_upload(path, st):
+        """A bad file is refused here, with a message that stays until the next action, and the input
+        box gets the previous image back; a non-square or animated one is shown as the 32×32-bound
+        picture the models see (its notes travel with it to the Reconstruct tab)."""
         if not path:
             return None, status()
         try:
             shown, _ = check_upload(path, crops)
         except UserError as err:
             log.info("rejected upload: %s", err)
-            return None, status(str(err))
+            return (st or {}).get("source"), status(str(err))
         return (shown if shown != path else gr.skip()), status()
 
-    image.upload(on_upload, image, [image, status_box], api_visibility="undocumented", show_progress="hidden")
-
-    def check_typed(check):
-        @to_status(1, 0)
-        def checker(value):
-            check(value)
-            return status()
-        return checker
-
-    for box, check, where in ((page["resolution"], check_resolution, status_box),
-                              (rec["sigma"], check_sigma, rec["status"])):
-        for event in (box.submit, box.blur):
-            event(check_typed(check), box, where, queue=False, show_progress="hidden", api_visibility="undocumented")
+    image.upload(on_upload, [image, state], [image, status_box], api_visibility="undocumented",
+                 show_progress="hidden")
 
 
 def launch_kwargs():
     """launch() arguments shared by the CLI and the tests."""
-    return {"css": CSS, "head": HEAD, "max_file_size": MAX_FILE_BYTES, "theme": gr.themes.Soft()}
+    return {"css": CSS, "head": HEAD, "max_file_size": MAX_FILE_BYTES, "theme": gr.themes.Soft(),
+            "app_kwargs": app_kwargs()}
 
 
 def queue(demo, concurrency=2, max_size=32):

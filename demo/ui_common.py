@@ -2,7 +2,10 @@
 import contextlib
 import functools
 import inspect
+import itertools
 import logging
+import threading
+from collections import OrderedDict
 
 import gradio as gr
 import numpy as np
@@ -130,6 +133,33 @@ def message_to(box):
     return lambda fn: _refusals_to(fn, lambda message: {box: status(message)})
 
 
+class Newest:
+    """The newest render request of each page session: when renders overlap (a typed value committed, then
+    Reconstruct clicked, while another runs), an older one's result is dropped instead of overwriting the
+    newer one's. start(request) → ticket; is_newest(ticket)."""
+
+    def __init__(self, keep=10_000):
+        self._lock, self._latest, self._count, self._keep = threading.Lock(), OrderedDict(), itertools.count(), keep
+
+    def start(self, request):
+        ticket = (getattr(request, "session_hash", None) or "api", next(self._count))
+        with self._lock:
+            self._latest[ticket[0]] = ticket[1]
+            self._latest.move_to_end(ticket[0])
+            while len(self._latest) > self._keep:  # bounded: the oldest sessions are forgotten
+                self._latest.popitem(last=False)
+        return ticket
+
+    def is_newest(self, ticket):
+        with self._lock:
+            return self._latest.get(ticket[0], ticket[1]) == ticket[1]
+
+
+def unchanged(components):
+    """{component: gr.skip()}: an event's answer that leaves every output as it is (an empty dict is not one)."""
+    return {component: gr.skip() for component in components}
+
+
 def status_line(elem_id):
     """A status line placed beside the control whose refusals it shows (empty: takes no room)."""
     return gr.Markdown("", elem_id=elem_id, elem_classes=["status-box"])
@@ -147,7 +177,28 @@ def request_error(block_fn, err):
                 "a path on the server is not accepted.")
     if type(err).__name__ == "ValidationError":
         return f"{endpoint}: an input is not in the expected form ({names}): a file, then numbers or text."
-    return f"{endpoint}: the request could not be read ({type(err).__name__})."
+    return f"{endpoint}: the request could not be read: its inputs are not in the expected form ({names})."
+
+
+def unknown_endpoint(request, err):
+    """FastAPI exception handler for a raw call to an endpoint that does not exist (Gradio's
+    FnIndexInferError, otherwise an HTTP 500 with a traceback) → HTTP 404 naming the endpoints, one log line."""
+    from fastapi.responses import JSONResponse
+
+    name = request.path_params.get("api_name") or request.url.path.rsplit("/", 1)[-1]
+    blocks = request.app.get_blocks()
+    named = sorted(f"/{fn.api_name}" for fn in blocks.fns.values()
+                   if fn.api_name and getattr(fn, "api_visibility", "public") == "public")
+    message = f"No endpoint named /{name}; this server's endpoints are {', '.join(named)}."
+    log.info("refused: %s", message)
+    return JSONResponse({"detail": message, "error": message}, status_code=404)
+
+
+def app_kwargs():
+    """Arguments for the FastAPI app behind the page (launch(app_kwargs=...))."""
+    from gradio.route_utils import FnIndexInferError
+
+    return {"exception_handlers": {FnIndexInferError: unknown_endpoint}}
 
 
 def refuse_bad_requests(demo):
@@ -158,7 +209,9 @@ def refuse_bad_requests(demo):
     async def preprocess_data(block_fn, inputs, state, *args, **kwargs):
         try:
             return await prepare(block_fn, inputs, state, *args, **kwargs)
-        except gr.Error:
+        except gr.Error as err:
+            if not getattr(err, "print_exception", True):  # a refusal made while reading an input: its one line
+                log.info("refused: %s", err.message)
             raise
         except Exception as err:  # noqa: BLE001 - any input Gradio cannot prepare is the caller's error
             raise user_error(request_error(block_fn, err)) from None

@@ -3,13 +3,15 @@ under them, the scores, Refine, a before/after slider, and (on demand) the jitte
 
 Every panel of the tab follows the input: a new image (an example, an upload, *Random*) is
 reconstructed at once and the refined panels of another image are cleared (`page_values`)."""
+import logging
+
 import gradio as gr
 
 from . import metrics_view, ui_refine
 from .engine import MAX_SIGMA
-from .service import check_resolution, check_seed, check_sigma, to_display
-from .ui_common import (DISPLAY_SIDE, enlarge, guard, message_to, render_panel, status, status_line,
-                        whole_number)
+from .service import UserError, check_resolution, check_seed, check_sigma, is_new_input, to_display
+from .ui_common import (DISPLAY_SIDE, Newest, enlarge, guard, message_to, render_panel, status, status_line,
+                        unchanged, whole_number)
 
 LP = ("LP tokens are the latent tokens the encoder makes from the image; the decoder reads every "
       "pixel's colour from them by attention")
@@ -17,6 +19,7 @@ CLICK_HINT = (f"**Click a pixel** of the simplified or corrected render to see, 
               f"attends over the LP tokens ({LP}).")
 EMPTY = "Pick an example or upload an image: the page reconstructs it at once."
 COMPARE_DEFAULT = ("bicubic", "corrected")
+log = logging.getLogger("demo")
 
 
 def panel_choices(state):
@@ -145,7 +148,9 @@ def reconstruct_values(c, page, service, engine, args, old_state, progress=None,
     refined = refined if refined is not None else (old_state or {}).get("refined")
     prepared, images, metrics = service.reconstruct(*args, progress=progress, refined=refined)
     kept = refined if "refinement" in metrics else None
-    return page_values(c, dict(page, refined=kept), engine, prepared, images, metrics)
+    values = page_values(c, dict(page, refined=kept), engine, prepared, images, metrics)
+    values[page["state"]]["source"] = args[0]  # what the input box gets back after a refused upload
+    return values
 
 
 def wire(c, service, engine, page):
@@ -154,23 +159,33 @@ def wire(c, service, engine, page):
     outs = outputs(c, page)
     inputs = [image, resolution, c["sigma"], c["seed"], state]
 
+    newest = Newest()
+
+    def render(args, old_state, progress, request):
+        """reconstruct_values, unless a newer render of this session started meanwhile (its result wins)."""
+        ticket = newest.start(request)
+        values = reconstruct_values(c, page, service, engine, args, old_state, progress)
+        return values if newest.is_newest(ticket) else unchanged(outs)
+
     @message_to(c["status"])
-    def on_run(img, res, sig, sd, old_state, progress=gr.Progress()):
+    def on_run(img, res, sig, sd, old_state, request: gr.Request, progress=gr.Progress()):
         """Renders and scores only: the secondary panels are drawn when their section is opened."""
-        return reconstruct_values(c, page, service, engine, (img, res, sig, sd), old_state, progress)
+        return render((img, res, sig, sd), old_state, progress, request)
 
     @guard
-    def on_input(img, res, sig, sd, old_state, progress=gr.Progress()):
-        """A new input (or the first view): reconstructed at once, or every panel cleared when it cannot
-        be (its refusal is the upload's message, beside the image)."""
+    def on_input(img, res, sig, sd, old_state, request: gr.Request, progress=gr.Progress()):
+        """A new input (or the first view): reconstructed at once. A file that cannot be read changes
+        nothing (its refusal is the upload's message, beside the image); no image clears every panel."""
         if img is None:
             return cleared_values(c, page)
+        if not is_new_input(img, old_state):
+            return unchanged(outs)  # the same picture (e.g. put back after a refused upload), or a refused file
         try:
             check_resolution(res), check_sigma(sig), check_seed(sd)
         except ValueError:
             res, sig, sd = 128, 0.0, 0  # a refused typed value waits for Reconstruct; the new image is shown
         try:
-            return reconstruct_values(c, page, service, engine, (img, res, sig, sd), old_state, progress)
+            return render((img, res, sig, sd), old_state, progress, request)
         except ValueError:
             return cleared_values(c, page)
 
@@ -180,22 +195,61 @@ def wire(c, service, engine, page):
                          cancels=[first])
     changed = image.change(on_input, inputs, outs, api_visibility="undocumented", show_progress_on=busy,
                            trigger_mode="always_last", cancels=[first, run])
+    _wire_settings(c, page, inputs, outs, render)
     c["run"].click(None, None, None, cancels=[changed], api_visibility="undocumented")  # the newest request wins
     _wire_secondary(c, service, engine, state)
     return {"outputs": outs, "inputs": inputs, "reconstruct_values": reconstruct_values}
 
 
+SETTINGS = (("resolution", check_resolution, "Resolution"), ("sigma", check_sigma, "σ (jitter)"),
+            ("seed", check_seed, "Seed"))
+
+
+def settings_key(size, sigma, seed):
+    """What a render depends on besides the image (the seed only when there is jitter)."""
+    return size, sigma, (seed if sigma else 0)
+
+
+def _wire_settings(c, page, inputs, outs, render):
+    """Output resolution, σ and seed re-render the panels as soon as a new value is committed (Enter, or
+    leaving the box); a refused value is said beside its box, once, and the panels stay as they were. A
+    commit that changes nothing (leaving the box after Enter) does nothing. These events cancel no other
+    (a cancelled render marks its panel with an error badge); each renders the input box's current image
+    at the values committed; of two renders that overlap, the newer one's result is shown (`render`)."""
+    boxes = {"resolution": page["resolution"], "sigma": c["sigma"], "seed": c["seed"]}
+    lines = {"resolution": page["status_box"], "sigma": c["status"], "seed": c["status"]}
+    for i, (name, check, prefix) in enumerate(SETTINGS):
+        line = lines[name]
+
+        def on_setting(img, res, sig, sd, old_state, shown, request: gr.Request, progress=gr.Progress(), i=i,
+                       check=check, line=line, prefix=prefix):
+            said = str(shown or "").startswith(status(prefix))  # this box's own refusal is on its line
+            try:
+                check((res, sig, sd)[i])
+            except UserError as err:
+                if shown == status(str(err)):
+                    return unchanged([line])  # already said (Enter, then leaving the box): one message, one log line
+                log.info("refused: %s", err)
+                return {line: status(str(err))}
+            cleared = {line: status() if said else gr.skip()}
+            try:
+                size, sigma, seed = check_resolution(res), check_sigma(sig), check_seed(sd)
+            except UserError:
+                return cleared  # another box's refusal stands until it is corrected
+            st = old_state or {}
+            same = st and settings_key(size, sigma, seed) == settings_key(st["size"], st["sigma"], st["seed"])
+            if img is None or (same and not is_new_input(img, st)):
+                return cleared  # nothing to render, or nothing new
+            return {**render((img, size, sigma, seed), old_state, progress, request), **cleared}
+
+        handler = message_to(line)(on_setting)
+        for trigger in (boxes[name].submit, boxes[name].blur):
+            trigger(handler, [*inputs, line], [*outs, page["status_box"]], api_visibility="undocumented",
+                    show_progress_on=[c["out"]["corrected"]], trigger_mode="always_last")
+
+
 def _wire_secondary(c, service, engine, state):
     """The slider, the pixel click, the jitter sweep and the token maps."""
-    bias_unmarked = {}
-
-    def bias_plot(query=None):
-        if query is None:
-            if "img" not in bias_unmarked:
-                bias_unmarked["img"] = service.bias_plot()
-            return bias_unmarked["img"]
-        return service.bias_plot(query)
-
     @guard
     def on_compare(st, left, right):
         return compare_pair(st, left, right)
@@ -209,8 +263,8 @@ def _wire_secondary(c, service, engine, state):
             return CLICK_HINT, gr.Row(visible=False), None, None
         k = st.get("display_scale", 1)
         x, y = evt.index[0] // k, evt.index[1] // k
-        plot, text, _, query = service.pixel(st, x, y)
-        return text, gr.Row(visible=True), plot, bias_plot(query)
+        plot, text, bias, _ = service.pixel(st, x, y)  # the bias map highlights the clicked pixel's query row
+        return text, gr.Row(visible=True), plot, bias
 
     for row in ("simplified", "corrected"):
         c["out"][row].select(on_select, [state], [c["pixel_text"], c["attention_row"], c["pixel_plot"],

@@ -3,9 +3,9 @@ models' latents for the current image, both at once, with one progress indicator
 import gradio as gr
 
 from . import attention_view, metrics_view, refine
-from .service import check_resolution, check_seed, check_sigma, check_steps, to_display
+from .service import check_resolution, check_seed, check_sigma, check_steps, is_new_input, to_display
 from .ui_common import (enlarge, guard, message_to, render_panel, safe_image, status, status_line,
-                        whole_number)
+                        unchanged, whole_number)
 
 HELP = f"""**Refine** fits each model's latent tokens to *this* image by gradient steps on the 32×32
 pixel centres (the decoder stays frozen), starting from the one encoder pass above; both models
@@ -44,16 +44,37 @@ def outputs(c):
 
 
 def describe(refined):
-    """The time taken, the step each model kept, and what the numbers are scored against."""
+    """The time taken, the step each model kept, and what the numbers are scored against. Every figure
+    belongs to a named run: this one (steps done, seconds, cancelled or not), or the earlier refinement
+    of this image whose better latents a cancelled run kept."""
     r = refined.as_dict()
-    done = ", ".join(f"{name} {r['steps_done'][name]} steps" for name in refine.NAMES)
-    kept = ", ".join(f"{name} step {r['kept_step'][name]} ({r['kept_psnr'][name]:.2f} dB at the pixel centres"
-                     + (", from the earlier refinement" if name in refined.earlier else "") + ")"
-                     for name in refine.NAMES)
-    head = f"**Refined** ({done}, both at once; {r['seconds_total']:.1f} s). Kept: {kept}."
-    if refined.cancelled:
-        head += " Cancelled: the steps done so far are kept."
-    return f"{head} {REFERENCES}"
+    this = [name for name in refine.NAMES if name not in refined.earlier]
+    run = refined.run_of(this[0]) if this else None
+    kept = "; ".join(_kept(refined, r, name) for name in refine.NAMES)
+    if not refined.earlier:
+        done = ", ".join(f"{name} {r['steps_done'][name]} steps" for name in refine.NAMES)
+        head = f"**Refined** ({done}, both at once; {r['seconds_total']:.1f} s). Kept: {kept}."
+        if refined.cancelled:
+            head += " Cancelled: the steps done so far are kept."
+        return f"{head} {REFERENCES}"
+    if run is None:  # every model kept the earlier run's latents: this run's own figures are not kept
+        head = (f"**Refined** — this run was cancelled after {r['seconds_total']:.1f} s and reached no better "
+                "step; both models keep the earlier refinement of this image.")
+    else:
+        done = ", ".join(f"{name} {r['steps_done'][name]} steps" for name in this)
+        head = (f"**Refined** — this run (cancelled after {r['seconds_total']:.1f} s of {run.steps:,} steps asked): "
+                f"{done}.")
+    return f"{head} Kept: {kept}. {REFERENCES}"
+
+
+def _kept(refined, r, name):
+    text = f"{name} step {r['kept_step'][name]} ({r['kept_psnr'][name]:.2f} dB at the pixel centres)"
+    if name not in refined.earlier:
+        return text + (", from this run" if refined.earlier else "")
+    run = refined.run_of(name)
+    status = "cancelled" if run.cancelled else "finished"
+    return (text + f", from the earlier refinement ({r['steps_done'][name]} of {run.steps:,} steps, {status}, "
+            f"{run.wall:.1f} s), better than this run reached")
 
 
 def values(c, metrics, panels, k, refined):
@@ -85,6 +106,8 @@ def wire(c, page, rec, service, engine, flags):
             _, refined = service.refine_latents(img, steps, progress=progress, stop=flag.is_set)
         finally:
             flags.finish(session, flag)
+        if flag.superseded:  # another image was chosen meanwhile: this image's result is not shown
+            return unchanged(rec["outputs"])
         earlier = (old_state or {}).get("refined")
         refined = refine.keep_better(refined, earlier)
         out = rec["reconstruct_values"](tab, page, service, engine, (img, res, sig, sd), old_state, refined=refined)
@@ -92,17 +115,20 @@ def wire(c, page, rec, service, engine, flags):
 
     inputs = [page["image"], c["steps"], page["resolution"], tab["sigma"], tab["seed"], page["state"]]
     running = c["refine"].click(on_refine, inputs, rec["outputs"], api_visibility="undocumented", concurrency_limit=2,
-                                concurrency_id="refine", show_progress_on=[c["curve"]])
+                                concurrency_id="refine", show_progress_on=[c["info"]])  # right under the button
 
     def on_cancel(request: gr.Request):
         session = getattr(request, "session_hash", None) or "api"
         return status("") if flags.cancel(session) else status("Nothing to cancel: no refinement is running.")
 
-    def on_new_input(request: gr.Request):
-        """Another image: a refinement of the previous one stops, and its result is dropped."""
-        flags.cancel(getattr(request, "session_hash", None) or "api")
+    def on_new_input(img, st, request: gr.Request):
+        """Another image: a refinement of the previous one stops, and its result is dropped. The same
+        picture put back after a refused upload (or the refused file itself) stops nothing."""
+        if is_new_input(img, st):
+            flags.cancel(getattr(request, "session_hash", None) or "api", superseded=True)
 
-    page["image"].change(on_new_input, None, None, queue=False, cancels=[running], api_visibility="undocumented")
+    page["image"].change(on_new_input, [page["image"], page["state"]], None, queue=False,
+                         api_visibility="undocumented")
 
     c["cancel"].click(on_cancel, None, c["status"], queue=False, api_visibility="undocumented",
                       show_progress="hidden")

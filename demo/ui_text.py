@@ -6,7 +6,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 CLAIMS = REPO_ROOT / "weights" / "eval" / "claims.json"
 VERDICTS = {"holds": "**holds**", "partly": "**partly**", "does not hold": "**does not hold**",
             "not measured": "**not measured**"}  # words, not emoji: a box where no emoji font is installed
-PLAIN = {"(no GPU lent)": "(it needs a GPU run that has not been done)"}  # the eval's wording → the page's
+PLAIN = {"(no GPU lent)": "(it needs a GPU run that has not been done)",  # the eval's wording → the page's
+         "the cheaper pixels512": "the cheaper 512-pixel training"}  # a run's name → words
 
 HOW_TO_READ = """
 **What the models are.** Both are *generalizable implicit neural representations*: an encoder turns

@@ -48,7 +48,7 @@ def build_tab(service, image, resolution, state):
         for row in walk.ROWS:
             gr.Markdown(f"**{walk.LABELS[row]}**", elem_id=f"walk-label-{row}", elem_classes=["caption"])
             strips.append(gr.Image(label=walk.LABELS[row], show_label=False, format="png", interactive=False,
-                                   type="numpy", elem_id=f"walk-{row}", elem_classes=["pixelated"],
+                                   type="numpy", elem_id=f"walk-{row}", elem_classes=["pixelated", "walk-strip"],
                                    buttons=["download", "fullscreen"]))
 
     outputs = [*strips, animation, info, walk_status]
@@ -74,7 +74,7 @@ def build_tab(service, image, resolution, state):
               api_visibility="undocumented", show_progress_on=[strips[-1]])  # one indicator
 
     _wire_upload_b(image_b, walk_status, crops)
-    return {"cleared": {**{s: None for s in strips}, animation: None, info: "", walk_status: ""}}
+    return {"cleared": {**{s: None for s in strips}, animation: None, info: "", walk_status: ""}, "status": walk_status}
 
 
 def _wire_upload_b(image_b, walk_status, crops):

@@ -16,11 +16,14 @@ size is the *Output resolution* box on the left. Bicubic and nearest sample the 
 
 
 def picker_image(image, y, x, size):
-    """The input ×8 with the window outlined; the bare input when the window is not valid; None without input."""
+    """The input ×8 with the window outlined; the bare input when the window is not valid; None without
+    input; unchanged for a file the demo cannot read (its upload is refused and the previous input stays)."""
+    if image is None:
+        return None
     try:
         prepared = load_input(image)
     except UserError:
-        return None
+        return gr.skip()
     try:
         window = check_window(y, x, size)
     except UserError:

@@ -18,10 +18,21 @@ class UploadImage(gr.Image):
     def preprocess(self, payload):
         if payload is not None and payload.path and not str(payload.url or "").startswith("data:"):
             return str(payload.path)
-        try:  # a pasted image arrives as a data: URL
+        try:  # a pasted image arrives as a data: URL; a raw API call may give an http(s) URL
             return super().preprocess(payload)
         except gr.Error:
             raise
-        except Exception as err:  # noqa: BLE001 - anything PIL raises on a pasted image
-            raise gr.Error(f"This pasted image could not be read ({type(err).__name__}).",
-                           print_exception=False) from None
+        except Exception:  # noqa: BLE001 - anything a download or PIL raises on it
+            raise gr.Error(unreadable(payload), print_exception=False) from None
+
+
+def unreadable(payload):
+    """What was wrong with an image given by URL rather than uploaded, in words."""
+    url = str(getattr(payload, "url", None) or "")
+    if url.startswith("data:"):
+        return "This pasted image could not be read: it is not an image the demo can read."
+    if url:
+        shown = url if len(url) <= 80 else url[:77] + "…"
+        return (f"The image at {shown} could not be fetched or is not an image the demo can read; "
+                "upload the file itself (gradio_client's handle_file).")
+    return "The image was neither uploaded nor given by a URL the demo can fetch; upload the file itself."

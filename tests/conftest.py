@@ -39,6 +39,9 @@ def demo_weight_dirs(tmp_path_factory):
     SimplifiedGINR(SimplifiedConfig(**TINY["simplified"])).save_pretrained(dirs["simplified"])
     CorrectedGINR(CorrectedConfig(**TINY["corrected"])).save_pretrained(dirs["corrected"])
     (dirs["corrected"] / "training_info.json").write_text(json.dumps(DEMO_TRAINING_INFO))  # simplified: none
+    card = ROOT / "weights" / "corrected" / "README.md"  # a real card: its tables and sha256 on the page
+    if card.is_file():
+        (dirs["corrected"] / "README.md").write_text(card.read_text(encoding="utf-8"), encoding="utf-8")
     return dirs
 
 

@@ -80,7 +80,10 @@ def test_cancel_stops_both_models_at_their_next_step_and_keeps_what_is_done(demo
         assert 2 <= refined.steps_done(name) < 1000, refined.describe()
         assert 0 <= refined.best_step(name) <= refined.steps_done(name)
         assert refined.best_psnr(name) == max(refined.psnr[name])
-    assert "kept: simplified step" in refined.describe() and refined.as_dict()["kept_step"]
+    for name in ("simplified", "corrected"):  # each model's own steps, of the run's 1000, and its kept step
+        assert (f"{name} {refined.steps_done(name)} of 1000 steps, cancelled, kept step {refined.best_step(name)}"
+                in refined.describe())
+    assert refined.as_dict()["kept_step"]
 
 
 def test_a_cancelled_refinement_never_replaces_a_better_earlier_one(demo_server):
@@ -180,3 +183,35 @@ def test_raw_api_call_with_missing_or_malformed_input_is_a_message_without_trace
     assert "Traceback" not in capfd.readouterr().err
     refusals = [r for r in caplog.records if r.name == "demo" and r.getMessage().startswith("refused")]
     assert len(refusals) == 1 and expected in refusals[0].getMessage() and not refusals[0].exc_info
+
+
+def _record(steps, psnr, seconds, cancelled, wall):
+    from demo import refine as refine_mod
+
+    return refine_mod.Refined("key", steps, {n: object() for n in refine_mod.NAMES}, psnr, seconds, cancelled,
+                              {n: max(range(len(v)), key=v.__getitem__) for n, v in psnr.items()}, wall=wall)
+
+
+def test_each_figure_of_a_merged_refinement_names_its_run():
+    """A cancelled run that keeps one model's earlier, better latents: every figure says which run it is
+    from — never this run's seconds beside the earlier run's steps (issue 36, item 3)."""
+    from demo import refine as refine_mod
+    from demo.ui_refine import describe
+
+    earlier = _record(200, {"simplified": [10.0] + [12.0] * 200, "corrected": [20.0] * 180 + [30.0] * 21},
+                      {"simplified": 1.0, "corrected": 2.0}, False, 2.04)
+    latest = _record(1000, {"simplified": [10.0] * 246 + [13.0], "corrected": [20.0] * 31},
+                     {"simplified": 3.0, "corrected": 3.0}, True, 3.1)
+    kept = refine_mod.keep_better(latest, earlier)
+    assert kept.earlier == ("corrected",)
+    text = describe(kept)
+    this_run, _, kept_part = text.partition("Kept:")
+    assert "3.1 s" in this_run and "simplified 246 steps" in this_run and "1,000 steps asked" in this_run
+    assert "corrected" not in this_run  # its latents are not this run's: none of this run's figures for it
+    corrected = kept_part.split("corrected", 1)[1]
+    assert "earlier refinement (200 of 200 steps, finished, 2.0 s)" in corrected and "3.1" not in corrected
+    assert "simplified step 246 (13.00 dB" in kept_part and "from this run" in kept_part
+    # what Zoom and Walk say they decode: each model's steps of its own run
+    zoom = kept.describe()
+    assert "simplified 246 of 1000 steps, cancelled" in zoom
+    assert "corrected 200 of 200 steps in an earlier run" in zoom and "200 steps of 1000" not in zoom

@@ -5,6 +5,7 @@ One in-process server on a free port (tests/conftest.py: demo_server) with tiny 
 import io
 import json
 import os
+import re
 import struct
 import zlib
 from concurrent.futures import ThreadPoolExecutor
@@ -189,3 +190,43 @@ def test_banner_names_sources_and_fallbacks(demo_server):
         assert "Weights notice" in banner_markdown(engine.models) and "x/y" in banner_markdown(engine.models)
     finally:
         lm.messages.pop()
+
+
+def test_an_unknown_endpoint_is_a_404_naming_the_endpoints(demo_server, capfd, caplog):
+    """Issue 36, item 4: POST /gradio_api/call/<no such name> → 404 in words, one log line, no traceback."""
+    import httpx
+
+    capfd.readouterr()
+    with caplog.at_level("INFO", logger="demo"):
+        answer = httpx.post(demo_server[0] + "gradio_api/call/nosuch", json={"data": []}, timeout=30)
+    assert answer.status_code == 404
+    detail = answer.json()["detail"]
+    assert "/nosuch" in detail and all(name in detail for name in ("/reconstruct", "/zoom", "/interpolate", "/refine"))
+    out, err = capfd.readouterr()
+    assert "Traceback" not in out + err
+    assert len([r for r in caplog.records if r.name == "demo" and "/nosuch" in r.getMessage()]) == 1
+
+
+def _raw_call(url, api_name, data):
+    """A raw API call (POST, then the event stream) → (event, data) of its last event."""
+    import httpx
+
+    event_id = httpx.post(f"{url}gradio_api/call/{api_name}", json={"data": data}, timeout=30).json()["event_id"]
+    stream = httpx.get(f"{url}gradio_api/call/{api_name}/{event_id}", timeout=120).text
+    events = re.findall(r"event: (\w+)\ndata: (.*)", stream)
+    return events[-1][0], json.loads(events[-1][1])
+
+
+def test_an_unreachable_image_url_is_refused_in_words(demo_server, capfd, caplog):
+    """Item 4: an image given by a URL that cannot be fetched → a message saying so (no exception class),
+    one log line, no traceback."""
+    image = {"url": "http://127.0.0.1:9/cat.png", "path": None, "meta": {"_type": "gradio.FileData"}}
+    capfd.readouterr()
+    with caplog.at_level("INFO", logger="demo"):
+        event, data = _raw_call(demo_server[0], "reconstruct", [image, 64, 0.0])
+    message = (data or {}).get("error") or ""
+    assert event == "error" and "http://127.0.0.1:9/cat.png could not be fetched" in message, data
+    assert not re.search(r"\b[A-Z]\w*(Error|Exception)\b", message)
+    out, err = capfd.readouterr()
+    assert "Traceback" not in out + err
+    assert len([r for r in caplog.records if r.name == "demo" and "could not be fetched" in r.getMessage()]) == 1

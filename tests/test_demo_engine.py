@@ -131,3 +131,19 @@ def test_memory_trimmer_trims_after_the_last_request(monkeypatch):
         assert not calls  # never during a request
     time.sleep(0.4)
     assert len(calls) == 1
+
+
+def test_the_start_up_warm_up_runs_the_upload_path(demo_engine, monkeypatch):
+    """Issue 36, item 10: what `python app.py` warms in the background includes the upload path — the
+    check and crop of a non-square photo, its decode, the photo reference and the scores — so the first
+    visitor's upload does not pay their set-up."""
+    from demo import app, metrics_view, service
+
+    crops, modes = [], []
+    crop, compute = service.centre_crop_file, metrics_view.compute
+    monkeypatch.setattr(service, "centre_crop_file", lambda *a: crops.append(crop(*a)) or crops[-1])
+    monkeypatch.setattr(metrics_view, "compute", lambda *a, **k: modes.append(compute(*a, **k)["mode"]) or
+                        compute(*a, **k))
+    app.warm(demo_engine)
+    assert crops and crops[-1] and crops[-1].endswith(".png")  # a non-square upload, cropped as the page does
+    assert "sr" in modes  # a photo, scored against itself
