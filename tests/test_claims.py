@@ -165,6 +165,8 @@ def test_a_study_still_running_leaves_training_claims_unmeasured_naming_the_runs
     by = {c["id"]: c for c in json.loads((ev / "claims.json").read_text())["claims"]}
     assert by["full-image"]["verdict"] == "not measured" and by["full-image"]["scale"] is None
     assert "corrected-s3" in by["full-image"]["measurement"] and "pixels512-s4" in by["full-image"]["measurement"]
+    assert "So far, on the validation split, 5 paired seed(s), no verdict: Δ PSNR -1.50 dB" in \
+        by["full-image"]["measurement"]
 
 
 @pytest.mark.parametrize("missing", ["separation.json", "inference_ablations.json", "metrics.json", "per_image.npz",

@@ -78,6 +78,19 @@ def missing_runs(study, ablation):
             for s in seeds if s not in (rows.get(name) or {}).get("seeds_done", [])]
 
 
+def provisional(study, rule):
+    """What the runs in so far show on the validation split — figures without a verdict."""
+    row = study.get("ablations", {}).get(rule["ablation"], {})
+    d = (row.get("delta") or {}).get(rule["metric"])
+    intact = (study.get("ablations", {}).get(study.get("base", "corrected"), {}).get("metrics") or {}).get("psnr@0")
+    if not d or not intact:
+        return ""
+    what = "Δ PSNR" if rule["metric"] == "psnr@0" else "Δ off-grid loss (σ = 0.02)"
+    interval = f" [{signed(d['low'])}, {signed(d['high'])}]" if "low" in d else ""
+    return (f" So far, on the validation split, {d['k']} paired seed(s), no verdict: {what} {signed(d['mean'])} dB"
+            f"{interval}; intact model {intact['mean']:.2f} dB.")
+
+
 def training_claim(study, claim_id):
     """→ (verdict or None, measurement sentence). None: not measured (no study, runs missing, test not scored)."""
     rule = RULES[claim_id]
@@ -87,8 +100,9 @@ def training_claim(study, claim_id):
     row_t = (study.get("test") or {}).get("ablations", {}).get(rule["ablation"], {})
     if missing:
         return None, (f"Training ablation {rule['ablation']}: not measured yet — the study (scale "
-                      f"'{study.get('scale')}') is running; runs missing: {', '.join(missing)} "
-                      f"(python -m train.study.ablate resumes it).")
+                      f"'{study.get('scale')}', {study.get('passes', 0):,} image passes per run) is running; runs "
+                      f"missing: {', '.join(missing)} (python -m train.study.ablate resumes it)."
+                      + provisional(study, rule))
     if "delta" not in row_t:
         return None, (f"Training ablation {rule['ablation']}: every run is in, the test split is not scored yet "
                       f"(python -m train.study.ablate scores it once).")
