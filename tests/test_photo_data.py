@@ -179,3 +179,22 @@ def test_photo_validation_scores_centre_crops_and_x4_against_bicubic():
     assert m["psnr"] == pytest.approx(psnr_per_image(rec, crops.float() / 255).mean().item(), abs=1e-4)
     limited = validation_crops(val, size, torch.tensor([2]))  # --val-limit: only the photos validated on
     assert limited[0].shape == (1, 3, size, size) and torch.equal(limited[0][0], crops[2]) and len(limited[1]) == 0
+
+
+def test_a_prepared_split_trains_on_train_validates_on_val_and_never_reads_test(tmp_path):
+    from PIL import Image
+
+    from tests.photo_folders import smooth_rgb
+    from train.photo_folder import load_photo_folder
+    root = tmp_path / "photos"
+    for split, n in (("train", 4), ("val", 2), ("test", 2)):
+        (root / split).mkdir(parents=True)
+        for i in range(n):
+            Image.fromarray(smooth_rgb(80, 60, hash((split, i)) % 1000)).save(root / split / f"{i}.jpg")
+    (root / "test" / "broken.jpg").write_bytes(b"not read at all")  # a test file is never even opened
+    train_set, val_set, manifest = load_photo_folder(root, 32, 1.0, cache_dir=tmp_path / "cache")
+    assert sorted(train_set.names) == [f"train/{i}.jpg" for i in range(4)]
+    assert sorted(val_set.names) == ["val/0.jpg", "val/1.jpg"]
+    assert manifest["n_skipped"] == 0 and "test/ is not read" in manifest["split_rule"]
+    assert not any(n.startswith("test/") for n in train_set.names + val_set.names)
+    assert not manifest["source"].startswith("/")  # relative to the repository, never a machine path

@@ -1,8 +1,8 @@
 """A folder of any images (`--data FOLDER --image-size N`): found, decoded, bounded, split by file, described.
 
 - Found: every file under FOLDER (recursively; hidden files and folders skipped) whose extension PIL reads
-  (`PIL.Image.registered_extensions()`: JPEG, PNG, WebP, BMP, TIFF, GIF, …). Class folders, train/ and test/
-  folders are just sub-folders: their names play no part. Other files are counted and ignored.
+  (`PIL.Image.registered_extensions()`: JPEG, PNG, WebP, BMP, TIFF, GIF, …). Class folders are just
+  sub-folders: their names play no part. Other files are counted and ignored.
 - Decoded (train/photo_decode.py): EXIF orientation applied; grey (8 or 16 bits), palette, CMYK → RGB; transparency
   composited onto white. A file PIL cannot read is skipped, counted and named (the log and the manifest); none
   readable → DataError.
@@ -10,7 +10,10 @@
   `cap = ceil(max(4, scale_hi) · N)` is area-reduced (PIL BOX) to that short side, aspect kept; one whose short
   side is below N is enlarged (bicubic) to N and centre-cropped to N×N; the rest stay as they are. So the largest
   training crop (side scale_hi · N) fits, and memory is about 3·cap²·aspect bytes per photo (N = 64: ~0.3 MB).
-- Split by file: a file is held out for validation when sha256 of its path relative to FOLDER (POSIX, UTF-8),
+- A prepared split (FOLDER holds `train/` and `val/` or `test/`, as `python -m train.photos.prepare` makes):
+  train/ trains, val/ validates (without val/, the rule below holds out files of train/), and test/ is never
+  read — a test split stays untouched by training and by the choices made on validation.
+- Otherwise, split by file: a file is held out for validation when sha256 of its path relative to FOLDER (POSIX, UTF-8),
   read as a number in [0, 1), is below VAL_FRACTION. Adding or removing other files never moves it. If that
   holds out none (a small folder), the file of the smallest hash is held out (until the folder has one the rule holds out). (The number: the first 8 bytes of
   the digest, big-endian, / 2⁶⁴.)
@@ -26,6 +29,7 @@ import torch
 
 from .data import DataError
 from .photo_cache import decode_folder
+from .portable import portable_path
 
 VAL_FRACTION = 0.1
 MIN_CAP_SCALE = 4  # the decoded copy keeps a short side of at least 4·N (when the photo has it)
@@ -48,6 +52,12 @@ class FolderScan:
     files: list  # image files, sorted by relative path
     ignored: int  # other files (not an image extension)
     names: list = field(default_factory=list)  # relative POSIX paths of `files`
+    prepared_split: bool = False  # FOLDER holds train/ and val/ or test/: test/ left out, val/ validates
+
+
+def is_prepared_split(root):
+    root = Path(root)
+    return (root / "train").is_dir() and ((root / "val").is_dir() or (root / "test").is_dir())
 
 
 def image_extensions():
@@ -71,12 +81,14 @@ def scan_folder(root):
             else:
                 ignored += 1
     names = [p.relative_to(root).as_posix() for p in files]
-    order = sorted(range(len(files)), key=lambda i: names[i])
+    prepared = is_prepared_split(root)
+    order = sorted((i for i in range(len(files)) if not (prepared and names[i].startswith("test/"))),
+                   key=lambda i: names[i])
     files, names = [files[i] for i in order], [names[i] for i in order]
     if not files:
         raise DataError(f"{root} holds no image files (searched recursively for .jpg, .png, .webp and the other "
                         f"formats PIL reads; {ignored} other file(s) ignored)")
-    return FolderScan(root, files, ignored, names)
+    return FolderScan(root, files, ignored, names, prepared)
 
 
 def cap_for(size, scale_hi):
@@ -98,6 +110,17 @@ def split_names(names):
     return held
 
 
+def held_out(names, prepared_split):
+    """Indices that validate: a prepared split's val/ files (else the hash rule over its train/), or the hash rule."""
+    if prepared_split:
+        val = [i for i, n in enumerate(names) if n.startswith("val/")]
+        if val:
+            return val
+        train = [i for i, n in enumerate(names) if n.startswith("train/")]
+        return [train[i] for i in split_names([names[i] for i in train])]
+    return split_names(names)
+
+
 def _to_tensor(arr):
     return torch.from_numpy(np.array(arr)).permute(2, 0, 1).contiguous()  # (3, h, w) uint8
 
@@ -117,7 +140,7 @@ def load_photo_folder(root, size, scale_hi, *, cache_dir=None, workers=0):
         raise DataError(f"{scan.root}: only 1 readable image ({good[0][0]}); at least 2 are needed "
                         f"(one is held out for validation)")
     names = [n for n, _ in good]
-    held = set(split_names(names))
+    held = set(held_out(names, scan.prepared_split))
     source = f"folder of images at {scan.root.name}/ ({len(good)} files, {size}×{size} crops)"
     part = lambda keep: PhotoSet([_to_tensor(good[i][1][0]) for i in range(len(good)) if (i in held) == keep],  # noqa: E731
                                  [names[i] for i in range(len(good)) if (i in held) == keep], source, size)
@@ -131,7 +154,7 @@ def _manifest(scan, size, cap, good, skipped, train_set, val_set):
     heights = [d[1][1] for _, d in good]
     content = hashlib.sha256("".join(f"{n}\t{d[2]}\n" for n, d in good).encode()).hexdigest()
     return {
-        "source": str(scan.root.resolve()), "image_size": size, "files_found": len(scan.files),
+        "source": portable_path(scan.root.resolve()), "image_size": size, "files_found": len(scan.files),
         "other_files_ignored": scan.ignored, "images_used": len(good), "skipped": skipped,
         "n_skipped": len(skipped), "n_train": len(train_set), "n_validation": len(val_set),
         "original_width_range": [min(widths), max(widths)], "original_height_range": [min(heights), max(heights)],
@@ -140,7 +163,8 @@ def _manifest(scan, size, cap, good, skipped, train_set, val_set):
         "content_sha256": content,
         "content_rule": "sha256 over the lines 'relative path<TAB>sha256 of the file' of the files used, sorted by path",
         "decoded_short_side_cap": cap, "decoded_bytes": sum(int(d[0].nbytes) for _, d in good),
-        "split_rule": f"validation when the first 8 bytes of sha256(relative path, UTF-8), big-endian, / 2^64 < "
+        "split_rule": ("a prepared split: train/ trains, val/ validates, test/ is not read; " if scan.prepared_split
+                       else "") + f"validation when the first 8 bytes of sha256(relative path, UTF-8), big-endian, / 2^64 < "
                       f"{VAL_FRACTION}; if that holds out none, the file with the smallest number (train/photo_folder.py)",
         "validation_files": val_set.names,
     }
