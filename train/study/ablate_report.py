@@ -235,14 +235,14 @@ def curve_table(summary):
     if not base:
         return ""
     lines = ["", "Learning curves (validation): intact PSNR and Δ PSNR vs intact [t over seeds] at each point.", "",
-             "| image passes | intact (dB) | " + " | ".join(f"Δ {n}" for n in names) + " |",
+             "| " + " | ".join(["image passes", "intact (dB)"] + [f"Δ {n}" for n in names]) + " |",
              "|---" * (2 + len(names)) + "|"]
     for p in base:
         cells = []
         for n in names:
             e = next((c for c in summary["ablations"][n]["curve_delta"]["psnr@0"] if c["passes"] == p["passes"]), None)
             cells.append(_ci(e, True) if e else "–")
-        lines.append(f"| {p['passes']:,} | {_ci(p)} | " + " | ".join(cells) + " |")
+        lines.append("| " + " | ".join([f"{p['passes']:,}", _ci(p)] + cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -319,7 +319,7 @@ def write_reports(out, identity, jobs):
             {**test, "curve": summary["curve"]}, "test")
     if summary["cost"]:
         c = summary["cost"]
-        text += (f"\nCost: {c['runs']} runs, {c['core_hours']:.1f} core-hours of training over {c['launches']} "
+        text += (f"\nCost: {c['runs']} run(s), {c['core_hours']:.1f} core-hours of training over {c['launches']} "
                  f"launches, median {c['img_s_median']:.1f} img/s per run, on {'; '.join(c['hardware'])}.\n")
     atomic_write_json(out / "ablations.json", summary)
     atomic_write(out / "table.md", text)
