@@ -97,22 +97,28 @@ def training_claim(study, claim_id):
     if not study:
         return None, "Training ablation: no study given (--ablations)."
     missing = missing_runs(study, rule["ablation"])
+    name = f"Training ablation ({study.get('ablations', {}).get(rule['ablation'], {}).get('removed', rule['ablation'])})"
     row_t = (study.get("test") or {}).get("ablations", {}).get(rule["ablation"], {})
     if missing:
-        return None, (f"Training ablation {rule['ablation']}: not measured yet — the study (scale "
-                      f"'{study.get('scale')}', {study.get('passes', 0):,} image passes per run) is running; runs "
-                      f"missing: {', '.join(missing)} (python -m train.study.ablate resumes it)."
+        seeds = study.get("seeds") or list(range(MIN_SEEDS))
+        have = {n: len((study.get("ablations", {}).get(n) or {}).get("seeds_done", []))
+                for n in (study.get("base", "corrected"), rule["ablation"])}
+        base_n, abl_n = have.values()
+        return None, (f"{name}: not measured yet — the study (scale '{study.get('scale')}', "
+                      f"{study.get('passes', 0):,} image passes per run) is running: {base_n} of {len(seeds)} seeds "
+                      f"of the intact model and {abl_n} of {len(seeds)} of this ablation are in "
+                      f"(train/results/ablations/table.md; python -m train.study.ablate resumes it)."
                       + provisional(study, rule))
     if "delta" not in row_t:
-        return None, (f"Training ablation {rule['ablation']}: every run is in, the test split is not scored yet "
+        return None, (f"{name}: every run is in, the test split is not scored yet "
                       f"(python -m train.study.ablate scores it once).")
     d = row_t["delta"][rule["metric"]]
     if d.get("k", 0) < 2:
-        return None, f"Training ablation {rule['ablation']}: one seed only, no interval."
+        return None, f"{name}: one seed only, no interval."
     v = verdict(d, rule["direction"], rule["size"])
     what = "Δ PSNR" if rule["metric"] == "psnr@0" else "Δ off-grid loss (σ = 0.02)"
     val = study["ablations"][rule["ablation"]]["delta"][rule["metric"]]
-    text = (f"Training ablation {rule['ablation']} − intact, trained from the start: {what} {_ci(d)} on the test "
+    text = (f"{name} − intact, trained from the start: {what} {_ci(d)} on the test "
             f"split (95 % t-interval over {d['k']} paired seeds; validation {_ci(val)}). "
             f"{trend_sentence(study['ablations'][rule['ablation']], rule['metric'])} {regime(study)} "
             f"Rule: {rule['words']}; holds when the interval lies beyond that size, partly when it shows an effect in "

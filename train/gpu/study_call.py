@@ -130,7 +130,8 @@ class StudyCall(Job):
             self.run(["train.study.ablate", *args[1:], "--report"], timeout=max(10.0, min(120.0, self.left())))
         if (ev / "runs" / "logs").is_dir():  # the trainers' logs sit beside the checkpoints, which stay here
             shutil.copytree(ev / "runs" / "logs", ev / "logs", dirs_exist_ok=True)
-        scored = sorted(p.stem for p in (ev / "results").glob("*.json")) if (ev / "results").is_dir() else []
+        scored = sorted(p.stem for p in (ev / "results").glob("*.json") if not p.name.endswith(".curve.json")) \
+            if (ev / "results").is_dir() else []
         self.stage("ablations", rc=rc, passes_per_run=passes, runs_planned=runs, runs_scored=len(scored),
                    recipe=self.recipe_name, seeds=self.a.seeds)
         self.ship("ablations", ev, only=["ablations.json", "table.md", "ablations.png", "results", "logs"])
