@@ -131,12 +131,13 @@ def test_image_size_with_cifar_sources_is_refused(tmp_path, capsys):
     assert "--image-size takes a folder of images" in _refused(tmp_path, capsys, "cifar10", "--image-size", "32")
 
 
-def test_train_and_test_folders_are_ordinary_sub_folders_with_image_size(tmp_path):
-    """With --image-size a CIFAR-style folder is one pool of files split by path hash (documented)."""
+def test_a_cifar_style_folder_with_image_size_trains_on_train_and_never_reads_test(tmp_path):
+    """With --image-size, a folder holding train/ and test/ is a prepared split (documented): train/ trains, the
+    hash rule holds some of its files out for validation, test/ is not read."""
     root = make_image_folder(tmp_path / "cifar_like", n_train=6, n_test=3)
     train, val, manifest = load_photo_folder(root, 32, 4.0, cache_dir=tmp_path / "c")
     names = train.names + val.names
-    assert manifest["images_used"] == 18 and any(n.startswith("test/") for n in names)
+    assert manifest["images_used"] == 12 and all(n.startswith("train/") for n in names) and len(val) >= 1
 
 
 def test_the_identity_of_runs_recorded_before_image_size_is_unchanged():
