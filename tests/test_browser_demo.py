@@ -53,8 +53,9 @@ def _shot(page, tmp_path, name):
 
 
 @contextlib.contextmanager
-def _page(url, tmp_path):
-    """A fresh Chromium page on the demo → (page, JavaScript errors seen); a failure leaves a screenshot."""
+def _page(url, tmp_path, viewport=None, is_mobile=False, shot="demo_failure"):
+    """A fresh Chromium page on the demo (desktop 1400×1600 unless `viewport`) → (page, JavaScript errors seen);
+    a failure leaves a screenshot named `shot`."""
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():
@@ -62,7 +63,7 @@ def _page(url, tmp_path):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1600})
+            page = browser.new_page(viewport=viewport or {"width": 1400, "height": 1600}, is_mobile=is_mobile)
             page.set_default_timeout(TIMEOUT_MS)
             errors = []
             page.on("pageerror", lambda err: errors.append(str(err)))
@@ -71,7 +72,7 @@ def _page(url, tmp_path):
             try:
                 yield page, errors
             except Exception:
-                _shot(page, tmp_path, "demo_failure")
+                _shot(page, tmp_path, shot)
                 raise
         finally:
             browser.close()

@@ -1,33 +1,13 @@
 """A real browser at a phone's size (390×844) on the live demo: Refine's progress beside its button,
 the model cards and the claims inside their boxes, the Walk strips at a readable size (issue 36,
 items 7, 8, 11). Helpers: test_browser_demo."""
-import contextlib
-
-from tests.test_browser_demo import ARGS, CHROMIUM, PROGRESS, TIMEOUT_MS, _shot, _wait_text, _words_broken
+from tests.test_browser_demo import PROGRESS, _page, _shot, _wait_text, _words_broken
 
 PHONE = {"width": 390, "height": 844}
 
 
-@contextlib.contextmanager
 def _phone(url, tmp_path):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            page = browser.new_page(viewport=PHONE, is_mobile=True)
-            page.set_default_timeout(TIMEOUT_MS)
-            errors = []
-            page.on("pageerror", lambda err: errors.append(str(err)))
-            page.goto(url, wait_until="load")
-            page.wait_for_selector("#run")
-            try:
-                yield page, errors
-            except Exception:
-                _shot(page, tmp_path, "demo_phone_failure")
-                raise
-        finally:
-            browser.close()
+    return _page(url, tmp_path, viewport=PHONE, is_mobile=True, shot="demo_phone_failure")
 
 
 def _visible_progress(page):
