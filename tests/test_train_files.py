@@ -1,5 +1,6 @@
 """train.atomic (one atomic write) and train.metrics_log.read_jsonl (one JSONL reader)."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -73,3 +74,26 @@ def test_publish_skips_a_temporary_file_left_by_a_killed_writer(tmp_path):
         left.write_text("{}")
     assert [p.name for p in files_to_upload(tmp_path)] == ["README.md", "config.json", "model.safetensors",
                                                            "training_info.json"]
+
+
+def test_a_gzipped_log_reads_as_the_plain_one(tmp_path):
+    """Logs kept beside published weights are gzipped (weights/*/metrics.jsonl.gz); every reader takes either."""
+    import gzip
+    recs = [{"kind": "step", "step": i, "loss": 1.0 / i} for i in range(1, 4)]
+    text = "".join(json.dumps(r) + "\n" for r in recs)
+    with gzip.open(tmp_path / "metrics.jsonl.gz", "wt", encoding="utf-8") as f:
+        f.write(text)
+    assert read_metrics(tmp_path) == recs
+    assert read_jsonl(tmp_path / "metrics.jsonl") == recs  # the plain name finds the .gz beside it
+    (tmp_path / "metrics.jsonl").write_text(text[:-1] + "\n" + json.dumps({"kind": "end"}) + "\n")
+    assert read_metrics(tmp_path)[-1] == {"kind": "end"}  # a plain log, when there is one, is the one read
+
+
+def test_the_published_logs_are_gzipped_and_complete():
+    """The bundled weights' training logs travel gzipped (the GPU call's 64 MiB upload) and still read whole."""
+    root = Path(__file__).resolve().parent.parent / "weights"
+    for log, first_kind in (("simplified/metrics.jsonl", "step"), ("corrected/metrics.jsonl", "step"),
+                            ("corrected/long_run_metrics.jsonl", "step")):
+        assert not (root / log).exists() and (root / (log + ".gz")).is_file()
+        recs = read_jsonl(root / log)
+        assert len(recs) > 1000 and any(r.get("kind") == first_kind for r in recs)

@@ -1,4 +1,9 @@
-"""metrics.jsonl: one JSON record per line; kinds "step", "epoch", "val", "end". Also the one JSONL reader."""
+"""metrics.jsonl: one JSON record per line; kinds "step", "epoch", "val", "end". Also the one JSONL reader.
+
+A finished log kept beside published weights may be gzipped (`metrics.jsonl.gz`: a per-step log compresses ≈ 4×);
+the readers take either.
+"""
+import gzip
 import json
 from pathlib import Path
 
@@ -11,13 +16,30 @@ class JsonlError(ValueError):
     """A JSONL file with a line that is not JSON before its last line (a torn last line is expected after a kill)."""
 
 
-def read_jsonl(path):
-    """→ the records of a JSONL file, in order ([] when there is no file). Blank lines are skipped; a last line
-    that is not JSON (cut by a kill mid-write) is dropped; a bad line before it raises JsonlError."""
+def jsonl_file(path):
+    """PATH if it is a file, else PATH.gz if that is one, else None."""
     path = Path(path)
-    if not path.is_file():
+    for candidate in (path, path.with_name(path.name + ".gz")):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _text(path):
+    if path.suffix == ".gz":
+        with gzip.open(path, "rt", encoding="utf-8") as f:
+            return f.read()
+    return path.read_text(encoding="utf-8")
+
+
+def read_jsonl(path):
+    """→ the records of a JSONL file (or of its gzipped copy PATH.gz), in order ([] when there is neither). Blank
+    lines are skipped; a last line that is not JSON (cut by a kill mid-write) is dropped; a bad line before it
+    raises JsonlError."""
+    path = jsonl_file(path)
+    if path is None:
         return []
-    lines = [(n, line) for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if line.strip()]
+    lines = [(n, line) for n, line in enumerate(_text(path).splitlines(), 1) if line.strip()]
     records = []
     for i, (n, line) in enumerate(lines):
         try:

@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 from ..figure import save_log_x
-from ..metrics_log import METRICS, read_jsonl
+from ..metrics_log import METRICS, jsonl_file, read_jsonl
 
 
 class ProjectError(ValueError):
@@ -39,7 +39,7 @@ def points_from(source, end_only=False):
             raise ProjectError(f"{p}: not a finished sweep result (status {r.get('status')!r})")
         return [(float(r["image_passes"]), float(psnr), r.get("name", p.stem))]
     metrics, run_json = p / METRICS, p / "run.json"
-    if not (metrics.is_file() and run_json.is_file()):
+    if not (jsonl_file(metrics) and run_json.is_file()):
         raise ProjectError(f"{p}: neither a sweep result (.json) nor a run/weights folder with metrics.jsonl "
                            f"and run.json")
     batch = json.loads(run_json.read_text())["config"]["batch_size"]
