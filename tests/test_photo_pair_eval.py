@@ -74,3 +74,29 @@ def test_bad_input_is_refused_with_a_message(tmp_path, capsys):
     assert photo_pair.main(["--pair", str(pair), "--data", str(tmp_path / "d"), "--out", str(tmp_path / "o")]) == 2
     assert "no photo is at least 32 pixels" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_cards_state_the_data_the_training_and_the_figures_beside_bicubic(tmp_path):
+    from train.publish import photo_card
+    pair = _pair(tmp_path / "pair")
+    info = {"config": {"image_size": N, "batch_size": 8, "pixels": 1024, "scale_range": [1.0, 4.0]},
+            "step": 1000, "epochs": 1.5, "elapsed": 7200.0, "hardware": "CPU only: 2 cores (a test CPU)",
+            "recipe": "peak lr 0.001", "schedule": "cosine", "val_psnr": 21.0, "val_n": 150,
+            "data": {"source": "photos/", "images_used": 5164, "n_validation": 294}}
+    for name in ("simplified", "corrected"):
+        (pair / name / "training_info.json").write_text(json.dumps(info))
+    assert [p.parent.name for p in photo_card.write_cards(pair)] == ["simplified", "corrected"]
+    text = (pair / "corrected" / "README.md").read_text()
+    assert text.startswith("---\nlibrary_name: lainr") and "Not a finished super-resolution model" in text
+    assert "8,000 crops (1.5 epochs), 2.0 h on CPU only: 2 cores (a test CPU)" in text
+    assert "not measured yet" in text  # no figures.json yet: nothing invented
+    data = tmp_path / "photos"
+    _photos(data / "test", [(140, 130), (100, 120), (70, 64)])
+    assert photo_pair.main(["--pair", str(pair), "--data", str(data), "--out", str(pair / "eval"), "--steps", "2",
+                            "--factors", "2,4"]) == 0
+    photo_card.write_cards(pair)
+    text = (pair / "corrected" / "README.md").read_text()
+    fig = json.loads((pair / "eval" / "figures.json").read_text())
+    row = fig["sr"]["x4"]["test"]["rows"]
+    assert f"| test | 4 | 3 | {row['bicubic']['mean']:.2f}" in text and f"{row['corrected']['mean']:.2f}" in text
+    assert "licence **CC0-1.0**" in text and "not measured yet" not in text
