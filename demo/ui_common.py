@@ -11,11 +11,45 @@ import gradio as gr
 import numpy as np
 
 from .memory import TRIMMER
-from .service import UserError
+from .pairs import PairUnavailable
+from .service import UserError, is_new_input
 from .upload_image import UploadImage
 
 log = logging.getLogger("demo")
 DISPLAY_SIDE = 256  # renders smaller than this are shown enlarged by an integer factor
+
+
+class Services:
+    """The Service of each pair of the page (a demo.pairs.Registry), by the value of the page's pair choice:
+    `services(key)` loads the pair on first use; a pair that is not there is a UserError."""
+
+    def __init__(self, registry):
+        self.registry = registry
+
+    def __call__(self, key=None):
+        try:
+            return self.registry.service(key)
+        except PairUnavailable as err:
+            raise UserError(str(err)) from None
+
+    @property
+    def default(self):
+        return self.registry.service()
+
+    def of_state(self, state):
+        """The Service of the pair that made the session's panels (`state["pair"]`)."""
+        return self((state or {}).get("pair"))
+
+    def is_new(self, image, state, key):
+        """Whether the input box's `image` under pair `key` is another model input than the panels show:
+        another pair, or another picture (False for a file the demo cannot read, and the same picture)."""
+        if state and state.get("pair", key) != key:
+            return True
+        try:
+            size = self(key).size
+        except UserError:
+            return False
+        return is_new_input(image, state, size)
 
 
 def render_panel(row, label):
