@@ -170,23 +170,41 @@ def message_to(box):
 class Newest:
     """The newest render request of each page session: when renders overlap (a typed value committed, then
     Reconstruct clicked, while another runs), an older one's result is dropped instead of overwriting the
-    newer one's. start(request) → ticket; is_newest(ticket)."""
+    newer one's. start(request, stamp) → ticket; is_newest(ticket).
+
+    "Newer" is the order in which the page triggered them (`stamp`: the page's render counter, set in the
+    browser when the event fires — RENDER_STAMP_JS), not the order in which they start on the server: under
+    load, requests sent a few milliseconds apart can reach the queue, or start, in the other order, and an
+    earlier request holding the values from before a change then won over the later one. A request without
+    a stamp (an API call) counts as triggered when it starts."""
 
     def __init__(self, keep=10_000):
         self._lock, self._latest, self._count, self._keep = threading.Lock(), OrderedDict(), itertools.count(), keep
 
-    def start(self, request):
-        ticket = (getattr(request, "session_hash", None) or "api", next(self._count))
+    def start(self, request, stamp=None):
+        session = getattr(request, "session_hash", None) or "api"
         with self._lock:
-            self._latest[ticket[0]] = ticket[1]
-            self._latest.move_to_end(ticket[0])
+            top = self._latest.get(session)
+            given = isinstance(stamp, (int, float)) and not isinstance(stamp, bool) and stamp > 0
+            ticket = (session, (float(stamp) if given else (top[0] if top else 0.0), next(self._count)))
+            if top is None or ticket[1] > top:
+                self._latest[session] = ticket[1]
+            self._latest.move_to_end(session)
             while len(self._latest) > self._keep:  # bounded: the oldest sessions are forgotten
                 self._latest.popitem(last=False)
         return ticket
 
     def is_newest(self, ticket):
         with self._lock:
-            return self._latest.get(ticket[0], ticket[1]) == ticket[1]
+            return self._latest.get(ticket[0], ticket[1]) <= ticket[1]
+
+
+def render_stamp_js(index, count):
+    """The browser side of Newest: before an event of `count` inputs is sent, the input at `index` (a hidden
+    number) gets the page's next render number, so the server knows the order the renders were asked for in
+    (the function is given the inputs' values, then the outputs'; it returns the inputs')."""
+    return ("(...args) => { const a = args.slice(0, %d); window.ginrRenderSeq = (window.ginrRenderSeq || 0) + 1;"
+            " a[%d] = window.ginrRenderSeq; return a; }" % (count, index))
 
 
 def unchanged(components):

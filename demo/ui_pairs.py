@@ -150,7 +150,7 @@ def wire(registry, services, page, parts):
     radio.change(on_choose, [radio, shown], note, queue=False, show_progress="hidden", api_visibility="undocumented").then(
         on_switch, inputs, [*outputs, walk_tab["info"]], show_progress_on=[note], api_visibility="undocumented"
     ).success(wiring["on_input"], wiring["inputs"], wiring["outputs"], show_progress_on=wiring["busy"],
-              api_visibility="undocumented")
+              api_visibility="undocumented", js=wiring["stamped"])
 
 
 def _resolution(res, n):

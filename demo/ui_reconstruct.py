@@ -10,8 +10,8 @@ import gradio as gr
 from . import metrics_view, pair_figures, ui_refine
 from .engine import MAX_SIGMA
 from .service import UserError, check_seed, check_sigma, to_display
-from .ui_common import (DISPLAY_SIDE, Newest, enlarge, guard, message_to, render_panel, status, status_line,
-                        unchanged, whole_number)
+from .ui_common import (DISPLAY_SIDE, Newest, enlarge, guard, message_to, render_panel, render_stamp_js, status,
+                        status_line, unchanged, whole_number)
 
 LP = ("LP tokens are the latent tokens the encoder makes from the image; the decoder reads every "
       "pixel's colour from them by attention")
@@ -170,23 +170,25 @@ def wire(c, services, page):
     components (image, resolution, state, status_box, notes, pair)."""
     image, resolution, state = page["image"], page["resolution"], page["state"]
     outs = outputs(c, page)
-    inputs = [image, resolution, c["sigma"], c["seed"], state, page["pair"]]
+    stamp = gr.Number(0, visible=False, elem_id="render-stamp")  # the order the page asked for renders in (Newest)
+    inputs = [image, resolution, c["sigma"], c["seed"], state, page["pair"], stamp]
+    stamped = render_stamp_js(len(inputs) - 1, len(inputs))
 
     newest = Newest()
 
-    def render(service, args, old_state, progress, request):
-        """reconstruct_values, unless a newer render of this session started meanwhile (its result wins)."""
-        ticket = newest.start(request)
+    def render(service, args, old_state, progress, request, seq=None):
+        """reconstruct_values, unless a render this session asked for later has started (its result wins)."""
+        ticket = newest.start(request, seq)
         values = reconstruct_values(c, page, service, args, old_state, progress)
         return values if newest.is_newest(ticket) else unchanged(outs)
 
     @message_to(c["status"])
-    def on_run(img, res, sig, sd, old_state, key, request: gr.Request, progress=gr.Progress()):
+    def on_run(img, res, sig, sd, old_state, key, seq, request: gr.Request, progress=gr.Progress()):
         """Renders and scores only: the secondary panels are drawn when their section is opened."""
-        return render(services(key), (img, res, sig, sd), old_state, progress, request)
+        return render(services(key), (img, res, sig, sd), old_state, progress, request, seq)
 
     @guard
-    def on_input(img, res, sig, sd, old_state, key, request: gr.Request, progress=gr.Progress()):
+    def on_input(img, res, sig, sd, old_state, key, seq, request: gr.Request, progress=gr.Progress()):
         """A new input, another pair, or the first view: reconstructed at once. A file that cannot be read
         changes nothing (its refusal is the upload's message, beside the image); no image clears every panel."""
         service = services(key)
@@ -199,21 +201,22 @@ def wire(c, services, page):
         except ValueError:  # a refused typed value waits for Reconstruct; the new image is shown
             res, sig, sd = max(128, service.size), 0.0, 0
         try:
-            return render(service, (img, res, sig, sd), old_state, progress, request)
+            return render(service, (img, res, sig, sd), old_state, progress, request, seq)
         except ValueError:
             return cleared_values(c, page, service)
 
     busy = [c["out"]["corrected"]]  # one progress indicator, on the slowest panel
-    first = page["demo"].load(on_input, inputs, outs, api_visibility="undocumented", show_progress_on=busy)
+    first = page["demo"].load(on_input, inputs, outs, api_visibility="undocumented", show_progress_on=busy,
+                              js=stamped)
     run = c["run"].click(on_run, inputs, outs, api_name="run", api_visibility="undocumented", show_progress_on=busy,
-                         cancels=[first])
+                         cancels=[first], js=stamped)
     changed = image.change(on_input, inputs, outs, api_visibility="undocumented", show_progress_on=busy,
-                           trigger_mode="always_last", cancels=[first, run])
+                           trigger_mode="always_last", cancels=[first, run], js=stamped)
     _wire_settings(c, page, inputs, outs, render, services)
     c["run"].click(None, None, None, cancels=[changed], api_visibility="undocumented")  # the newest request wins
     _wire_secondary(c, services, state)
     return {"outputs": outs, "inputs": inputs, "reconstruct_values": reconstruct_values, "on_input": on_input,
-            "busy": busy}
+            "busy": busy, "stamped": stamped}
 
 
 SETTINGS = (("resolution", "check_resolution", "Resolution"), ("sigma", check_sigma, "σ (jitter)"),
@@ -236,7 +239,7 @@ def _wire_settings(c, page, inputs, outs, render, services):
     for i, (name, check, prefix) in enumerate(SETTINGS):
         line = lines[name]
 
-        def on_setting(img, res, sig, sd, old_state, key, shown, request: gr.Request, progress=gr.Progress(), i=i,
+        def on_setting(img, res, sig, sd, old_state, key, seq, shown, request: gr.Request, progress=gr.Progress(), i=i,
                        check=check, line=line, prefix=prefix):
             said = str(shown or "").startswith(status(prefix))  # this box's own refusal is on its line
             service = services(key)
@@ -257,12 +260,13 @@ def _wire_settings(c, page, inputs, outs, render, services):
             same = st and settings_key(size, sigma, seed) == settings_key(st["size"], st["sigma"], st["seed"])
             if img is None or (same and not services.is_new(img, st, key)):
                 return cleared  # nothing to render, or nothing new
-            return {**render(service, (img, size, sigma, seed), old_state, progress, request), **cleared}
+            return {**render(service, (img, size, sigma, seed), old_state, progress, request, seq), **cleared}
 
         handler = message_to(line)(on_setting)
         for trigger in (boxes[name].submit, boxes[name].blur):
             trigger(handler, [*inputs, line], [*outs, page["status_box"]], api_visibility="undocumented",
-                    show_progress_on=[c["out"]["corrected"]], trigger_mode="always_last")
+                    show_progress_on=[c["out"]["corrected"]], trigger_mode="always_last",
+                    js=render_stamp_js(len(inputs) - 1, len(inputs) + 1))
 
 
 def _wire_secondary(c, services, state):

@@ -162,7 +162,7 @@ def test_eight_concurrent_clients(demo_server):
 
 def test_page_run_without_image_says_what_to_do(demo_client):
     """The page's own event answers a user's error in the status box (no pop-up, no error badges)."""
-    outputs = demo_client.predict(None, 64, 0.0, 0, "cifar10", api_name="/run")  # the page's pair choice last
+    outputs = demo_client.predict(None, 64, 0.0, 0, "cifar10", 0, api_name="/run")  # the pair choice, a render stamp
     assert any("No image given" in str(value) for value in outputs)
 
 
