@@ -95,7 +95,7 @@ class PairUnavailable(RuntimeError):
     """A pair that is not offered, or whose weights could not be loaded (the message says why, in words)."""
 
 
-@dataclass
+@dataclass(eq=False)  # a pair is itself: compared by identity
 class Pair:
     """One pair at run time: its sources, and its Service once loaded (`load`, thread-safe, once)."""
     spec: PairSpec
@@ -228,10 +228,11 @@ class Registry:
             raise ValueError("a page needs at least one pair of models")
 
     @classmethod
-    def from_sources(cls, chosen=None, env=None, specs=SPECS, download_timeout=None):
-        """chosen: {pair key: {model name: CLI value or None}}; env: the environment (default os.environ)."""
+    def from_sources(cls, chosen=None, env=None, specs=None, download_timeout=None):
+        """chosen: {pair key: {model name: CLI value or None}}; env: the environment (default os.environ);
+        specs: the pairs (default SPECS)."""
         pairs = []
-        for spec in specs:
+        for spec in specs or SPECS:
             given = (chosen or {}).get(spec.key) or {}
             sources = {name: resolve_source(name, given.get(name), env, env_vars=spec.env_vars, bundled=spec.folder,
                                             flag=spec.flag) for name in NAMES}
