@@ -61,8 +61,11 @@ def build_tab(service):
                                        interactive=False, show_label=False, elem_id="pixel-plot", scale=3, buttons=[])
             c["bias_plot"] = gr.Image(label="Corrected: spatial bias (queries × LP tokens)", format="png",
                                       interactive=False, show_label=False, elem_id="bias-plot", scale=2, buttons=[])
-        c["metrics"] = gr.Markdown(EMPTY, elem_id="metrics")
-        c["figures"] = gr.Markdown("", elem_id="pair-figures")  # the pair's measured figures, beside bicubic's
+        with gr.Row(equal_height=False):  # the scores, and beside them the pair's measured figures (bicubic's too)
+            with gr.Column(scale=2, min_width=300):
+                c["metrics"] = gr.Markdown(EMPTY, elem_id="metrics")
+            with gr.Column(scale=3, min_width=300):
+                c["figures"] = gr.Markdown("", elem_id="pair-figures")
         c["refine"] = ui_refine.build_section(service.size)
         _compare_section(c)
         _on_demand_sections(c, service)
@@ -210,8 +213,11 @@ def wire(c, services, page):
                               js=stamped)
     run = c["run"].click(on_run, inputs, outs, api_name="run", api_visibility="undocumented", show_progress_on=busy,
                          cancels=[first], js=stamped)
+    # No render cancels a Reconstruct click: the image box fires "change" again when its picture has loaded in
+    # the browser (seconds later on a busy server), and a change that cancelled `run` then discarded the click's
+    # render; the newest render wins through `newest` instead (an older one's result is dropped).
     changed = image.change(on_input, inputs, outs, api_visibility="undocumented", show_progress_on=busy,
-                           trigger_mode="always_last", cancels=[first, run], js=stamped)
+                           trigger_mode="always_last", cancels=[first], js=stamped)
     _wire_settings(c, page, inputs, outs, render, services)
     c["run"].click(None, None, None, cancels=[changed], api_visibility="undocumented")  # the newest request wins
     _wire_secondary(c, services, state)
