@@ -142,8 +142,8 @@ class Pair:
             if _has_weights(source) or (how != "bundled" and _REPO_ID.match(source) and not Path(source).exists()):
                 continue
             shown = display_path(source) if how == "bundled" else f"{display_path(source)} ({how})"
-            missing.append(f"no {name} weights at `{shown}`")
-        return "; ".join(missing)
+            missing.append(f"`{shown}`")
+        return f"no weights at {' and '.join(missing)}" if missing else ""
 
     def eval_folder(self):
         """The eval folder beside the corrected weights (weights/eval, weights/photos64/eval), if local."""

@@ -12,8 +12,8 @@ from .images import MAX_FILE_BYTES
 from .pairs import Registry
 from .refine import CancelFlags
 from .service import UserError, check_upload
-from .ui_common import (Services, app_kwargs, guard, refuse_bad_requests, safe_image, status, to_status, unchanged,
-                        whole_number)
+from .ui_common import (Services, app_kwargs, guard, keep_in_view, refuse_bad_requests, safe_image, status, to_status,
+                        unchanged, whole_number)
 
 log = logging.getLogger("demo")
 
@@ -138,7 +138,7 @@ def _input_column(page, first, pairs):
     page["image"] = safe_image(value=default.default_example(), label="Input image", show_label=False,
                                sources=["upload", "clipboard"], height=240, elem_id="input-image",
                                elem_classes=["pixelated"])
-    page["status_box"] = gr.Markdown("", elem_id="status", elem_classes=["status-box"])
+    page["status_box"] = keep_in_view(gr.Markdown("", elem_id="status", elem_classes=["status-box"]))
     page["galleries"] = _examples(page["image"], pairs)  # right under the input, where the label points
     page["resolution"] = whole_number(128, label=resolution_label(first.size), elem_id="resolution")
     page["random"] = gr.Button(default.spec.random_label, elem_id="random")

@@ -213,8 +213,20 @@ def unchanged(components):
 
 
 def status_line(elem_id):
-    """A status line placed beside the control whose refusals it shows (empty: takes no room)."""
-    return gr.Markdown("", elem_id=elem_id, elem_classes=["status-box"])
+    """A status line placed beside the control whose refusals it shows (empty: takes no room); a message in
+    it is scrolled into view (keep_in_view)."""
+    return keep_in_view(gr.Markdown("", elem_id=elem_id, elem_classes=["status-box"]))
+
+
+def keep_in_view(line):
+    """When `line` (a status line with an elem_id) gets a message, the browser scrolls it into view — the least
+    scroll that shows it: a refusal under a control near the bottom of the window is not left below it."""
+    js = ("(text) => { const el = document.getElementById(%r); if (!text || !el) return [];"
+          " const r = el.getBoundingClientRect(), margin = 24;"
+          " if (r.bottom > innerHeight - margin) window.scrollBy(0, r.bottom - innerHeight + margin);"
+          " else if (r.top < margin) window.scrollBy(0, r.top - margin); return []; }" % line.elem_id)
+    line.change(None, line, None, js=js, queue=False, show_progress="hidden", api_visibility="undocumented")
+    return line
 
 
 def request_error(block_fn, err):

@@ -38,7 +38,7 @@ def pair_note(registry, pair):
         lines.append(f"{pair.label}: trained on {pair.spec.trained_on}; "
                      f"{pair_figures.data_line(figures, licence=True)}.")
     for other, why in registry.not_offered():
-        lines.append(f"{other.label} is not offered here ({why}).")
+        lines.append(f"{other.label}: not offered here ({why}).")
     return "  \n".join(f"<small>{line}</small>" for line in lines)
 
 
@@ -46,6 +46,7 @@ def build_choice(registry):
     """The choice (a Radio of the offered pairs) and its note → {"radio", "note"}."""
     default = registry.default
     radio = gr.Radio(registry.choices(), value=default.key, label="Pair of models (every tab follows it)",
+                     container=True,
                      elem_id="pair", interactive=True)
     note = gr.Markdown(pair_note(registry, default), elem_id="pair-note")
     return {"radio": radio, "note": note}

@@ -5,7 +5,7 @@ import gradio as gr
 
 from . import walk
 from .service import UserError, check_upload, load_input
-from .ui_common import enlarge, guard, safe_image, status, to_status, whole_number
+from .ui_common import enlarge, guard, safe_image, status, status_line, to_status, whole_number
 
 STRIP_PANEL = 128  # strip panels smaller than this are shown enlarged by an integer factor
 DEFAULT_TS = ", ".join(f"{t:g}" for t in walk.TS)
@@ -40,7 +40,7 @@ def build_tab(services, page, pairs):
                 ts = gr.Textbox(DEFAULT_TS, label="t values (0 = image A, 1 = image B), comma-separated",
                                 elem_id="walk-t")
                 run = gr.Button("Walk", variant="primary", elem_id="walk-run")
-                walk_status = gr.Markdown("", elem_id="walk-status", elem_classes=["status-box"])
+                walk_status = status_line("walk-status")
                 animation = gr.File(label="Animation (GIF, A → B → A)", elem_id="walk-animation")
         galleries = {}  # pair key → the column of its image-B examples (shown for the chosen pair only)
         for i, p in enumerate(pairs):
