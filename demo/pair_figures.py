@@ -166,11 +166,11 @@ def load(folder, input_size, shown=None):
 
 
 # ---- wording ------------------------------------------------------------------------------------
-def fmt(interval, n=None):
+def fmt(interval, n=None, unit=" dB"):
     """"22.81 [22.04, 23.57] dB" (with its n when it differs from `n`), or "not measured yet"."""
     if not interval:
         return NOT_MEASURED
-    text = f"{interval['mean']:.2f} [{interval['low']:.2f}, {interval['high']:.2f}] dB"
+    text = f"{interval['mean']:.2f} [{interval['low']:.2f}, {interval['high']:.2f}]{unit}"
     if interval.get("n") and interval["n"] != n:
         text += f" (n = {interval['n']:,})"
     return text
@@ -239,11 +239,11 @@ def markdown(figures, pair, output_size=None):
         lines.append(f"- ×{factor:g} (output {output_size} from the {n}×{n} input): {NOT_MEASURED}; "
                      f"measured: " + (", ".join(f"×{f:g}" for f in figures.factors()) or "none"))
     for f in factors:
-        lines += ["", f"×{f:g} (output {round(f * n)} from the {n}×{n} input), PSNR vs the benchmark photo:", "",
+        lines += ["", f"×{f:g} (output {round(f * n)} from the {n}×{n} input), PSNR (dB) vs the benchmark photo:", "",
                   "| set (n) | " + " | ".join(ROWS) + " |", "|---" * (len(ROWS) + 1) + "|"]
         for name, entry in figures.sr_sets(f):
             lines.append(f"| {name} ({entry.get('n') or '?'}) | "
-                         + " | ".join(fmt(entry["rows"].get(row), entry.get("n")) for row in ROWS) + " |")
+                         + " | ".join(fmt(entry["rows"].get(row), entry.get("n"), "") for row in ROWS) + " |")
     if figures.data:
         lines += ["", data_line(figures)]
     return "\n".join(lines)

@@ -36,6 +36,9 @@ CSS = upload_guard.CSS + """
 .input-examples .gallery-item .container { width: 44px !important; height: 44px !important; }
 .input-examples .gallery-item img { width: 100%; height: 100%; object-fit: cover; image-rendering: pixelated; }
 #pair-note p { margin: 2px 0; font-size: 0.9em; }
+#pair-figures table { display: block; overflow-x: auto; font-size: 0.9em; }  /* a wide table scrolls */
+#pair-figures td, #pair-figures th { word-break: normal !important; overflow-wrap: normal !important; hyphens: none; }
+#pair-figures td:first-child { white-space: nowrap; }
 #refine-info { min-height: 3.5em; }  /* the refinement's progress is drawn here, right under the button */
 .model-card table { display: block; overflow-x: auto; max-width: 100%; }  /* a wide table scrolls, not the card */
 .model-card td, .model-card th { word-break: normal !important; overflow-wrap: normal !important; hyphens: none; }

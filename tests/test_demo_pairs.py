@@ -160,7 +160,7 @@ def test_a_figures_file_is_read_and_nothing_is_made_up(tmp_path):
     assert "×4 on benchmark photos: not measured yet" in pair_figures.bicubic_line(figures, 4)
     text = pair_figures.markdown(figures, "Photos · 64×64", 128)
     assert "corrected 25.00 [24.00, 26.00] dB" in text and "n = 12" in text
-    assert "| Set5 (5) | 30.00 [29.00, 31.00] dB | 28.00 [27.00, 29.00] dB | not measured yet | not measured yet |" in text
+    assert "| Set5 (5) | 30.00 [29.00, 31.00] | 28.00 [27.00, 29.00] | not measured yet | not measured yet |" in text
     assert "CC0-1.0" in text and "made in the test suite" in text
     text = pair_figures.markdown(figures, "Photos · 64×64", 192)
     assert "×3 (output 192 from the 64×64 input): not measured yet; measured: ×2" in text
