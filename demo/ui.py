@@ -129,12 +129,6 @@ def build(registry):
     return refuse_bad_requests(demo)
 
 
-def default_example(registry=None):
-    """The image the page opens with (reconstructed on load; the warm-up renders it first): the first pair's."""
-    registry = registry or Registry.from_sources(env={})
-    return registry.default.default_example()
-
-
 def _input_column(page, first, pairs):
     default = pairs[0]
     page["input_label"] = gr.Markdown(input_label(default), elem_id="input-label")
