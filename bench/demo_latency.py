@@ -40,7 +40,7 @@ from demo.zoom import Window
 from demo.weights import load_models
 
 NAMES = ("simplified", "corrected")
-ZOOM_WINDOW = Window(8.0, 8.0, 16.0)  # the centre quarter of the input (the page's default window)
+ZOOM_WINDOW = Window(8.0, 8.0, 16.0, MODEL_SIZE)  # the centre quarter of the 32×32 input (the page's default window)
 
 
 def _image(i):

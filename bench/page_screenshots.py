@@ -7,6 +7,13 @@ Desktop 1400×900: the first view, a clicked pixel with its spatial-bias row, a 
 while it runs and after it; phone 390×844: the first view, the panels, Refine while it runs, a Walk,
 the corrected model card and the claims table. Viewport-sized PNGs (not whole pages), so the files
 stay small.
+
+    python app.py --port 7871 --photos64-simplified DIR --photos64-corrected DIR &
+    python -m bench.page_screenshots http://127.0.0.1:7871/ --prefix issue37_pairs --pairs
+
+--pairs (a server offering the photo pair): desktop 1400×900 only — the CIFAR-10 pair at 256² with its
+measured figures under the scores, the photo pair just chosen (the note, the kept input, the captions), and
+its Zoom tab.
 """
 import argparse
 import tempfile
@@ -89,17 +96,49 @@ def phone(browser, url, prefix):
     page.close()
 
 
+def pairs(browser, url, prefix):
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.set_default_timeout(300_000)
+    page.goto(url, wait_until="load")
+    page.wait_for_selector("#run")
+    page.wait_for_function("() => /dB/.test(document.querySelector('#metrics').innerText)")
+    box = page.locator("#resolution input")
+    box.fill("256")
+    box.press("Enter")
+    page.wait_for_function("() => /Scores at 256×256/.test(document.querySelector('#metrics').innerText)")
+    page.wait_for_timeout(1_500)
+    page.evaluate("document.querySelector('#out-bicubic').scrollIntoView({block: 'start'})")
+    page.evaluate("window.scrollBy(0, -20)")
+    page.screenshot(path=str(OUT / f"{prefix}_cifar_figures.png"))
+    page.evaluate("window.scrollTo(0, 0)")
+    page.locator("#pair").get_by_text("Photos").click()
+    page.wait_for_function("() => /Photos/.test(document.querySelector('#metrics').innerText)")
+    page.wait_for_timeout(2_000)
+    page.screenshot(path=str(OUT / f"{prefix}_photos_chosen.png"))
+    page.get_by_role("tab", name="Zoom").click()
+    page.locator("#zoom-run").click()
+    page.wait_for_function("() => /dB/.test(document.querySelector('#zoom-metrics').innerText)")
+    page.wait_for_timeout(1_500)
+    page.evaluate("document.querySelector('#zoom-help').scrollIntoView({block: 'start'})")
+    page.screenshot(path=str(OUT / f"{prefix}_photos_zoom.png"))
+    page.close()
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("url")
     parser.add_argument("--prefix", default="after")
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--chromium", default="/usr/bin/chromium")
+    parser.add_argument("--pairs", action="store_true", help="the pair choice's screenshots only")
     args = parser.parse_args(argv)
     OUT.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=args.chromium, args=ARGS)
         try:
+            if args.pairs:
+                pairs(browser, args.url, args.prefix)
+                return
             phone(browser, args.url, args.prefix)
             desktop(browser, args.url, args.prefix, args.steps)
         finally:

@@ -17,8 +17,8 @@ def _to_array(fig):
     return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
 
 
-def psnr_sigma_plot(sigmas, curves, name=""):
-    """curves: {model name: [PSNR per σ]} → image."""
+def psnr_sigma_plot(sigmas, curves, size, name=""):
+    """curves: {model name: [PSNR per σ]} at the size×size input → image."""
     fig = _figure(5.0, 3.2)
     ax = fig.add_subplot()
     styles = {"simplified": ("tab:orange", "o"), "corrected": ("tab:blue", "s")}
@@ -26,7 +26,7 @@ def psnr_sigma_plot(sigmas, curves, name=""):
         color, marker = styles.get(model, (None, "o"))
         ax.plot(sigmas, values, marker=marker, color=color, label=model)
     ax.set_xlabel("query jitter σ")
-    ax.set_ylabel("PSNR at 32×32 vs input (dB)")
+    ax.set_ylabel(f"PSNR at {size}×{size} vs input (dB)")
     ax.set_title(f"Jitter robustness{(' — ' + name) if name else ''}", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend()
@@ -34,7 +34,7 @@ def psnr_sigma_plot(sigmas, curves, name=""):
 
 
 def bias_heatmap(bias, marker_query=None):
-    """The corrected decoder's spatial bias: queries (32×32 raster) × LP tokens → image."""
+    """The corrected decoder's spatial bias: queries (the input's N×N raster) × LP tokens → image."""
     fig = _figure(5.0, 3.6)
     ax = fig.add_subplot()
     im = ax.imshow(bias, aspect="auto", cmap="magma", interpolation="nearest")
@@ -122,8 +122,8 @@ def token_bias_centre(token, num_lp, patch_grid):
     return (row + 0.5) / patch_grid, (col + 0.5) / patch_grid
 
 
-def refine_curve_plot(histories, kept=None):
-    """histories: {model name: [PSNR at the 32×32 pixel centres per refinement step]}; kept: {model name:
+def refine_curve_plot(histories, kept, size):
+    """histories: {model name: [PSNR at the size×size pixel centres per refinement step]}; kept: {model name:
     the step whose latents are kept} (marked; None: the last) → image."""
     fig = _figure(5.0, 3.0)
     ax = fig.add_subplot()
@@ -135,7 +135,7 @@ def refine_curve_plot(histories, kept=None):
                 label=f"{model}: kept step {step}, {values[step]:.2f} dB")
         ax.plot([step], [values[step]], "o", color=styles.get(model), markersize=5)
     ax.set_xlabel("refinement step (0 = one encoder pass)")
-    ax.set_ylabel("PSNR, 32×32 pixel centres vs input (dB)", fontsize=8)
+    ax.set_ylabel(f"PSNR, {size}×{size} pixel centres vs input (dB)", fontsize=8)
     ax.set_title("Refinement: PSNR per step, this image", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)

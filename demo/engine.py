@@ -1,4 +1,7 @@
-"""Runs both models for the page: cached latents, chunked renders, attention read-outs.
+"""Runs one pair of models for the page: cached latents, chunked renders, attention read-outs.
+
+Both models of a pair take the same input size, `Engine.size` (their config's `image_size`); an input
+of another size is refused with a message naming both sizes.
 
 Only the public lainr API is used (encode, chunked decode, decode_with_attention, query_grid,
 window_grid). Latents are cached per input (content hash), renders per (input, size, σ, seed),
@@ -14,7 +17,7 @@ from einops import rearrange
 
 from lainr import pixel_centres, window_grid
 
-from .images import MODEL_SIZE, to_array, to_tensor
+from .images import to_array, to_tensor
 
 MAX_SIZE = 512
 MAX_SIGMA = 0.05
@@ -66,12 +69,22 @@ class LRU:
         return self._bytes
 
 
+def input_size(models):
+    """The input side both models of a pair take (config.image_size) → int; ValueError when they differ."""
+    sizes = {name: int(lm.model.config.image_size) for name, lm in models.items()}
+    if len(set(sizes.values())) != 1:
+        raise ValueError("the two models of a pair must take one input size; got "
+                         + ", ".join(f"{name} {s}×{s}" for name, s in sizes.items()))
+    return next(iter(sizes.values()))
+
+
 class Engine:
-    """Both models plus caches. `models` maps name → LoadedModel (see demo.weights)."""
+    """Both models of a pair plus caches. `models` maps name → LoadedModel (see demo.weights)."""
 
     def __init__(self, models, *, chunk=CHUNK):
         self.models = models
         self.chunk = chunk
+        self.size = input_size(models)  # the side of the model input, e.g. 32 (CIFAR-10) or 64 (photos)
         for lm in models.values():  # inference only: decode through the folded copy (lainr's fuse())
             if hasattr(lm.model, "fuse"):
                 lm.model.fuse()
@@ -89,10 +102,18 @@ class Engine:
     def num_lp(self, name):
         return self.model(name).config.num_lp
 
+    def check_input(self, prepared):
+        """A model input of this pair's size, else ValueError naming both sizes."""
+        h, w = prepared.model_input.shape[:2]
+        if (h, w) != (self.size, self.size):
+            raise ValueError(f"this pair's models take {self.size}×{self.size} inputs; the input is {h}×{w} "
+                             f"(prepare it with size={self.size})")
+
     # ---- encode / render ---------------------------------------------------------------------
     def latents(self, name, prepared):
         if prepared.latents is not None:  # substituted (refined) latents: nothing to encode
             return prepared.latents[name]
+        self.check_input(prepared)
         key = (name, prepared.key)
         cached = self._latents.get(key)
         if cached is None:
@@ -150,16 +171,16 @@ class Engine:
         return cached
 
     def psnr_vs_sigma(self, name, prepared, sigmas, seed=0):
-        """PSNR (dB) of the 32×32 reconstruction against the model input, per σ.
+        """PSNR (dB) of the reconstruction at the input size N against the model input, per σ.
 
-        The jittered grids are the ones `render(…, 32, σ, seed)` uses; all σ decode in one call.
+        The jittered grids are the ones `render(…, N, σ, seed)` uses; all σ decode in one call.
         """
         model = self.model(name)
         latents = self.latents(name, prepared)
-        grids = [model.query_grid(1, MODEL_SIZE, sigma=float(s), generator=torch.Generator().manual_seed(int(seed)))
+        grids = [model.query_grid(1, self.size, sigma=float(s), generator=torch.Generator().manual_seed(int(seed)))
                  for s in sigmas]
         with torch.inference_mode():
-            rgb = model.decode(latents, torch.cat(grids, dim=1)).clamp(0, 1)  # (1, S·1024, 3)
+            rgb = model.decode(latents, torch.cat(grids, dim=1)).clamp(0, 1)  # (1, S·N², 3)
         target = torch.from_numpy(prepared.model_input).reshape(1, -1, 3)
         mse = (rgb.reshape(len(sigmas), -1, 3) - target).pow(2).flatten(1).mean(dim=1)
         return [float(v) for v in -10.0 * torch.log10(mse.clamp_min(1e-10))]
@@ -181,8 +202,10 @@ class Engine:
             result["bias"], result["content"] = bias.numpy(), content.numpy()
         return result
 
-    def bias_matrix(self, name, grid=MODEL_SIZE):
-        """The corrected decoder's spatial bias for a grid×grid raster of queries → (grid², m), or None."""
+    def bias_matrix(self, name, grid=None):
+        """The corrected decoder's spatial bias for a grid×grid raster of queries (default: the input
+        size) → (grid², m), or None."""
+        grid = self.size if grid is None else grid
         decoder = self.model(name).decoder
         if not hasattr(decoder, "bias"):
             return None
@@ -199,26 +222,27 @@ class Engine:
 
 
 def bicubic(prepared, size):
-    """Bicubic up-sampling of the 32×32 input (align_corners=False, as the pixel-centre grid)."""
+    """Bicubic up-sampling of the N×N model input (align_corners=False, as the pixel-centre grid)."""
     t = torch.nn.functional.interpolate(to_tensor(prepared.model_input), size=(size, size), mode="bicubic",
                                         align_corners=False)
     return to_array(t.clamp(0, 1))
 
 
 def nearest(prepared, size):
-    """The 32×32 input enlarged by nearest neighbour (what the models see, shown big)."""
+    """The N×N model input enlarged by nearest neighbour (what the models see, shown big)."""
     t = torch.nn.functional.interpolate(to_tensor(prepared.model_input), size=(size, size), mode="nearest")
     return to_array(t)
 
 
-def warm_up(engine, sizes=(32, 256), example=None, first_size=128):
+def warm_up(engine, sizes=None, example=None, first_size=128):
     """Throw-away renders per model: the first decode at a new size pays allocator set-up (seconds), and
     the first refinement step seconds of autograd set-up. Then `example` (the page's first view) is
-    rendered at `first_size`, so the first visitor's page is filled from the cache."""
+    rendered at `first_size`, so the first visitor's page is filled from the cache. `sizes`: default the
+    input size and 256."""
     from .images import Prepared, prepare, to_tensor
 
-    blank = Prepared(model_input=np.full((MODEL_SIZE, MODEL_SIZE, 3), 0.5, dtype=np.float32))
-    for size in sizes:
+    blank = Prepared(model_input=np.full((engine.size, engine.size, 3), 0.5, dtype=np.float32))
+    for size in sizes or (engine.size, 256):
         for name in engine.models:
             engine.render(name, blank, size)
     for name in engine.models:
@@ -226,7 +250,7 @@ def warm_up(engine, sizes=(32, 256), example=None, first_size=128):
             engine.model(name).fit_latents(to_tensor(blank.model_input), steps=2)
     engine.clear()
     if example is not None:
-        prepared = prepare(example)
+        prepared = prepare(example, size=engine.size)
         for name in engine.models:
             engine.render(name, prepared, first_size)
     from .memory import trim

@@ -1,4 +1,7 @@
-"""Input sanitising: any user file → a 32×32 model input (+ the full-resolution reference, if any).
+"""Input sanitising: any user file → an N×N model input (+ the full-resolution reference, if any).
+
+N is the input size of the pair of models that will see it (their config's `image_size`): every page
+path passes its pair's size; `MODEL_SIZE`, the CIFAR-10 pair's 32, is only the default of `prepare`.
 
 Everything a user can upload ends here: huge images and decompression bombs, tiny ones,
 grayscale, RGBA / palette with transparency, 16-bit, CMYK, EXIF-rotated, animated, truncated
@@ -16,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
-MODEL_SIZE = 32  # the encoders take 32×32 RGB
+MODEL_SIZE = 32  # the CIFAR-10 pair's input side: prepare()'s default only (the page passes its pair's size)
 MAX_PIXELS = 20_000_000  # refuse anything larger (decompression bombs included)
 MAX_FILE_BYTES = 10 * 1024 * 1024  # also enforced by launch(max_file_size=...)
 WORK_SIDE = 1024  # larger photos are box-reduced to about this first
@@ -148,18 +151,23 @@ def to_uint8(array):
 class Prepared:
     """A sanitised input.
 
-    model_input: (32, 32, 3) float32 in [0, 1]: what both encoders see.
-    source: (S, S, 3) float32 square photo when the upload was larger than 32×32 (else None);
+    model_input: (N, N, 3) float32 in [0, 1]: what both encoders see (N: the pair's input size).
+    source: (S, S, 3) float32 square photo when the upload was larger than N×N (else None);
       the reference for super-resolution at output sizes up to S.
     """
     model_input: np.ndarray
     source: np.ndarray = None
     notes: list = field(default_factory=list)
-    original_size: tuple = (MODEL_SIZE, MODEL_SIZE)  # (width, height) as uploaded
+    original_size: tuple = None  # (width, height) as uploaded
     name: str = ""
     _refs: dict = field(default_factory=dict, repr=False)
     latents: dict = None  # {model name: (1, m, d) tensor} to decode instead of the encoder's (refined ones)
     tag: str = ""  # names those latents in the cache keys (unique per refinement)
+
+    @property
+    def size(self):
+        """The side of the model input (the pair's input size)."""
+        return int(self.model_input.shape[0])
 
     @property
     def content_key(self):
@@ -188,8 +196,8 @@ class Prepared:
         return self._refs[size]
 
 
-def prepare(obj, name=None):
-    """A file path, PIL image or (H, W[, C]) array → Prepared. Raises InputError."""
+def prepare(obj, name=None, size=MODEL_SIZE):
+    """A file path, PIL image or (H, W[, C]) array → Prepared with a size×size model input. Raises InputError."""
     notes = []
     if obj is None or (isinstance(obj, str) and not obj.strip()):
         raise InputError("No image given: pick an example, upload an image, or press “Random test image”.")
@@ -220,17 +228,17 @@ def prepare(obj, name=None):
     if side > 2 * WORK_SIDE:  # exact box averaging by an integer factor keeps memory small
         im = im.reduce(side // WORK_SIDE)
     rgb = _to_rgb_array(im, notes)
-    if side == MODEL_SIZE:
+    if side == size:
         return Prepared(model_input=rgb, notes=notes, original_size=(w, h), name=name or "")
-    if side < MODEL_SIZE:
-        notes.append(f"smaller than {MODEL_SIZE}×{MODEL_SIZE}: enlarged (bicubic) to {MODEL_SIZE}×{MODEL_SIZE} "
+    if side < size:
+        notes.append(f"smaller than {size}×{size}: enlarged (bicubic) to {size}×{size} "
                      "before encoding; scores are against that enlarged input")
-        up = F.interpolate(to_tensor(rgb), size=(MODEL_SIZE, MODEL_SIZE), mode="bicubic", align_corners=False)
+        up = F.interpolate(to_tensor(rgb), size=(size, size), mode="bicubic", align_corners=False)
         return Prepared(model_input=to_array(up.clamp(0, 1)), notes=notes, original_size=(w, h), name=name or "")
-    notes.append(f"photo: area-downsampled to {MODEL_SIZE}×{MODEL_SIZE} for the models; the photo itself "
+    notes.append(f"photo: area-downsampled to {size}×{size} for the models; the photo itself "
                  "is the reference at larger output sizes")
     source = area_resize(rgb, MAX_REFERENCE) if side > MAX_REFERENCE else rgb  # bounded per-session memory
-    return Prepared(model_input=area_resize(rgb, MODEL_SIZE), source=source, notes=notes, original_size=(w, h),
+    return Prepared(model_input=area_resize(rgb, size), source=source, notes=notes, original_size=(w, h),
                     name=name or "")
 
 
@@ -270,4 +278,5 @@ def cifar_examples():
 
 
 def photo_examples():
+    """The shipped sample photos, 256×256 (sorted paths)."""
     return sorted(str(p) for p in (ASSETS / "photos").glob("*.png"))

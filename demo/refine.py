@@ -42,6 +42,7 @@ class Refined:
     wall: float = None  # seconds the refinement took in all (the models run at once)
     tag: str = field(default_factory=lambda: "refined-" + uuid.uuid4().hex[:12])
     origins: dict = None  # name → Run: the run each model's latents come from (None: this record's own)
+    input_size: int = None  # the side of the image refined (its pixel centres are what is fitted)
 
     def run_of(self, name):
         """The run `name`'s latents come from → Run (steps asked, cancelled, wall seconds)."""
@@ -103,7 +104,7 @@ def keep_better(new, old):
     pick = {name: (old if name in better else new) for name in NAMES}
     return Refined(new.key, new.steps, {n: pick[n].latents[n] for n in NAMES}, {n: pick[n].psnr[n] for n in NAMES},
                    {n: pick[n].seconds[n] for n in NAMES}, True, {n: pick[n].best_step(n) for n in NAMES}, better,
-                   wall=new.wall, origins={n: pick[n].run_of(n) for n in NAMES})
+                   wall=new.wall, origins={n: pick[n].run_of(n) for n in NAMES}, input_size=new.input_size)
 
 
 class CancelFlags:
@@ -205,4 +206,5 @@ def run(engine, prepared, steps, progress=None, stop=None):
     return Refined(prepared.content_key, steps, {n: results[n].best_latents for n in NAMES},
                    {n: [float(v) for v in results[n].psnr[:, 0]] for n in NAMES},
                    {n: results[n].seconds for n in NAMES}, any(results[n].stopped == "callback" for n in NAMES),
-                   {n: int(results[n].best_step[0]) for n in NAMES}, wall=time.perf_counter() - began)
+                   {n: int(results[n].best_step[0]) for n in NAMES}, wall=time.perf_counter() - began,
+                   input_size=prepared.size)

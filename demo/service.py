@@ -1,4 +1,7 @@
-"""What each page event does, independent of the layout: validate, run the engine, format."""
+"""What each page event does, independent of the layout: validate, run the engine, format.
+
+One Service per pair of models (its Engine); every size it checks or prepares for is that pair's
+input size (`engine.size`)."""
 import logging
 import math
 import random
@@ -39,10 +42,11 @@ def _number(value, what):
     return number
 
 
-def check_resolution(value):
+def check_resolution(value, low=MODEL_SIZE):
+    """An output side from `low` (the pair's input size) to MAX_SIZE."""
     size = _number(value, "Resolution")
-    if size != int(size) or not MODEL_SIZE <= size <= MAX_SIZE:
-        raise UserError(f"Resolution must be a whole number of pixels from {MODEL_SIZE} to {MAX_SIZE}; "
+    if size != int(size) or not low <= size <= MAX_SIZE:
+        raise UserError(f"Resolution must be a whole number of pixels from {low} to {MAX_SIZE}; "
                         f"got {value!r}.")
     return int(size)
 
@@ -59,16 +63,17 @@ def check_seed(value):
     return int(abs(seed)) % (MAX_SEED + 1)
 
 
-def check_window(y, x, size):
-    """Corner (y, x) and side in input pixels (real numbers) → zoom.Window inside the 32×32 input."""
+def check_window(y, x, size, input_size):
+    """Corner (y, x) and side in input pixels (real numbers) → zoom.Window inside the input_size² input."""
+    n = int(input_size)
     y, x, size = _number(y, "Window y"), _number(x, "Window x"), _number(size, "Window size")
-    if not zoom.MIN_WINDOW <= size <= MODEL_SIZE:
-        raise UserError(f"Window size must be from {zoom.MIN_WINDOW:g} to {MODEL_SIZE} input pixels; got {size:g}.")
+    if not zoom.MIN_WINDOW <= size <= n:
+        raise UserError(f"Window size must be from {zoom.MIN_WINDOW:g} to {n} input pixels; got {size:g}.")
     eps = 1e-6
-    if y < -eps or x < -eps or y + size > MODEL_SIZE + eps or x + size > MODEL_SIZE + eps:
-        raise UserError(f"The window (y={y:g}, x={x:g}, size {size:g}) reaches outside the {MODEL_SIZE}×{MODEL_SIZE} "
-                        f"input: y and x must be at least 0, and y + size and x + size at most {MODEL_SIZE}.")
-    return zoom.Window(min(max(y, 0.0), MODEL_SIZE - size), min(max(x, 0.0), MODEL_SIZE - size), size)
+    if y < -eps or x < -eps or y + size > n + eps or x + size > n + eps:
+        raise UserError(f"The window (y={y:g}, x={x:g}, size {size:g}) reaches outside the {n}×{n} "
+                        f"input: y and x must be at least 0, and y + size and x + size at most {n}.")
+    return zoom.Window(min(max(y, 0.0), n - size), min(max(x, 0.0), n - size), size, n)
 
 
 def check_steps(value):
@@ -93,9 +98,10 @@ def check_ts(value):
     return ts
 
 
-def load_input(image, which=""):
+def load_input(image, which="", size=MODEL_SIZE):
+    """The image prepared for a size×size model input; a file the demo cannot use is a UserError."""
     try:
-        return prepare(image)
+        return prepare(image, size=size)
     except InputError as err:
         raise UserError(f"{which}: {err}" if which else str(err)) from None
 
@@ -114,16 +120,19 @@ def check_upload(path, directory, which=""):
     return cropped, "the models see its first frame / centre square, shown here"
 
 
-def is_new_input(image, state):
-    """Whether `image` (the input box's file) is another picture than the one the page shows: False for
-    a file the demo cannot read (its upload is refused, the page stays) and for the same picture again."""
+def is_new_input(image, state, size=None):
+    """Whether `image` (the input box's file), prepared for a size×size input (default: the size of the
+    picture shown), is another model input than the one the page shows — another picture, or the same one
+    for another pair's size. False for a file the demo cannot read (its upload is refused, the page stays)
+    and for the same picture again."""
     if image is None:
         return True
+    shown = (state or {}).get("prepared")
+    size = size or (shown.size if shown is not None else MODEL_SIZE)
     try:
-        prepared = load_input(image)
+        prepared = load_input(image, size=size)
     except UserError:
         return False
-    shown = (state or {}).get("prepared")
     return shown is None or shown.content_key != prepared.content_key
 
 
@@ -136,8 +145,26 @@ def apply_refined(prepared, refined):
 
 # ---- events -----------------------------------------------------------------------------------
 class Service:
-    def __init__(self, engine):
+    """The page's events for one pair: `engine` (demo.engine.Engine); `pair`, the pair's label as the page
+    names it (default: its input size, e.g. "32×32"); `figures`, its measured figures (demo.pair_figures)."""
+
+    def __init__(self, engine, pair=None, figures=None, key=None):
+        from .pair_figures import Figures
+
         self.engine = engine
+        self.size = engine.size
+        self.pair = pair or f"{self.size}×{self.size}"
+        self.figures = figures if figures is not None else Figures(self.size)
+        self.key = key  # the page's name of the pair (demo.pairs), kept in a session's state
+
+    def check_resolution(self, value):
+        return check_resolution(value, self.size)
+
+    def check_window(self, y, x, size):
+        return check_window(y, x, size, self.size)
+
+    def load_input(self, image, which=""):
+        return load_input(image, which, self.size)
 
     def _renders(self, prepared, size, sigma, seed, progress):
         out = {}
@@ -151,8 +178,8 @@ class Service:
         """→ (prepared, {row: image}, metrics dict). With `refined` (demo.refine.Refined) belonging to
         this image, the rows "<model>_refined" (its latents, unjittered) and its record are added."""
         progress = no_progress if progress is None else progress
-        size, sigma, seed = check_resolution(resolution), check_sigma(sigma), check_seed(seed)
-        prepared = load_input(image)
+        size, sigma, seed = self.check_resolution(resolution), check_sigma(sigma), check_seed(seed)
+        prepared = self.load_input(image)
         progress(0.05, "encoding")
         renders = self._renders(prepared, size, sigma, seed, progress)
         images = {"nearest": nearest(prepared, size), "bicubic": bicubic(prepared, size), **renders}
@@ -161,7 +188,7 @@ class Service:
             tuned = apply_refined(prepared, refined)
             for name in ("simplified", "corrected"):
                 images[f"{name}_refined"] = self.engine.render(name, tuned, size)
-        metrics = metrics_view.compute(prepared, size, images)
+        metrics = metrics_view.compute(prepared, size, images, self.pair)
         metrics.update(sigma=sigma, seed=seed, input_notes=list(prepared.notes),
                        models={name: lm.as_dict() for name, lm in self.engine.models.items()})
         if refined is not None:
@@ -172,7 +199,7 @@ class Service:
         """Validate and refine both models' latents for the image → (prepared, Refined). A diverging
         refinement is a UserError (the one-pass result stays)."""
         steps = check_steps(steps)
-        prepared = load_input(image)
+        prepared = self.load_input(image)
         try:
             return prepared, refine.run(self.engine, prepared, steps, progress, stop)
         except ValueError as err:  # the library's RefineDiverged, or a refusal of its inputs
@@ -182,11 +209,11 @@ class Service:
         """→ (prepared, window, {row: (n, n, 3) image}, metrics dict) for the window at n×n; the models
         decode `refined` latents (demo.refine.Refined) when they belong to this image."""
         progress = no_progress if progress is None else progress
-        n, window = check_resolution(resolution), check_window(y, x, size)
-        prepared = apply_refined(load_input(image), refined)
+        n, window = self.check_resolution(resolution), self.check_window(y, x, size)
+        prepared = apply_refined(self.load_input(image), refined)
         progress(0.05, "encoding")
         images = zoom.render(self.engine, prepared, window, n, progress)
-        metrics = zoom.compute(prepared, window, n, images)
+        metrics = zoom.compute(prepared, window, n, images, self.pair)
         metrics.update(input_notes=list(prepared.notes), latents=latents_used(prepared, refined),
                        models={name: lm.as_dict() for name, lm in self.engine.models.items()})
         return prepared, window, images, metrics
@@ -194,29 +221,30 @@ class Service:
     def interpolate(self, image_a, image_b, resolution, ts=None, progress=None, refined=None):
         """→ ({row: [frame per t]}, info dict) for the walk from image A to image B (image A's refined
         latents when `refined` belongs to it)."""
-        n, ts = check_resolution(resolution), check_ts(ts)
-        first = apply_refined(load_input(image_a, "Image A"), refined)
-        second = load_input(image_b, "Image B")
+        n, ts = self.check_resolution(resolution), check_ts(ts)
+        first = apply_refined(self.load_input(image_a, "Image A"), refined)
+        second = self.load_input(image_b, "Image B")
         rows = walk.frames(self.engine, first, second, ts, n, progress)
-        info = {"resolution": n, "t": list(ts), "rows": list(walk.ROWS), "latents_a": latents_used(first, refined),
+        info = {"resolution": n, "input_size": self.size, "pair": self.pair, "t": list(ts), "rows": list(walk.ROWS),
+                "latents_a": latents_used(first, refined),
                 "notes": {"A": list(first.notes), "B": list(second.notes)}}
         return rows, info
 
     def refine(self, image, steps, resolution, progress=None, stop=None):
         """The API: refine both models' latents → (prepared, Refined, {row: image}, metrics dict); the
         rows are the one-pass ones and "<model>_refined", all at resolution×resolution, unjittered."""
-        check_steps(steps), check_resolution(resolution)  # both refused before any work
+        check_steps(steps), self.check_resolution(resolution)  # both refused before any work
         prepared, refined = self.refine_latents(image, steps, progress, stop)
         return (prepared, refined, *self.reconstruct(image, resolution, 0.0, 0, refined=refined)[1:])
 
     def sigma_curve(self, prepared, seed):
         curves = {name: self.engine.psnr_vs_sigma(name, prepared, SIGMA_SWEEP, seed)
                   for name in ("simplified", "corrected")}
-        return curves, attention_view.psnr_sigma_plot(list(SIGMA_SWEEP), curves)
+        return curves, attention_view.psnr_sigma_plot(list(SIGMA_SWEEP), curves, self.size, self.pair)
 
     def bias_grid(self):
-        """The side of the query raster the spatial-bias map is drawn on: the corrected model's input size."""
-        return int(getattr(self.engine.model("corrected").config, "image_size", MODEL_SIZE))
+        """The side of the query raster the spatial-bias map is drawn on: the pair's input size."""
+        return self.size
 
     def bias_plot(self, marker_query=None):
         bias = self.engine.bias_matrix("corrected", self.bias_grid())
@@ -271,15 +299,16 @@ class Service:
 
         rng = np.random.default_rng(0)
         path = Path(directory) / "warm-up-photo.jpg"
-        side = size + MODEL_SIZE  # a photo larger than the output: the reference path, as a real photo takes
-        Image.fromarray(rng.integers(0, 256, (side, side + MODEL_SIZE, 3), dtype=np.uint8)).save(path, quality=90)
+        side = size + self.size  # a photo larger than the output: the reference path, as a real photo takes
+        Image.fromarray(rng.integers(0, 256, (side, side + self.size, 3), dtype=np.uint8)).save(path, quality=90)
         shown, _ = check_upload(path, directory)
         self.reconstruct(shown, size, 0.0, 0)
         return shown
 
     @staticmethod
-    def random_example(rng=random):
-        return rng.choice(cifar_examples())
+    def random_example(rng=random, examples=None):
+        """A shipped example at random (default: the CIFAR-10 test images)."""
+        return rng.choice(list(examples or cifar_examples()))
 
 
 def latents_used(prepared, refined):

@@ -11,11 +11,45 @@ import gradio as gr
 import numpy as np
 
 from .memory import TRIMMER
-from .service import UserError
+from .pairs import PairUnavailable
+from .service import UserError, is_new_input
 from .upload_image import UploadImage
 
 log = logging.getLogger("demo")
 DISPLAY_SIDE = 256  # renders smaller than this are shown enlarged by an integer factor
+
+
+class Services:
+    """The Service of each pair of the page (a demo.pairs.Registry), by the value of the page's pair choice:
+    `services(key)` loads the pair on first use; a pair that is not there is a UserError."""
+
+    def __init__(self, registry):
+        self.registry = registry
+
+    def __call__(self, key=None):
+        try:
+            return self.registry.service(key)
+        except PairUnavailable as err:
+            raise UserError(str(err)) from None
+
+    @property
+    def default(self):
+        return self.registry.service()
+
+    def of_state(self, state):
+        """The Service of the pair that made the session's panels (`state["pair"]`)."""
+        return self((state or {}).get("pair"))
+
+    def is_new(self, image, state, key):
+        """Whether the input box's `image` under pair `key` is another model input than the panels show:
+        another pair, or another picture (False for a file the demo cannot read, and the same picture)."""
+        if state and state.get("pair", key) != key:
+            return True
+        try:
+            size = self(key).size
+        except UserError:
+            return False
+        return is_new_input(image, state, size)
 
 
 def render_panel(row, label):
@@ -136,23 +170,41 @@ def message_to(box):
 class Newest:
     """The newest render request of each page session: when renders overlap (a typed value committed, then
     Reconstruct clicked, while another runs), an older one's result is dropped instead of overwriting the
-    newer one's. start(request) → ticket; is_newest(ticket)."""
+    newer one's. start(request, stamp) → ticket; is_newest(ticket).
+
+    "Newer" is the order in which the page triggered them (`stamp`: the page's render counter, set in the
+    browser when the event fires — RENDER_STAMP_JS), not the order in which they start on the server: under
+    load, requests sent a few milliseconds apart can reach the queue, or start, in the other order, and an
+    earlier request holding the values from before a change then won over the later one. A request without
+    a stamp (an API call) counts as triggered when it starts."""
 
     def __init__(self, keep=10_000):
         self._lock, self._latest, self._count, self._keep = threading.Lock(), OrderedDict(), itertools.count(), keep
 
-    def start(self, request):
-        ticket = (getattr(request, "session_hash", None) or "api", next(self._count))
+    def start(self, request, stamp=None):
+        session = getattr(request, "session_hash", None) or "api"
         with self._lock:
-            self._latest[ticket[0]] = ticket[1]
-            self._latest.move_to_end(ticket[0])
+            top = self._latest.get(session)
+            given = isinstance(stamp, (int, float)) and not isinstance(stamp, bool) and stamp > 0
+            ticket = (session, (float(stamp) if given else (top[0] if top else 0.0), next(self._count)))
+            if top is None or ticket[1] > top:
+                self._latest[session] = ticket[1]
+            self._latest.move_to_end(session)
             while len(self._latest) > self._keep:  # bounded: the oldest sessions are forgotten
                 self._latest.popitem(last=False)
         return ticket
 
     def is_newest(self, ticket):
         with self._lock:
-            return self._latest.get(ticket[0], ticket[1]) == ticket[1]
+            return self._latest.get(ticket[0], ticket[1]) <= ticket[1]
+
+
+def render_stamp_js(index, count):
+    """The browser side of Newest: before an event of `count` inputs is sent, the input at `index` (a hidden
+    number) gets the page's next render number, so the server knows the order the renders were asked for in
+    (the function is given the inputs' values, then the outputs'; it returns the inputs')."""
+    return ("(...args) => { const a = args.slice(0, %d); window.ginrRenderSeq = (window.ginrRenderSeq || 0) + 1;"
+            " a[%d] = window.ginrRenderSeq; return a; }" % (count, index))
 
 
 def unchanged(components):
@@ -161,8 +213,20 @@ def unchanged(components):
 
 
 def status_line(elem_id):
-    """A status line placed beside the control whose refusals it shows (empty: takes no room)."""
-    return gr.Markdown("", elem_id=elem_id, elem_classes=["status-box"])
+    """A status line placed beside the control whose refusals it shows (empty: takes no room); a message in
+    it is scrolled into view (keep_in_view)."""
+    return keep_in_view(gr.Markdown("", elem_id=elem_id, elem_classes=["status-box"]))
+
+
+def keep_in_view(line):
+    """When `line` (a status line with an elem_id) gets a message, the browser scrolls it into view — the least
+    scroll that shows it: a refusal under a control near the bottom of the window is not left below it."""
+    js = ("(text) => { const el = document.getElementById(%r); if (!text || !el) return [];"
+          " const r = el.getBoundingClientRect(), margin = 24;"
+          " if (r.bottom > innerHeight - margin) window.scrollBy(0, r.bottom - innerHeight + margin);"
+          " else if (r.top < margin) window.scrollBy(0, r.top - margin); return []; }" % line.elem_id)
+    line.change(None, line, None, js=js, queue=False, show_progress="hidden", api_visibility="undocumented")
+    return line
 
 
 def request_error(block_fn, err):

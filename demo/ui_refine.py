@@ -3,25 +3,35 @@ models' latents for the current image, both at once, with one progress indicator
 import gradio as gr
 
 from . import attention_view, metrics_view, refine
-from .service import check_resolution, check_seed, check_sigma, check_steps, is_new_input, to_display
+from .service import check_seed, check_sigma, check_steps, to_display
 from .ui_common import (enlarge, guard, message_to, render_panel, safe_image, status, status_line,
                         unchanged, whole_number)
 
-HELP = f"""**Refine** fits each model's latent tokens to *this* image by gradient steps on the 32×32
+HELP = """**Refine** fits each model's latent tokens to *this* image by gradient steps on the {n}×{n}
 pixel centres (the decoder stays frozen), starting from the one encoder pass above; both models
 refine at once. It shows how far one pass is from the best code the decoder can use. Each model
 keeps its **best step** (highest PSNR at the pixel centres), not necessarily its last. Zoom and
-Walk then decode the refined latents of this image (they say so). 0–{refine.MAX_STEPS:,} steps;
+Walk then decode the refined latents of this image (they say so). 0–{steps:,} steps;
 Cancel keeps what is done, and never replaces a better earlier refinement of this image."""
-REFERENCES = ("The curve scores the 32×32 reconstruction at the pixel centres against the input; the "
+REFERENCES = ("The curve scores the {n}×{n} reconstruction at the pixel centres against the input; the "
               "captions and the table score the render at the output resolution against their reference.")
 
 
-def build_section():
-    """Layout (call inside the Reconstruct tab) → dict of components."""
+def help_text(size):
+    """HELP for a pair whose input is size×size."""
+    return HELP.format(n=size, steps=refine.MAX_STEPS)
+
+
+def references(refined):
+    n = refined.input_size
+    return REFERENCES.format(n=n) if n else REFERENCES.replace("{n}×{n} ", "")
+
+
+def build_section(size):
+    """Layout (call inside the Reconstruct tab; size: the first pair's input side) → dict of components."""
     c = {}
     with gr.Accordion("Refine: fit this image's latents", open=True, elem_id="refine-box"):
-        gr.Markdown(HELP)
+        c["help"] = gr.Markdown(help_text(size), elem_id="refine-help")
         with gr.Row(equal_height=True):
             c["steps"] = whole_number(refine.DEFAULT_STEPS, label=f"Refinement steps (0–{refine.MAX_STEPS:,})",
                                       elem_id="refine-steps")
@@ -56,7 +66,7 @@ def describe(refined):
         head = f"**Refined** ({done}, both at once; {r['seconds_total']:.1f} s). Kept: {kept}."
         if refined.cancelled:
             head += " Cancelled: the steps done so far are kept."
-        return f"{head} {REFERENCES}"
+        return f"{head} {references(refined)}"
     if run is None:  # every model kept the earlier run's latents: this run's own figures are not kept
         head = (f"**Refined** — this run was cancelled after {r['seconds_total']:.1f} s and reached no better "
                 "step; both models keep the earlier refinement of this image.")
@@ -64,7 +74,7 @@ def describe(refined):
         done = ", ".join(f"{name} {r['steps_done'][name]} steps" for name in this)
         head = (f"**Refined** — this run (cancelled after {r['seconds_total']:.1f} s of {run.steps:,} steps asked): "
                 f"{done}.")
-    return f"{head} Kept: {kept}. {REFERENCES}"
+    return f"{head} Kept: {kept}. {references(refined)}"
 
 
 def _kept(refined, r, name):
@@ -86,20 +96,23 @@ def values(c, metrics, panels, k, refined):
     out = {c["out"][row]: enlarge(panels[row], k) for row in metrics_view.REFINED_ROWS}
     for row in metrics_view.REFINED_ROWS:
         name = row.split("_")[0]
-        what = f"{metrics_view.WHAT[row]} (step {refined.best_step(name)} of {refined.steps_done(name)} kept)"
+        what = (f"{metrics_view.what(row, metrics.get('input_size'))} (step {refined.best_step(name)} of "
+                f"{refined.steps_done(name)} kept)")
         out[c["cap"][row]] = metrics_view.caption_line(metrics, row, what)
-    curve = attention_view.refine_curve_plot(refined.psnr, {n: refined.best_step(n) for n in refine.NAMES})
+    curve = attention_view.refine_curve_plot(refined.psnr, {n: refined.best_step(n) for n in refine.NAMES},
+                                             metrics.get("input_size"))
     return {**out, c["curve"]: curve, c["info"]: describe(refined)}
 
 
-def wire(c, page, rec, service, engine, flags):
+def wire(c, page, rec, services, flags):
     """The section's events. page: the page's shared components; rec: the Reconstruct tab's components and
-    its wiring (outputs, reconstruct_values)."""
+    its wiring (outputs, reconstruct_values); services: the pair's Service of a pair choice (ui_common.Services)."""
     tab = rec["tab"]
 
     @message_to(c["status"])
-    def on_refine(img, steps, res, sig, sd, old_state, request: gr.Request, progress=gr.Progress()):
-        check_steps(steps), check_resolution(res), check_sigma(sig), check_seed(sd)  # refused before any work
+    def on_refine(img, steps, res, sig, sd, old_state, key, request: gr.Request, progress=gr.Progress()):
+        service = services(key)
+        check_steps(steps), service.check_resolution(res), check_sigma(sig), check_seed(sd)  # refused before any work
         session = getattr(request, "session_hash", None) or "api"
         flag = flags.start(session)
         try:
@@ -110,10 +123,10 @@ def wire(c, page, rec, service, engine, flags):
             return unchanged(rec["outputs"])
         earlier = (old_state or {}).get("refined")
         refined = refine.keep_better(refined, earlier)
-        out = rec["reconstruct_values"](tab, page, service, engine, (img, res, sig, sd), old_state, refined=refined)
+        out = rec["reconstruct_values"](tab, page, service, (img, res, sig, sd), old_state, refined=refined)
         return {**out, c["status"]: status()}
 
-    inputs = [page["image"], c["steps"], page["resolution"], tab["sigma"], tab["seed"], page["state"]]
+    inputs = [page["image"], c["steps"], page["resolution"], tab["sigma"], tab["seed"], page["state"], page["pair"]]
     running = c["refine"].click(on_refine, inputs, rec["outputs"], api_visibility="undocumented", concurrency_limit=2,
                                 concurrency_id="refine", show_progress_on=[c["info"]])  # right under the button
 
@@ -121,13 +134,13 @@ def wire(c, page, rec, service, engine, flags):
         session = getattr(request, "session_hash", None) or "api"
         return status("") if flags.cancel(session) else status("Nothing to cancel: no refinement is running.")
 
-    def on_new_input(img, st, request: gr.Request):
+    def on_new_input(img, st, key, request: gr.Request):
         """Another image: a refinement of the previous one stops, and its result is dropped. The same
         picture put back after a refused upload (or the refused file itself) stops nothing."""
-        if is_new_input(img, st):
+        if services.is_new(img, st, key):
             flags.cancel(getattr(request, "session_hash", None) or "api", superseded=True)
 
-    page["image"].change(on_new_input, [page["image"], page["state"]], None, queue=False,
+    page["image"].change(on_new_input, [page["image"], page["state"], page["pair"]], None, queue=False,
                          api_visibility="undocumented")
 
     c["cancel"].click(on_cancel, None, c["status"], queue=False, api_visibility="undocumented",

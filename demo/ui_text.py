@@ -11,50 +11,62 @@ PLAIN = {"(no GPU lent)": "(it needs a GPU run that has not been done)",  # the 
 
 HOW_TO_READ = """
 **What the models are.** Both are *generalizable implicit neural representations*: an encoder turns
-the 32×32 image into latent tokens in one pass, and a decoder returns the colour at **any**
+the {n}×{n} image into latent tokens in one pass, and a decoder returns the colour at **any**
 continuous coordinate (y, x) in [0, 1]². Rendering the decoder on an N×N grid of pixel centres gives
-an N×N image: at 32 a reconstruction, above 32 a super-resolution the models were never trained for.
+an N×N image: at {n} a reconstruction, above {n} a super-resolution the models were never trained for.
+This pair ({pair}) was trained on {trained_on}; the pair choice at the top switches every tab to another.
 **LP tokens** are the latent tokens the encoder makes from the image (the "latent" code of the
 image); the decoder reads every pixel's colour from them by cross-attention.
-**simplified**: Mamba encoder, 32 LP tokens, one attention head, no positional information.
-**corrected**: bidirectional Mamba with positions, 256 LP tokens, a LAINR decoder with 2 heads and a
+**simplified**: Mamba encoder, {lp_simplified} LP tokens, one attention head, no positional information.
+**corrected**: bidirectional Mamba with positions, {lp_corrected} LP tokens, a LAINR decoder with 2 heads and a
 *spatial bias* that pulls each query towards the tokens near its own position.
 
-**Why the simplified panel is noise above 32×32.** It was trained on the 1,024 pixel centres of
-32×32 images only. Its decoder reads the coordinate through random Fourier features of scale σ = 10,
+**Why the simplified panel is noise above {n}×{n}.** It was trained on the {pixels:,} pixel centres of
+{n}×{n} images only. Its decoder reads the coordinate through random Fourier features of scale σ = 10,
 which oscillate far faster than the pixel spacing: between two trained pixel centres they take values
-the training never constrained (aliasing), so every query off the 32×32 grid decodes to noise. This
-is what the notes call "overfits to exact grid positions". At 32×32, on the grid it was trained on,
+the training never constrained (aliasing), so every query off the {n}×{n} grid decodes to noise. This
+is what the notes call "overfits to exact grid positions". At {n}×{n}, on the grid it was trained on,
 it reconstructs. The jitter sweep (below the scores) shows the same from the other side: moving the
 queries by a fraction of a pixel destroys it, while the corrected model degrades gently.
 
 **The corrected model is not a super-resolution method.** It gives a continuous, smooth field, but
-for real up-sampling of a photo it scores *below bicubic* (the "vs photo" scores on a photo example;
-the SR rows of `weights/eval/metrics.md`). Its value is one model for every resolution and window,
-not sharper pixels.
+for real up-sampling of a photo it scores *below bicubic* on the CIFAR-10 pair (the "vs photo" scores on
+a photo example; the pair's measured figures under the scores, beside bicubic's). Its value is one model
+for every resolution and window, not sharper pixels.
 
-**How scores are read.** Each render names its reference: at 32 the input; for a photo the photo
-itself resized to the output size (real super-resolution); for a 32×32 source rendered larger there
-is no ground truth, so the render is area-downsampled back to 32 and compared with the input — a
-consistency check only (↓32).
+**How scores are read.** Each render names its pair and its reference: at {n} the input; for a photo the
+photo itself area-resized to the output size (real super-resolution); for a {n}×{n} source rendered larger
+there is no ground truth, so the render is area-downsampled back to {n} and compared with the input — a
+consistency check only (↓{n}).
 
 **Refine** (Reconstruct tab) fits each model's latents to this image by gradient steps, decoder
 frozen: it closes part of the gap between one encoder pass and the best code the decoder can use.
-It is fitted at the 32×32 pixel centres only, so what it does between them is not fitted: for
+It is fitted at the {n}×{n} pixel centres only, so what it does between them is not fitted: for
 real up-sampling read the "vs photo" scores of a photo example after refining. Long runs oscillate,
-so each model keeps its best step (named on the page). Its curve is scored at the 32×32 pixel
-centres against the input, while the captions score the render at the output resolution (↓32, vs
+so each model keeps its best step (named on the page). Its curve is scored at the {n}×{n} pixel
+centres against the input, while the captions score the render at the output resolution (↓{n}, vs
 photo): the two numbers differ because they measure different things.
 
 **Where the figures come from.** The banner's training facts and test PSNR are read from each weights
-folder's `training_info.json`; the model cards (below) and `weights/eval/` (evaluation tables and
-figures) hold the full record. Test figures are on the CIFAR-10 test split as shipped here: a lossy
-JPEG copy (quality ≈ 75), not the lossless original.
+folder's `training_info.json`; the model cards (below) and the pair's eval folder beside its weights
+(`weights/eval/` for CIFAR-10, `weights/<pair>/eval/figures.json` for another) hold the measured figures
+the page quotes; a figure no file holds is "not measured yet". CIFAR-10 test figures are on the test split
+as shipped here: a lossy JPEG copy (quality ≈ 75), not the lossless original.
 """
 
 
-def banner_markdown(models):
-    lines = ["**Loaded models**"] + [f"- {lm.summary()} · [model card](#card-{lm.name})" for lm in models.values()]
+def how_to_read(service, trained_on=""):
+    """HOW_TO_READ for one pair (its input size, its token counts; demo.service.Service)."""
+    n = service.size
+    return HOW_TO_READ.format(n=n, pixels=n * n, pair=service.pair, trained_on=trained_on or "its own collection",
+                              lp_simplified=service.engine.num_lp("simplified"),
+                              lp_corrected=service.engine.num_lp("corrected"))
+
+
+def banner_markdown(models, pair=""):
+    """The loaded models of a pair (its label, when given), a line each, and any fall-back said."""
+    head = "**Loaded models**" + (f" ({pair} pair)" if pair else "")
+    lines = [head] + [f"- {lm.summary()} · [model card](#card-{lm.name})" for lm in models.values()]
     problems = [m for lm in models.values() for m in lm.messages]
     if problems:
         lines += ["", "⚠️ **Weights notice**"] + [f"- {m}" for m in problems]

@@ -1,12 +1,11 @@
 """The Walk tab and the `/interpolate` API: decodes of mixed latents between two images."""
-import gradio as gr
-
 import tempfile
 
+import gradio as gr
+
 from . import walk
-from .images import cifar_examples, photo_examples
-from .service import UserError, check_upload
-from .ui_common import enlarge, guard, safe_image, status, to_status, whole_number
+from .service import UserError, check_upload, load_input
+from .ui_common import enlarge, guard, safe_image, status, status_line, to_status, whole_number
 
 STRIP_PANEL = 128  # strip panels smaller than this are shown enlarged by an integer factor
 DEFAULT_TS = ", ".join(f"{t:g}" for t in walk.TS)
@@ -22,10 +21,12 @@ def _strips(rows, size):
     return {row: walk.strip([enlarge(frame, k) for frame in rows[row]], gap=4) for row in walk.ROWS}, k
 
 
-def build_tab(service, image, resolution, state):
-    """The tab's layout and events (call inside gr.Tabs). image (image A) / resolution / state: the page's
-    shared components (state: the session's refined latents of image A, if any)."""
-    default_b = next((p for p in cifar_examples() if "dog_0000" in p), None)
+def build_tab(services, page, pairs):
+    """The tab's layout and events (call inside gr.Tabs). services: a pair choice's Service
+    (ui_common.Services); page: the page's shared components (image — image A —, resolution, state — the
+    session's refined latents of image A, if any —, pair); pairs: the offered demo.pairs.Pair, in order."""
+    image, resolution, state, pair = page["image"], page["resolution"], page["state"], page["pair"]
+    default_b = pairs[0].default_b()
     crops = tempfile.mkdtemp(prefix="ginr-crops-b-")
     with gr.Tab("Walk", id="walk", elem_id="tab-walk"):
         gr.Markdown(HELP)
@@ -39,10 +40,15 @@ def build_tab(service, image, resolution, state):
                 ts = gr.Textbox(DEFAULT_TS, label="t values (0 = image A, 1 = image B), comma-separated",
                                 elem_id="walk-t")
                 run = gr.Button("Walk", variant="primary", elem_id="walk-run")
-                walk_status = gr.Markdown("", elem_id="walk-status", elem_classes=["status-box"])
+                walk_status = status_line("walk-status")
                 animation = gr.File(label="Animation (GIF, A → B → A)", elem_id="walk-animation")
-        gr.Examples(examples=[[p] for p in cifar_examples() + photo_examples()], inputs=[image_b],
-                    label="Image B examples", examples_per_page=23, cache_examples=False, elem_id="walk-examples")
+        galleries = {}  # pair key → the column of its image-B examples (shown for the chosen pair only)
+        for i, p in enumerate(pairs):
+            with gr.Column(visible=i == 0, elem_id=f"walk-examples-{p.key}") as galleries[p.key]:
+                for group in p.spec.walk_examples:
+                    gr.Examples(examples=[[f] for f in group.files], inputs=[image_b], label=group.label,
+                                examples_per_page=max(1, len(group.files)), cache_examples=False,
+                                elem_id=group.elem_id)
         info = gr.Markdown("", elem_id="walk-info")
         strips = []
         for row in walk.ROWS:
@@ -54,13 +60,15 @@ def build_tab(service, image, resolution, state):
     outputs = [*strips, animation, info, walk_status]
 
     @to_status(len(outputs), len(outputs) - 1)
-    def on_walk(a, b, res, t_text, st, progress=gr.Progress()):
+    def on_walk(a, b, res, t_text, st, key, progress=gr.Progress()):
+        service = services(key)
         rows, meta = service.interpolate(a, b, res, t_text, progress=progress, refined=(st or {}).get("refined"))
         progress(0.95, desc="animation")
         gif = walk.write_gif(rows, meta["t"])
         shown, k = _strips(rows, meta["resolution"])
         n = meta["resolution"]
-        text = (f"**Walk at {n}×{n}**, left to right t = " + ", ".join(f"{t:g}" for t in meta["t"])
+        text = (f"**Walk at {n}×{n}** ({meta['pair']} pair, both images at its {meta['input_size']}×"
+                f"{meta['input_size']} input), left to right t = " + ", ".join(f"{t:g}" for t in meta["t"])
                 + ". Each model mixes its own latents; the cross-fade mixes pixels. Image A: the models decode "
                 f"its **{meta['latents_a']}**.")
         if k > 1:
@@ -70,26 +78,45 @@ def build_tab(service, image, resolution, state):
             text += "\n\n" + "\n".join(f"- {note}" for note in notes)
         return (*(shown[row] for row in walk.ROWS), gif, text, status())
 
-    run.click(on_walk, [image, image_b, resolution, ts, state], outputs, api_name="walk_page",
+    run.click(on_walk, [image, image_b, resolution, ts, state, pair], outputs, api_name="walk_page",
               api_visibility="undocumented", show_progress_on=[strips[-1]])  # one indicator
 
-    _wire_upload_b(image_b, walk_status, crops)
-    return {"cleared": {**{s: None for s in strips}, animation: None, info: "", walk_status: ""}, "status": walk_status}
+    kept_b = gr.State(default_b)  # the last image B the demo could read: a refused upload puts it back
+    _wire_upload_b(image_b, walk_status, crops, kept_b)
+    return {"cleared": {**{s: None for s in strips}, animation: None, info: "", walk_status: ""}, "status": walk_status,
+            "image_b": image_b, "kept_b": kept_b, "galleries": galleries, "info": info}
 
 
-def _wire_upload_b(image_b, walk_status, crops):
-    @to_status(2, 1)
-    def on_upload_b(path):
+def _readable(path):
+    try:
+        load_input(path)
+    except UserError:
+        return False
+    return True
+
+
+def _wire_upload_b(image_b, walk_status, crops, kept_b):
+    """Image B's upload is checked as it arrives. A refused file leaves image B as it was: the box gets the
+    last readable image B back (`kept_b`), and the refusal is said under the Walk button."""
+    @to_status(3, 1)
+    def on_upload_b(path, kept):
         if not path:
-            return None, status()
+            return None, status(), gr.skip()
         try:
             shown, _ = check_upload(path, crops, "Image B")
         except UserError as err:
-            return None, status(str(err))
-        return (shown if shown != path else gr.skip()), status()
+            return kept, status(str(err)), gr.skip()
+        return (shown if shown != path else gr.skip()), status(), shown
 
-    image_b.upload(on_upload_b, image_b, [image_b, walk_status], api_visibility="undocumented",
+    image_b.upload(on_upload_b, [image_b, kept_b], [image_b, walk_status, kept_b], api_visibility="undocumented",
                    show_progress="hidden")
+
+    def remember(path, kept):
+        """An example chosen (or any readable image put in the box) becomes the one to put back."""
+        return path if path and path != kept and _readable(path) else gr.skip()
+
+    image_b.change(remember, [image_b, kept_b], kept_b, queue=False, show_progress="hidden",
+                   api_visibility="undocumented")
 
 
 def build_api(service):

@@ -72,7 +72,7 @@ class LoadedModel:
 
 def is_bundled(source):
     try:
-        return Path(source).resolve().parent == BUNDLED.resolve()
+        return BUNDLED.resolve() in Path(source).resolve().parents  # weights/<name>, weights/<pair>/<name>
     except (OSError, ValueError):
         return False
 
@@ -92,14 +92,17 @@ def read_info(directory):
 
 
 # ---- loading ----------------------------------------------------------------------------------
-def resolve_source(name, cli_value=None, env=None):
-    """CLI flag > environment variable > bundled directory. Returns (source, how)."""
+def resolve_source(name, cli_value=None, env=None, *, env_vars=None, bundled=None, flag=None):
+    """CLI flag > environment variable > bundled directory. Returns (source, how).
+    env_vars / bundled / flag: another pair's variables ({name: variable}), folder and flag prefix
+    (default: the CIFAR-10 pair's GINR_<NAME>, weights/, --<name>)."""
     env = os.environ if env is None else env
+    variable = (env_vars or ENV_VARS)[name]
     if cli_value:
-        return str(cli_value), "--" + name
-    if env.get(ENV_VARS[name]):
-        return env[ENV_VARS[name]], ENV_VARS[name]
-    return str(BUNDLED / name), "bundled"
+        return str(cli_value), f"--{flag or ''}{'-' if flag else ''}{name}"
+    if env.get(variable):
+        return env[variable], variable
+    return str(Path(bundled or BUNDLED) / name), "bundled"
 
 
 def _hub_offline():
@@ -188,11 +191,16 @@ def _no_paths(text):
     return re.sub(r"(?<![\w.])/(?:[^\s/'\"`]+/)+([^\s/'\"`]*)", r"…/\1", text)
 
 
-def load_one(name, source, how="bundled", *, download_timeout=DOWNLOAD_TIMEOUT_S):
-    """Load model `name` from `source`; on failure fall back (bundled, then untrained). → LoadedModel."""
+class NotLoaded(RuntimeError):
+    """No weights could be loaded for a model whose pair runs no untrained stand-in (the message says why)."""
+
+
+def load_one(name, source, how="bundled", *, download_timeout=DOWNLOAD_TIMEOUT_S, bundled=None, untrained=True):
+    """Load model `name` from `source`; on failure fall back (the bundled folder `bundled`/<name>, default
+    weights/<name>; then an untrained model, or NotLoaded when `untrained` is False). → LoadedModel."""
     cls = CLASSES[name]
     messages = []
-    bundled = BUNDLED / name
+    bundled = Path(bundled or BUNDLED) / name
     candidates = [(source, how)]
     if Path(source).resolve() != bundled.resolve():
         candidates.append((str(bundled), "bundled"))
@@ -216,17 +224,22 @@ def load_one(name, source, how="bundled", *, download_timeout=DOWNLOAD_TIMEOUT_S
                 msg = f"{name}: could not load `{shown}` ({origin}): {type(err).__name__}: {_no_paths(reason)}"
             log.warning(msg)
             messages.append(msg)
+    if not untrained:
+        raise NotLoaded("; ".join(messages) or f"{name}: no weights")
     log.warning("%s: running an UNTRAINED model (random initialisation)", name)
     torch.manual_seed(0)
     return LoadedModel(name, cls().eval(), "", "untrained", False, {}, messages)
 
 
-def load_models(simplified=None, corrected=None, env=None, *, download_timeout=DOWNLOAD_TIMEOUT_S):
-    """→ {"simplified": LoadedModel, "corrected": LoadedModel}. Never raises for a bad source."""
+def load_models(simplified=None, corrected=None, env=None, *, download_timeout=DOWNLOAD_TIMEOUT_S,
+                env_vars=None, bundled=None, flag=None, untrained=True):
+    """→ {"simplified": LoadedModel, "corrected": LoadedModel}. Never raises for a bad source, unless
+    `untrained` is False (then NotLoaded). env_vars / bundled / flag: as resolve_source (another pair's)."""
     chosen = {"simplified": simplified, "corrected": corrected}
     loaded = {}
     for name in NAMES:
-        source, how = resolve_source(name, chosen[name], env)
+        source, how = resolve_source(name, chosen[name], env, env_vars=env_vars, bundled=bundled, flag=flag)
         log.info("loading %s from %s (%s)", name, source, how)
-        loaded[name] = load_one(name, source, how, download_timeout=download_timeout)
+        loaded[name] = load_one(name, source, how, download_timeout=download_timeout, bundled=bundled,
+                                untrained=untrained)
     return loaded

@@ -1,9 +1,10 @@
-"""Zoom: a square window of the 32×32 input rendered at any resolution, from the same latents.
+"""Zoom: a square window of the N×N input (N: the pair's input size) rendered at any resolution, from
+the same latents.
 
 A window is (y, x, size) in input pixels: its top-left corner and its side, real numbers, inside
-[0, 32]². Both models decode it on an n×n pixel-centre grid inside the window
+[0, N]². Both models decode it on an n×n pixel-centre grid inside the window
 (`lainr.window_grid`) from the image's cached latents: nothing is cropped from a bigger render.
-Bicubic and nearest sample the 32×32 input at the very same coordinates (`grid_sample`; on the
+Bicubic and nearest sample the N×N input at the very same coordinates (`grid_sample`; on the
 whole image this is `F.interpolate(…, align_corners=False)`).
 
 Scores (the reference is named, as on the Reconstruct tab):
@@ -22,7 +23,7 @@ import torch.nn.functional as F
 from lainr import window_grid
 
 from . import metrics_view
-from .images import MODEL_SIZE, to_array, to_tensor
+from .images import to_array, to_tensor
 
 MIN_WINDOW = 1.0  # input pixels
 
@@ -34,14 +35,16 @@ ROWS = metrics_view.ROWS
 
 @dataclass(frozen=True)
 class Window:
-    """A square window of the 32×32 input: corner (y, x) and side `size`, in input pixels."""
+    """A square window of the input_size×input_size input: corner (y, x) and side `size`, in input pixels."""
     y: float
     x: float
     size: float
+    input_size: int
 
     def unit(self):
         """(y0, x0, size) in the unit square's coordinates (what the models are queried in)."""
-        return self.y / MODEL_SIZE, self.x / MODEL_SIZE, self.size / MODEL_SIZE
+        n = self.input_size
+        return self.y / n, self.x / n, self.size / n
 
     def coords(self, n):
         """(n², 2) pixel-centre queries (y, x) inside the window."""
@@ -54,12 +57,12 @@ class Window:
         return {"y": self.y, "x": self.x, "size": self.size}
 
 
-def centred(cy, cx, size):
-    """The window of side `size` centred on (cy, cx) (input pixels), moved inside the image."""
-    size = float(min(max(size, MIN_WINDOW), MODEL_SIZE))
-    y = float(np.clip(cy - size / 2, 0, MODEL_SIZE - size))
-    x = float(np.clip(cx - size / 2, 0, MODEL_SIZE - size))
-    return Window(round(y, 2), round(x, 2), size)
+def centred(cy, cx, size, input_size):
+    """The window of side `size` centred on (cy, cx) (input pixels), moved inside the input_size² image."""
+    size = float(min(max(size, MIN_WINDOW), input_size))
+    y = float(np.clip(cy - size / 2, 0, input_size - size))
+    x = float(np.clip(cx - size / 2, 0, input_size - size))
+    return Window(round(y, 2), round(x, 2), size, int(input_size))
 
 
 def sample(array, coords, n, mode="bicubic"):
@@ -111,9 +114,9 @@ def render(engine, prepared, window, n, progress=None):
 def reference_for(prepared, window, n):
     """→ (mode, reference array, description, tag, k): what the window's scores compare with."""
     photo = prepared.source
-    if photo is not None and window.size * photo.shape[0] / MODEL_SIZE >= n:
+    if photo is not None and window.size * photo.shape[0] / window.input_size >= n:
         ref = box_mean(photo, *window.unit(), n)
-        across = window.size * photo.shape[0] / MODEL_SIZE
+        across = window.size * photo.shape[0] / window.input_size
         return ("sr", ref, f"the uploaded photo's window ({across:.0f} photo pixels across) resized (area) to "
                 f"{n}×{n} — true super-resolution scores", " vs photo", n)
     k = max(1, int(round(window.size)))
@@ -122,7 +125,12 @@ def reference_for(prepared, window, n):
             f"compared with the input's window (no higher-resolution ground truth)", f" ↓{k}", k)
 
 
-def compute(prepared, window, n, images):
+HOW = {"sr": "scored: PSNR vs the photo's window area-resized to {n}×{n} (real super-resolution)",
+       "downsampled": "scored: PSNR after area-averaging to the window's {k}×{k} input pixels, vs the input "
+                      "(a consistency check)"}
+
+
+def compute(prepared, window, n, images, pair=None):
     """Scores of the window's images → metrics dict (JSON-safe; metrics_view.markdown/caption format it)."""
     mode, reference, description, tag, k = reference_for(prepared, window, n)
     rows = {}
@@ -132,12 +140,16 @@ def compute(prepared, window, n, images):
         pred = images[row] if mode == "sr" else box_mean(images[row], 0.0, 0.0, 1.0, k)
         p, s = metrics_view.score(pred, reference)
         rows[row] = metrics_view.entry(row, p, s, mode)
-    return {"resolution": n, "mode": mode, "reference": description, "tag": tag, "window": window.as_dict(),
-            "title": f"Scores of the window {window.describe()} at {n}×{n}", "metrics": rows}
+    out = {"resolution": n, "input_size": window.input_size, "mode": mode, "reference": description, "tag": tag,
+           "how": HOW[mode].format(n=n, k=k), "window": window.as_dict(),
+           "title": f"Scores of the window {window.describe()} at {n}×{n}", "metrics": rows}
+    if pair:
+        out["pair"] = pair
+    return out
 
 
 def picker(model_input, window, scale=8):
-    """The input enlarged ×scale (nearest) with the window (if any) outlined → uint8 (32·scale, 32·scale, 3)."""
+    """The input enlarged ×scale (nearest) with the window (if any) outlined → uint8 (N·scale, N·scale, 3)."""
     big = np.repeat(np.repeat(np.clip(model_input, 0, 1), scale, 0), scale, 1)
     out = (big * 255 + 0.5).astype(np.uint8)
     if window is None:

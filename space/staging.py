@@ -9,8 +9,12 @@ What a Space gets (every path relative to the repository root):
   demo/**                        the Gradio app, without caches and without this deploy tooling
   lainr/**                       the model library, without caches
   weights/{simplified,corrected}/{config.json,model.safetensors,README.md[,training_info.json]}
-                                 (not with --weights-from-hub; training curves and eval figures
-                                 are not used by the app and stay behind)
+                                 (not with --weights-from-hub; training curves stay behind)
+  weights/eval/{claims,metrics,refine,sr_benchmarks}.json
+                                 the CIFAR-10 pair's figures the page quotes, those that exist
+  weights/photos64/{simplified,corrected}/{…the same four…}, weights/photos64/eval/figures.json
+                                 the photo pair (demo/pairs.py), when its folder is there (not with
+                                 --weights-from-hub: it has no Hub ids yet)
   requirements.txt               the repository's, less the test-only lines
   README.md                      the repository README's front matter (the one source of truth)
                                  and a short generated Space-specific body
@@ -29,6 +33,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 NAMES = ("simplified", "corrected")
 WEIGHT_FILES = ("config.json", "model.safetensors", "README.md")
 OPTIONAL_WEIGHT_FILES = ("training_info.json",)  # the facts the banner shows ("no training record" without)
+EVAL_FILES = ("claims.json", "metrics.json", "refine.json", "sr_benchmarks.json")  # weights/eval: what the page reads
+PAIRS = ("photos64",)  # further pairs of models, staged from weights/<pair>/ when present (demo/pairs.py)
+PAIR_EVAL_FILES = ("figures.json",)  # weights/<pair>/eval: the pair's measured figures the page quotes
 PACKAGES = ("demo", "lainr")
 # deploy tooling: builds the Space, is not part of it
 TOOLING = frozenset()  # files under demo/ that are not the app (none: the Space tooling lives in space/)
@@ -175,6 +182,7 @@ class Plan:
     copies: dict = field(default_factory=dict)
     generated: dict = field(default_factory=dict)
     hub_ids: dict = field(default_factory=dict)  # empty: weights bundled
+    pairs: list = field(default_factory=list)  # further pairs staged (weights/<pair>/…)
 
     def paths(self):
         return sorted(set(self.copies) | set(self.generated))
@@ -223,16 +231,13 @@ def plan(space_id, *, weights_from_hub=False, simplified_id=None, corrected_id=N
             raise StagingError("--simplified-id / --corrected-id need --weights-from-hub")
         p.copies[app_file] = root / app_file
         weights_dir = Path(weights_dir) if weights_dir else root / "weights"
-        for name in NAMES:
-            for fname in WEIGHT_FILES:
-                src = weights_dir / name / fname
-                if not src.is_file():
-                    raise StagingError(f"bundled weights incomplete: no {src} "
-                                       f"(export them with python -m train.publish.export, or use --weights-from-hub)")
-                p.copies[f"weights/{name}/{fname}"] = src
-            for fname in OPTIONAL_WEIGHT_FILES:
-                if (weights_dir / name / fname).is_file():
-                    p.copies[f"weights/{name}/{fname}"] = weights_dir / name / fname
+        _stage_pair(p, weights_dir, "weights", "")
+        _stage_optional(p, weights_dir / "eval", "weights/eval", EVAL_FILES)
+        for pair in PAIRS:
+            if any((weights_dir / pair / name).exists() for name in NAMES):
+                _stage_pair(p, weights_dir / pair, f"weights/{pair}", f"the {pair} pair's ")
+                _stage_optional(p, weights_dir / pair / "eval", f"weights/{pair}/eval", PAIR_EVAL_FILES)
+                p.pairs.append(pair)
     for package in PACKAGES:
         p.copies.update(_package_files(root, package))
     if (root / ".gitattributes").is_file():
@@ -240,6 +245,24 @@ def plan(space_id, *, weights_from_hub=False, simplified_id=None, corrected_id=N
     p.generated["requirements.txt"] = space_requirements(root / "requirements.txt")
     p.generated["README.md"] = space_readme(block, space_id, p.hub_ids)
     return p
+
+
+def _stage_pair(p, folder, dest, what):
+    """Both models' files of one pair: folder/<name>/… → dest/<name>/…"""
+    for name in NAMES:
+        for fname in WEIGHT_FILES:
+            src = folder / name / fname
+            if not src.is_file():
+                raise StagingError(f"{what}bundled weights incomplete: no {src} "
+                                   f"(export them with python -m train.publish.export, or use --weights-from-hub)")
+            p.copies[f"{dest}/{name}/{fname}"] = src
+        _stage_optional(p, folder / name, f"{dest}/{name}", OPTIONAL_WEIGHT_FILES)
+
+
+def _stage_optional(p, folder, dest, names):
+    for fname in names:
+        if (folder / fname).is_file():
+            p.copies[f"{dest}/{fname}"] = folder / fname
 
 
 STAGED_TOP = {"app.py", "README.md", "requirements.txt", ".gitattributes", "demo", "lainr", "weights", "__pycache__"}
@@ -298,8 +321,9 @@ def check_weights(p, staged, *, offline=False):
 
     classes = {"simplified": SimplifiedGINR, "corrected": CorrectedGINR}
     notes = []
-    for name in NAMES:
-        source = p.hub_ids.get(name) or str(Path(staged) / "weights" / name)
+    staged_pairs = [(name, str(Path(staged) / "weights" / pair / name)) for pair in p.pairs for name in NAMES]
+    for name, source in [(name, p.hub_ids.get(name) or str(Path(staged) / "weights" / name)) for name in NAMES] \
+            + staged_pairs:
         try:
             kwargs = {"local_files_only": True} if (p.hub_ids and offline) else {}
             model = classes[name].from_pretrained(source, **kwargs)

@@ -45,17 +45,72 @@ def demo_weight_dirs(tmp_path_factory):
     return dirs
 
 
+# a photo pair's figures as the training side writes them (weights/<pair>/eval/figures.json); made-up numbers
+DEMO_PHOTO_FIGURES = {
+    "pair": "photos64", "input_size": 64,
+    "data": {"name": "test photos", "licence": "CC0-1.0", "source": "made in the test suite"},
+    "test": {"n": 12, "rows": {"corrected": {"mean": 25.0, "low": 24.0, "high": 26.0},
+                               "simplified": {"mean": 20.0, "low": 19.5, "high": 20.5}}},
+    "sr": {"x2": {"Set5": {"n": 5, "rows": {"bicubic": {"mean": 30.0, "low": 29.0, "high": 31.0},
+                                            "corrected": {"mean": 28.0, "low": 27.0, "high": 29.0}}}}}}
+
+
+def make_photo_pair(root, figures=None):
+    """A tiny photo pair at 64×64 (freshly initialised, save_pretrained) in root/{simplified,corrected}, and
+    root/eval/figures.json when `figures` is given → {"simplified": dir, "corrected": dir}."""
+    import torch
+
+    from lainr import CorrectedConfig, CorrectedGINR, SimplifiedConfig, SimplifiedGINR
+
+    root = Path(root)
+    torch.manual_seed(1)
+    dirs = {"simplified": root / "simplified", "corrected": root / "corrected"}
+    SimplifiedGINR(SimplifiedConfig(image_size=64, patch_size=4, dim=32, depth=1, ff_dim=64, num_lp=4,
+                                    hidden=16)).save_pretrained(dirs["simplified"])
+    CorrectedGINR(CorrectedConfig(image_size=64, patch_size=4, dim=32, depth=1, ff_dim=64, num_lp=16, hidden=32,
+                                  head_dim=16, pos_freqs=16)).save_pretrained(dirs["corrected"])
+    if figures is not None:
+        (root / "eval").mkdir(parents=True, exist_ok=True)
+        (root / "eval" / "figures.json").write_text(json.dumps(figures))
+    return dirs
+
+
+@pytest.fixture(scope="session")
+def demo_photo_pair_dirs(tmp_path_factory):
+    """{"simplified": dir, "corrected": dir} of a tiny 64×64 photo pair, with an eval/figures.json beside them."""
+    return make_photo_pair(tmp_path_factory.mktemp("demo_photo_pair"), DEMO_PHOTO_FIGURES)
+
+
 @pytest.fixture(scope="session")
 def demo_server(demo_weight_dirs):
     """A live demo (tiny models) on a free local port → (url, blocks, engine)."""
     from demo.app import create
     from demo.ui import launch_kwargs, queue
 
-    blocks, engine = create(str(demo_weight_dirs["simplified"]), str(demo_weight_dirs["corrected"]), env={})
+    absent = demo_weight_dirs["simplified"].parent / "no-photo-pair"  # the photo pair not there: the page as before
+    blocks, engine = create(str(demo_weight_dirs["simplified"]), str(demo_weight_dirs["corrected"]), env={},
+                            photos64={"simplified": str(absent / "simplified"), "corrected": str(absent / "corrected")})
     port = demo_free_port()
     queue(blocks).launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True,
                          **launch_kwargs())
     yield f"http://127.0.0.1:{port}/", blocks, engine
+    blocks.close()
+
+
+@pytest.fixture(scope="session")
+def demo_pairs_server(demo_weight_dirs, demo_photo_pair_dirs):
+    """A live demo with two pairs (tiny CIFAR-10 models, and the tiny photo pair by environment variable) →
+    (url, blocks, registry)."""
+    from demo.app import create
+    from demo.ui import launch_kwargs, queue
+
+    env = {"GINR_PHOTOS64_SIMPLIFIED": str(demo_photo_pair_dirs["simplified"]),
+           "GINR_PHOTOS64_CORRECTED": str(demo_photo_pair_dirs["corrected"])}
+    blocks, _ = create(str(demo_weight_dirs["simplified"]), str(demo_weight_dirs["corrected"]), env=env)
+    port = demo_free_port()
+    queue(blocks).launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True,
+                         **launch_kwargs())
+    yield f"http://127.0.0.1:{port}/", blocks, blocks.registry
     blocks.close()
 
 

@@ -162,7 +162,7 @@ def test_eight_concurrent_clients(demo_server):
 
 def test_page_run_without_image_says_what_to_do(demo_client):
     """The page's own event answers a user's error in the status box (no pop-up, no error badges)."""
-    outputs = demo_client.predict(None, 64, 0.0, 0, api_name="/run")
+    outputs = demo_client.predict(None, 64, 0.0, 0, "cifar10", 0, api_name="/run")  # the pair choice, a render stamp
     assert any("No image given" in str(value) for value in outputs)
 
 
@@ -230,3 +230,15 @@ def test_an_unreachable_image_url_is_refused_in_words(demo_server, capfd, caplog
     out, err = capfd.readouterr()
     assert "Traceback" not in out + err
     assert len([r for r in caplog.records if r.name == "demo" and "could not be fetched" in r.getMessage()]) == 1
+
+
+def test_no_event_of_the_input_image_cancels_a_reconstruct_click(demo_server):
+    """The image box fires "change" again once its picture has loaded in the browser — seconds after an
+    example is picked on a busy server — and a change that cancelled the Reconstruct click discarded the
+    click's render, so the page kept showing the previous one (test_page_in_real_browser timing out under
+    load). Renders are ordered by demo.ui_common.Newest instead; only the first view's render is cancelled."""
+    blocks = demo_server[1]
+    image = next(b for b in blocks.blocks.values() if getattr(b, "elem_id", None) == "input-image")
+    run = next(i for i, fn in blocks.fns.items() if fn.api_name == "run")
+    on_image = [fn for fn in blocks.fns.values() if any(t[0] == image._id for t in fn.targets)]
+    assert on_image and not [fn for fn in on_image if run in (fn.cancels or [])]

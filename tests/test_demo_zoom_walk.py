@@ -22,7 +22,7 @@ def test_window_render_is_a_decode_inside_the_window(demo_engine):
     prepared = prepare(cifar_examples()[0])
     whole = demo_engine.render_window("corrected", prepared, (0.0, 0.0, 1.0), 48)
     np.testing.assert_allclose(whole, demo_engine.render("corrected", prepared, 48), atol=1e-6)
-    window = zoom.Window(3.5, 10.0, 1.0)  # one input pixel wide, not aligned to the pixel grid
+    window = zoom.Window(3.5, 10.0, 1.0, 32)  # one input pixel wide, not aligned to the pixel grid
     image = demo_engine.render_window("corrected", prepared, window.unit(), 40)
     model = demo_engine.model("corrected")
     with torch.inference_mode():
@@ -33,7 +33,7 @@ def test_window_render_is_a_decode_inside_the_window(demo_engine):
 
 def test_window_sampling_matches_whole_image_resizes():
     prepared = prepare(cifar_examples()[1])
-    coords = zoom.Window(0, 0, 32).coords(100)
+    coords = zoom.Window(0, 0, 32, 32).coords(100)
     np.testing.assert_allclose(zoom.sample(prepared.model_input, coords, 100, "bicubic"), bicubic(prepared, 100),
                                atol=1e-5)
     nearest = F.interpolate(to_tensor(prepared.model_input), size=(100, 100), mode="nearest-exact")
@@ -61,18 +61,21 @@ def test_zoom_scores_name_their_reference(demo_engine):
     _, _, _, metrics = service.zoom(photo_examples()[0], 8, 8, 4, 100)  # 32 photo pixels < 100
     assert metrics["mode"] == "downsampled" and metrics["tag"] == " ↓4" and "4×4 input pixels" in metrics["reference"]
     _, window, _, metrics = service.zoom(cifar_examples()[2], 2, 30, 2, 64)
-    assert window == zoom.Window(2.0, 30.0, 2.0) and metrics["window"] == {"y": 2.0, "x": 30.0, "size": 2.0}
+    assert window == zoom.Window(2.0, 30.0, 2.0, 32) and metrics["window"] == {"y": 2.0, "x": 30.0, "size": 2.0}
     assert metrics["metrics"]["nearest"]["is_reference"]  # nearest ↓2 of an aligned window is the input itself
 
 
 def test_window_and_t_validation():
-    assert check_window(0, 0, 32) == zoom.Window(0, 0, 32) and check_window("3.5", 7, 1).y == 3.5
+    assert check_window(0, 0, 32, 32) == zoom.Window(0, 0, 32, 32) and check_window("3.5", 7, 1, 32).y == 3.5
+    assert check_window(40, 0, 24, 64) == zoom.Window(40, 0, 24, 64)  # a 64×64 input's window
     for args, message in [((0, 0, 0), "size must be from 1"), ((0, 0, 0.5), "size must be from 1"),
                           ((0, 0, 40), "size must be from 1"), ((30, 0, 4), "outside"), ((0, -1, 4), "outside"),
                           ((0, 28.5, 4), "outside"), ((None, 0, 4), "missing"), ((0, "a", 4), "number"),
                           ((0, 0, float("nan")), "finite")]:
         with pytest.raises(UserError, match=message):
-            check_window(*args)
+            check_window(*args, 32)
+    with pytest.raises(UserError, match="outside the 64×64 input"):
+        check_window(50, 0, 16, 64)
     assert check_ts(None) == walk.TS and check_ts("0, .5 ,1") == (0, 0.5, 1) and check_ts(0.3) == (0.3,)
     assert check_ts([0, 1]) == (0, 1)
     for bad, message in [("1.5", "between 0 and 1"), ("0, -0.1", "between 0 and 1"), ("0, x", "number"),
@@ -82,9 +85,10 @@ def test_window_and_t_validation():
 
 
 def test_centred_window_stays_inside():
-    assert zoom.centred(16, 16, 8) == zoom.Window(12, 12, 8)
-    assert zoom.centred(0.5, 31.5, 8) == zoom.Window(0, 24, 8)
-    assert zoom.centred(5, 5, 0.1).size == zoom.MIN_WINDOW
+    assert zoom.centred(16, 16, 8, 32) == zoom.Window(12, 12, 8, 32)
+    assert zoom.centred(0.5, 31.5, 8, 32) == zoom.Window(0, 24, 8, 32)
+    assert zoom.centred(0.5, 63.5, 8, 64) == zoom.Window(0, 56, 8, 64)
+    assert zoom.centred(5, 5, 0.1, 32).size == zoom.MIN_WINDOW
 
 
 def test_latent_walk(demo_engine):

@@ -98,6 +98,36 @@ def test_dry_run_lists_exactly_the_space_files_with_sizes(bundled_dry_run, weigh
     assert "dry run: nothing uploaded" in out and "loads strictly" in out
 
 
+def test_a_photo_pair_is_staged_when_its_folder_is_there(weights_root, demo_photo_pair_dirs, tmp_path, capsys):
+    """weights/photos64/{simplified,corrected} (config, weights, card, training_info) and its eval/figures.json
+    go to the Space beside the CIFAR-10 pair; the check loads them strictly, and the staged page builds."""
+    weights = tmp_path / "weights"
+    shutil.copytree(weights_root, weights)
+    photo_root = demo_photo_pair_dirs["corrected"].parent
+    shutil.copytree(photo_root, weights / "photos64")
+    (weights / "photos64" / "corrected" / "training_info.json").write_text("{}")
+    for name in ("simplified", "corrected"):
+        (weights / "photos64" / name / "README.md").write_text(f"# photo {name}\n")
+    code, out, err = run_deploy(capsys, "--dry-run", "--weights", str(weights), "--staging", str(tmp_path / "space"))
+    assert code == 0, err
+    files = listed(out)
+    expected = {f"weights/photos64/{name}/{f}" for name in ("simplified", "corrected")
+                for f in ("config.json", "model.safetensors", "README.md")}
+    expected |= {"weights/photos64/corrected/training_info.json", "weights/photos64/eval/figures.json"}
+    assert {p for p in files if p.startswith("weights/photos64/")} == expected
+    assert f"corrected: {tmp_path / 'space'}/weights/photos64/corrected loads strictly" in out
+    assert "import check: the staged app imports and builds its page" in out
+
+
+def test_an_incomplete_photo_pair_is_refused(weights_root, demo_photo_pair_dirs, tmp_path, capsys, fake_hub):
+    weights = tmp_path / "weights"
+    shutil.copytree(weights_root, weights)
+    shutil.copytree(demo_photo_pair_dirs["corrected"], weights / "photos64" / "corrected")  # no simplified
+    code, out, err = run_deploy(capsys, "--weights", str(weights))
+    assert code == 2 and "the photos64 pair's bundled weights incomplete" in err and "simplified" in err
+    assert fake_hub.calls == []
+
+
 def test_staged_readme_takes_the_repository_front_matter(bundled_dry_run):
     staged = bundled_dry_run[3]
     block, meta = staging.read_front_matter(ROOT / "README.md")
