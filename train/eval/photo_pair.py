@@ -5,12 +5,13 @@ and EVAL/per_image.npz.
         [--sr-dir ../shared/data/sr-benchmarks] [--factors 2,3,4,8] [--steps 200] [--area 1] [--limit N] [--threads 2]
 
 PAIR holds `simplified/` and/or `corrected/` (Hub format, the same image_size). Sets: the collection's **test**
-split (`DATA/test/`, never read in training) and, with --sr-dir, Set5, Set14 and BSD68 (evaluation only). Each
+split (`DATA/test/`, never read in training; `--split val` scores `DATA/val/` instead, for choices) and, with
+--sr-dir, Set5, Set14 and BSD68 (evaluation only). Each
 photo gives one N×N input and references at N·k (train/eval/photo_sets.py); per photo and factor the PSNR of
 - bicubic up-sampling of the input (align_corners False, clamped),
 - each model's render at N·k from one encoder pass, and after --steps of test-time refinement of the latents
   (lainr.fit_latents with its defaults and area=K) — "<model> refined";
-and on the test split the reconstruction of the N×N input itself beside the thumbnail baselines (the input
+and on the collection's split the reconstruction of the N×N input itself beside the thumbnail baselines (the input
 area-reduced to N/8, N/4, N/2 and brought back by bicubic). Every figure: the mean with its 95 % bootstrap
 interval over photos; comparisons: paired differences on the same photos. Nothing is chosen on these photos.
 """
@@ -32,6 +33,7 @@ from lainr.cpu_threads import set_cpu_threads
 
 from ..atomic import atomic_write, atomic_write_json
 from ..hardware import cpu_model
+from ..portable import portable_command
 from .photo_sets import area, load_photo_set
 from .refine_photos import render_latents
 from .stats import bootstrap_mean, paired_difference
@@ -127,9 +129,10 @@ def table(fig):
              f"`{fig['command']}` — {fig['generated']}, {fig['cpu']}. Refinement: {fig['refine']['steps']} steps, "
              f"area K = {fig['refine']['area']}. Mean PSNR (dB) with its 95 % bootstrap interval over photos; "
              f"differences paired on the same photos.", ""]
-    inp = fig["input"].get("test")
+    inp = fig["input"].get(fig["split"])
     if inp and inp["rows"]:
-        lines += [f"## Reconstructing the {fig['input_size']}×{fig['input_size']} input (test split, n = {inp['n']})", "",
+        lines += [f"## Reconstructing the {fig['input_size']}×{fig['input_size']} input ({fig['split']} split, "
+                  f"n = {inp['n']})", "",
                   "| method | PSNR |", "|---|---|"]
         lines += [f"| {m} | {e['mean']:.2f} [{e['low']:.2f}, {e['high']:.2f}] |" for m, e in inp["rows"].items()]
         lines.append("")
@@ -151,6 +154,8 @@ def main(argv=None):
     p.add_argument("--pair", required=True, help="folder with simplified/ and/or corrected/ (Hub format)")
     p.add_argument("--data", required=True, help="the prepared collection (its test/ is scored)")
     p.add_argument("--out", required=True)
+    p.add_argument("--split", choices=["test", "val"], default="test",
+                   help="the collection's split to score (val: for choices, e.g. between pilots; test: the report)")
     p.add_argument("--sr-dir", default="", help="folder with Set5/, Set14/, BSD68/ (evaluation only)")
     p.add_argument("--factors", default="2,3,4,8")
     p.add_argument("--steps", type=int, default=200, help="refinement steps (0: one pass only)")
@@ -168,7 +173,7 @@ def main(argv=None):
         if not factors or min(factors) < 2:
             raise ValueError("factors must be integers ≥ 2")
         models, size = load_pair(a.pair)
-        sets = [load_photo_set(Path(a.data) / "test", size, factors, "test", a.limit)]
+        sets = [load_photo_set(Path(a.data) / a.split, size, factors, a.split, a.limit)]
         if a.sr_dir:
             sets += [load_photo_set(Path(a.sr_dir) / s, size, factors, s, a.limit) for s in SR_SETS]
     except (FileNotFoundError, ValueError) as err:
@@ -191,15 +196,16 @@ def main(argv=None):
           for k in factors}
     fig = {
         "pair": Path(a.pair).name, "input_size": size,
-        "command": "python -m train.eval.photo_pair " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": portable_command("train.eval.photo_pair", argv if argv is not None else sys.argv[1:]),
         "generated": datetime.date.today().isoformat(), "cpu": f"{cpu_model()} ({platform.machine()})",
         "seconds": round(time.perf_counter() - t0, 1),
         "data": data_facts(a.manifest),
         "models": {n: {"params": sum(q.numel() for q in m.parameters()), "config": asdict(m.config)}
                    for n, m in models.items()},
         "refine": {"steps": a.steps, "area": a.area},
-        "test": {**sr["x4"]["test"], "factor": 4} if "test" in sr.get("x4", {}) else {"n": 0, "rows": {}},
-        "input": {"test": summarise(per_set["test"]["input"])},
+        "split": a.split,  # the collection's split that "test" and "input" hold
+        "test": {**sr["x4"][a.split], "factor": 4} if a.split in sr.get("x4", {}) else {"n": 0, "rows": {}},
+        "input": {a.split: summarise(per_set[a.split]["input"])},
         "sr": sr,
         "skipped": {s.name: s.skipped for s in sets if s.skipped},
     }
