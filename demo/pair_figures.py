@@ -231,8 +231,9 @@ def markdown(figures, pair, output_size=None):
     test, tn = figures.test.get("rows") or {}, figures.test.get("n")
     count = f", n = {tn:,}" if tn else ""
     what = f" ({figures.data['name']})" if figures.data.get("name") else ""
+    shown = [row for row in ROWS if row != "bicubic" or row in test]  # bicubic at the input's own size is the input
     lines.append(f"- test split at the {n}×{n} input{what}{count}: " + "; ".join(
-        f"{row} {fmt(test.get(row), tn)}" for row in ROWS))
+        f"{row} {fmt(test.get(row), tn)}" for row in shown))
     factor = factor_of(output_size, n) if output_size else None
     factors = [factor] if factor in figures.sr else figures.factors()
     if factor is not None and factor not in figures.sr and factor != 1:

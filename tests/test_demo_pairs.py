@@ -215,3 +215,13 @@ def test_switching_pair_keeps_the_input_it_can_prepare_again(demo_weight_dirs, d
     assert kept == str(small) and "enlarged (bicubic) from 40×40 to 64×64" in note
     gone = tmp_path / "gone.png"
     assert carried(str(gone), cifar, photos, astronaut)[0] == astronaut
+
+
+def test_the_test_split_line_offers_no_bicubic_at_the_inputs_own_size():
+    """Bicubic at the input's own size is the input itself: the test-split line names only what was measured."""
+    from demo import pair_figures
+    row = {"mean": 29.0, "low": 28.5, "high": 29.5}
+    figures = pair_figures.Figures(32, test={"n": 10, "rows": {"corrected": row}})
+    line = next(x for x in pair_figures.markdown(figures, "CIFAR-10 · 32×32").splitlines() if "test split" in x)
+    assert "corrected 29.00 [28.50, 29.50] dB" in line and "bicubic" not in line
+    assert "simplified not measured yet" in line

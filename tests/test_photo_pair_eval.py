@@ -52,17 +52,18 @@ def test_the_evaluation_writes_figures_the_page_reads(tmp_path):
                             "--steps", "3", "--factors", "2,4,8"]) == 0
     fig = json.loads((out / "figures.json").read_text())
     assert fig["pair"] == "pair" and fig["input_size"] == N and fig["data"]["licence"] == "CC0-1.0"
-    assert fig["test"]["factor"] == 4 and fig["test"]["n"] == 4
-    rows = fig["test"]["rows"]
-    assert set(rows) == {"bicubic", "simplified", "corrected", "simplified refined", "corrected refined"}
-    assert all(r["low"] <= r["mean"] <= r["high"] and r["n"] == 4 for r in rows.values())
-    assert "corrected − bicubic" in fig["test"]["diffs"] and "corrected − simplified" in fig["test"]["diffs"]
-    assert fig["sr"]["x8"]["test"]["n"] == 1 and fig["sr"]["x8"]["test"]["rows"] == {}  # one photo: no interval
+    assert fig["test"]["factor"] == 1 and fig["test"]["n"] == 4  # the test split at the N×N input
+    assert set(fig["test"]["rows"]) == {"thumbnail 2×2", "thumbnail 4×4", "thumbnail 8×8", "simplified",
+                                        "corrected", "simplified refined", "corrected refined"}
+    x4 = fig["sr"]["x4"]["test split"]
+    assert set(x4["rows"]) == {"bicubic", "simplified", "corrected", "simplified refined", "corrected refined"}
+    assert all(r["low"] <= r["mean"] <= r["high"] and r["n"] == 4 for r in x4["rows"].values())
+    assert "corrected − bicubic" in x4["diffs"] and "corrected − simplified" in x4["diffs"]
+    assert fig["sr"]["x8"]["test split"]["n"] == 1 and fig["sr"]["x8"]["test split"]["rows"] == {}  # no interval
     assert fig["sr"]["x2"]["Set14"]["n"] == 2 and fig["sr"]["x4"]["BSD68"]["n"] == 1
-    assert set(fig["input"]["test"]["rows"]) >= {"thumbnail 2×2", "thumbnail 4×4", "thumbnail 8×8", "corrected"}
     arrays = np.load(out / "per_image.npz")
-    paired = arrays["test/x4/corrected"] - arrays["test/x4/bicubic"]
-    assert np.isclose(paired.mean(), fig["test"]["diffs"]["corrected − bicubic"]["mean"])
+    paired = arrays["test split/x4/corrected"] - arrays["test split/x4/bicubic"]
+    assert np.isclose(paired.mean(), x4["diffs"]["corrected − bicubic"]["mean"])
     assert "Up-sampling ×4" in (out / "photo_pair.md").read_text()
 
 
@@ -97,6 +98,6 @@ def test_cards_state_the_data_the_training_and_the_figures_beside_bicubic(tmp_pa
     photo_card.write_cards(pair)
     text = (pair / "corrected" / "README.md").read_text()
     fig = json.loads((pair / "eval" / "figures.json").read_text())
-    row = fig["sr"]["x4"]["test"]["rows"]
-    assert f"| test | 4 | 3 | {row['bicubic']['mean']:.2f}" in text and f"{row['corrected']['mean']:.2f}" in text
+    row = fig["sr"]["x4"]["test split"]["rows"]
+    assert f"| test split | 4 | 3 | {row['bicubic']['mean']:.2f}" in text and f"{row['corrected']['mean']:.2f}" in text
     assert "licence **CC0-1.0**" in text and "not measured yet" not in text

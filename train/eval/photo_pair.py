@@ -129,7 +129,7 @@ def table(fig):
              f"`{fig['command']}` — {fig['generated']}, {fig['cpu']}. Refinement: {fig['refine']['steps']} steps, "
              f"area K = {fig['refine']['area']}. Mean PSNR (dB) with its 95 % bootstrap interval over photos; "
              f"differences paired on the same photos.", ""]
-    inp = fig["input"].get(fig["split"])
+    inp = fig["test"]
     if inp and inp["rows"]:
         lines += [f"## Reconstructing the {fig['input_size']}×{fig['input_size']} input ({fig['split']} split, "
                   f"n = {inp['n']})", "",
@@ -173,7 +173,7 @@ def main(argv=None):
         if not factors or min(factors) < 2:
             raise ValueError("factors must be integers ≥ 2")
         models, size = load_pair(a.pair)
-        sets = [load_photo_set(Path(a.data) / a.split, size, factors, a.split, a.limit)]
+        sets = [load_photo_set(Path(a.data) / a.split, size, factors, f"{a.split} split", a.limit)]
         if a.sr_dir:
             sets += [load_photo_set(Path(a.sr_dir) / s, size, factors, s, a.limit) for s in SR_SETS]
     except (FileNotFoundError, ValueError) as err:
@@ -203,9 +203,9 @@ def main(argv=None):
         "models": {n: {"params": sum(q.numel() for q in m.parameters()), "config": asdict(m.config)}
                    for n, m in models.items()},
         "refine": {"steps": a.steps, "area": a.area},
-        "split": a.split,  # the collection's split that "test" and "input" hold
-        "test": {**sr["x4"][a.split], "factor": 4} if a.split in sr.get("x4", {}) else {"n": 0, "rows": {}},
-        "input": {a.split: summarise(per_set[a.split]["input"])},
+        "split": a.split,  # the collection's split that "test" holds
+        # the split at the N×N input (reconstruction; factor 1), as the CIFAR pair's test figures are
+        "test": {**summarise(per_set[sets[0].name]["input"]), "factor": 1},
         "sr": sr,
         "skipped": {s.name: s.skipped for s in sets if s.skipped},
     }

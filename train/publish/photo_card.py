@@ -44,7 +44,7 @@ def figures_lines(fig, name):
             d2 = diffs.get(f"{name} refined − bicubic")
             lines.append(f"| {set_name} | {fk[1:]} | {s['n']} | {_fmt(rows['bicubic'])} | {_fmt(rows[name])} | "
                          f"{_fmt(refined) if refined else '–'} | {_diff(d1) if d1 else '–'} | {_diff(d2) if d2 else '–'} |")
-    inp = fig.get("input", {}).get(fig.get("split", "test"), {})
+    inp = fig.get("test", {})
     if name in inp.get("rows", {}):
         thumbs = {k: v for k, v in inp["rows"].items() if k.startswith("thumbnail")}
         n = fig["input_size"]
