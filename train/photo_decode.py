@@ -8,7 +8,8 @@ import numpy as np
 BACKGROUND = (255, 255, 255)  # transparent pixels are composited onto white
 
 
-def _to_rgb(im):
+def to_rgb(im):
+    """A PIL image of any mode → RGB (16-bit grey scaled to 8 bits, transparency composited onto white)."""
     from PIL import Image
     if im.mode.startswith("I"):  # 16-bit grey (PNG, TIFF): PIL's convert would clip it to 255; scale it to 8 bits
         grey = (np.asarray(im, dtype=np.float64) / 257).round().clip(0, 255).astype(np.uint8)
@@ -50,7 +51,7 @@ def decode_photo(args):
             if im.format == "JPEG":  # decode large JPEGs at a reduced scale that still covers the cap
                 im.draft("RGB", (max(cap, 1), max(cap, 1)) if min(original) > 2 * cap else original)
             im = ImageOps.exif_transpose(im)
-            arr = bounded_copy(_to_rgb(im), size, cap)
+            arr = bounded_copy(to_rgb(im), size, cap)
     except Exception as err:  # noqa: BLE001 — any reader failure skips the file, with its name and the reason
         return f"{type(err).__name__}: {str(err)[:200]}"
     return arr, original, hashlib.sha256(data).hexdigest()

@@ -13,6 +13,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..photo_decode import to_rgb
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 
 
@@ -40,15 +42,11 @@ def area(x, side):
 
 
 def read_rgb(path):
-    """A file → (3, H, W) float in [0, 1] (EXIF orientation applied, transparency on white)."""
+    """A file → (3, H, W) float in [0, 1]: EXIF orientation applied, then the trainer's own RGB conversion
+    (train/photo_decode.py: transparency on white, 16-bit grey scaled)."""
     from PIL import Image, ImageOps
     with Image.open(path) as im:
-        im = ImageOps.exif_transpose(im)
-        if im.mode in ("RGBA", "LA") or (im.mode == "P" and "transparency" in im.info):
-            rgba = im.convert("RGBA")
-            im = Image.new("RGB", rgba.size, (255, 255, 255))
-            im.paste(rgba, mask=rgba.getchannel("A"))
-        arr = np.asarray(im.convert("RGB"), dtype=np.uint8)
+        arr = np.asarray(to_rgb(ImageOps.exif_transpose(im)), dtype=np.uint8)
     return torch.from_numpy(arr.copy()).permute(2, 0, 1).float() / 255
 
 
