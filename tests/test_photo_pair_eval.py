@@ -83,13 +83,14 @@ def test_cards_state_the_data_the_training_and_the_figures_beside_bicubic(tmp_pa
     info = {"config": {"image_size": N, "batch_size": 8, "pixels": 1024, "scale_range": [1.0, 4.0]},
             "step": 1000, "epochs": 1.5, "elapsed": 7200.0, "hardware": "CPU only: 2 cores (a test CPU)",
             "recipe": "peak lr 0.001", "schedule": "cosine", "val_psnr": 21.0, "val_n": 150,
-            "data": {"source": "photos/", "images_used": 5164, "n_validation": 294}}
+            "data": {"source": "photos/", "images_used": 5458, "n_train": 5164, "n_validation": 294}}
     for name in ("simplified", "corrected"):
         (pair / name / "training_info.json").write_text(json.dumps(info))
     assert [p.parent.name for p in photo_card.write_cards(pair)] == ["simplified", "corrected"]
     text = (pair / "corrected" / "README.md").read_text()
     assert text.startswith("---\nlibrary_name: lainr") and "Not a finished super-resolution model" in text
     assert "8,000 crops (1.5 epochs), 2.0 h on CPU only: 2 cores (a test CPU)" in text
+    assert "5,164 photos for training (294 more held out for validation)" in text  # images_used counts both
     assert "not measured yet" in text  # no figures.json yet: nothing invented
     data = tmp_path / "photos"
     _photos(data / "test", [(140, 130), (100, 120), (70, 64)])

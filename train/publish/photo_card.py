@@ -22,6 +22,11 @@ def _fmt(e):
     return f"{e['mean']:.2f} [{e['low']:.2f}, {e['high']:.2f}]"
 
 
+def _count(n):
+    """A count from the run's data manifest, '?' where it is missing."""
+    return f"{n:,}" if isinstance(n, int) else "?"
+
+
 def _diff(e):
     return f"{e['mean']:+.2f} [{e['low']:+.2f}, {e['high']:+.2f}]"
 
@@ -80,8 +85,8 @@ def card(name, info, fig, model):
         "**Not a finished super-resolution model**: it was trained for a few core-hours on a CPU; its figures below "
         "stand beside bicubic's so that nobody takes it for one.", "",
         "## Data", "",
-        f"{data.get('images_used', data.get('n_train', '?'))} photos for training ({data.get('n_validation', '?')} "
-        f"held out for validation) of the collection `{source}` — licence **{licence}**. Each step takes random "
+        f"{_count(data.get('n_train'))} photos for training ({_count(data.get('n_validation'))} more held out for "
+        f"validation) of the collection `{source}` — licence **{licence}**. Each step takes random "
         f"square crops of side s·{n} (s uniform in [{lo}, {hi}]), the input their area-reduction to {n}×{n}, and "
         f"reads the loss at {cfg.get('pixels')} of the crop's own pixel centres: the model learns to up-sample.", "",
         "## Training", "",
